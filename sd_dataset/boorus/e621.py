@@ -1,0 +1,179 @@
+"""e621 and e926 (e621ng): search with id cursors, batched md5 lookups, legacy post shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator, Optional
+from urllib.parse import urljoin
+
+import requests
+
+from ..errors import DatasetError
+from ..http import HttpSession, NotFound
+from .base import EXT_RE, MD5_RE, Booru, Post, check_query
+
+log = logging.getLogger(__name__)
+
+TAG_CATEGORIES = ("artist", "contributor", "copyright", "character", "species", "general", "invalid", "meta", "lore")
+PAGE_LIMIT = 320
+MAX_PAGE_NUMBER = 750
+MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 KB
+
+
+class E621(Booru):
+    max_tags_per_search = 40
+
+    def __init__(self, http: HttpSession, base_url: str = "https://e621.net", name: str = "e621"):
+        self.http = http
+        self.base_url = base_url.rstrip("/") + "/"
+        self.name = name
+        self.rejected: list[tuple[str, str]] = []
+
+    @property
+    def _posts_url(self) -> str:
+        return urljoin(self.base_url, "posts.json")
+
+    # -- search ----------------------------------------------------------
+
+    def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
+        check_query(query, self.max_tags_per_search, self.name)
+        if limit is not None and limit <= 0:
+            return
+        order = _order_of(query)
+        page: Optional[str] = None if order in ("", "id_desc") else ("a0" if order == "id" else "1")
+        remaining = limit
+        while True:
+            want = min(PAGE_LIMIT, remaining) if remaining is not None else PAGE_LIMIT
+            params = {"tags": query, "limit": want}
+            if page is not None:
+                params["page"] = page
+            raw_posts = self._get_posts(params)
+            for raw in raw_posts:
+                post = self._parse_or_reject(raw)
+                if post is None:
+                    continue
+                yield post
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            if len(raw_posts) < want:
+                return
+            page = self._next_page(page, raw_posts)
+            if page is None:
+                log.warning("%s stops numbered pages at %d; narrow the search to see more", self.name, MAX_PAGE_NUMBER)
+                return
+
+    @staticmethod
+    def _next_page(page: Optional[str], raw_posts: list) -> Optional[str]:
+        ids = [raw["id"] for raw in raw_posts if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+        if page is None or page.startswith("b"):
+            return f"b{min(ids)}" if ids else None
+        if page.startswith("a"):
+            return f"a{max(ids)}" if ids else None
+        number = int(page) + 1
+        return str(number) if number <= MAX_PAGE_NUMBER else None
+
+    # -- md5 lookups ---------------------------------------------------------
+
+    def posts_by_md5(self, md5s: Iterable[str]) -> dict[str, Post]:
+        wanted = sorted({m.lower() for m in md5s if isinstance(m, str) and MD5_RE.match(m.lower())})
+        found: dict[str, Post] = {}
+        for batch in self.md5_batches(wanted):
+            # status:any, or md5: hides deleted posts, whose tags we still want
+            params = {"tags": "md5:" + ",".join(batch) + " status:any", "limit": PAGE_LIMIT}
+            batch_set = set(batch)
+            for raw in self._get_posts(params):
+                post = self._parse_or_reject(raw)
+                if post is not None and post.md5 in batch_set:
+                    found[post.md5] = post
+        return found
+
+    def post_by_md5(self, md5: str) -> Optional[Post]:
+        md5 = md5.lower()
+        if not MD5_RE.match(md5):
+            return None
+        try:
+            data = self.http.get_json(self._posts_url, {"md5": md5})
+        except NotFound:
+            return None
+        raw = data.get("post") if isinstance(data, dict) else None
+        post = self._parse_or_reject(raw) if raw is not None else None
+        return post if post is not None and post.md5 == md5 else None
+
+    def md5_batches(self, md5s: list[str]) -> Iterator[list[str]]:
+        """Split hashes into batches of at most 320 whose request line stays under 8 KB."""
+        per_batch = min(PAGE_LIMIT, self._hashes_per_request())
+        for start in range(0, len(md5s), per_batch):
+            yield md5s[start:start + per_batch]
+
+    def _hashes_per_request(self) -> int:
+        def line_length(n: int) -> int:
+            params = {"tags": "md5:" + ",".join(["0" * 32] * n) + " status:any", "limit": PAGE_LIMIT}
+            url = requests.Request("GET", self._posts_url, params=params).prepare().path_url
+            return len(f"GET {url} HTTP/1.1")
+
+        per_hash = line_length(2) - line_length(1)
+        return max(1, (MAX_REQUEST_LINE - line_length(1)) // per_hash + 1)
+
+    # -- parsing -------------------------------------------------------------
+
+    def _get_posts(self, params: dict) -> list:
+        data = self.http.get_json(self._posts_url, params)
+        posts = data.get("posts") if isinstance(data, dict) else None
+        if not isinstance(posts, list):
+            raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
+        return posts
+
+    def _parse_or_reject(self, raw) -> Optional[Post]:
+        try:
+            return parse_post(raw, self.name, self.base_url)
+        except (KeyError, TypeError, ValueError) as exc:
+            post_id = raw.get("id") if isinstance(raw, dict) else None
+            self.rejected.append((f"post {post_id}", str(exc)))
+            return None
+
+
+def _order_of(query: str) -> str:
+    for term in query.split():
+        if term.lower().startswith("order:"):
+            return term.split(":", 1)[1].lower()
+    return ""
+
+
+def parse_post(raw: dict, site: str, base_url: str) -> Post:
+    """A legacy-shape e621 post as a :class:`Post`; ``ValueError`` on data we must not trust."""
+    if not isinstance(raw, dict):
+        raise ValueError("not a post object")
+    file = raw["file"]
+    md5 = str(file.get("md5") or "").lower()
+    ext = str(file.get("ext") or "").lower()
+    if not MD5_RE.match(md5):
+        raise ValueError("invalid md5")
+    if not EXT_RE.match(ext):
+        raise ValueError("invalid file extension")
+    url = file.get("url")
+    if url is not None:
+        url = urljoin(base_url, str(url))
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("file url is not http(s)")
+    raw_tags = raw.get("tags") or {}
+    tags = {cat: [str(t) for t in raw_tags.get(cat) or []] for cat in TAG_CATEGORIES if raw_tags.get(cat)}
+    score = raw.get("score")
+    flags = raw.get("flags") or {}
+    return Post(
+        id=int(raw["id"]),
+        md5=md5,
+        file_url=url,
+        ext=ext,
+        width=int(file.get("width") or 0),
+        height=int(file.get("height") or 0),
+        size=int(file.get("size") or 0),
+        rating=str(raw.get("rating") or ""),
+        score=int(score.get("total", 0) if isinstance(score, dict) else score or 0),
+        fav_count=int(raw.get("fav_count") or 0),
+        tags=tags,
+        sources=[str(s) for s in raw.get("sources") or []],
+        deleted=bool(flags.get("deleted")),
+        site=site,
+    )

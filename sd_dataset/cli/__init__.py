@@ -1,0 +1,45 @@
+"""``python -m sd_dataset …``: one subcommand per pipeline step, each a thin face over the library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from .. import __version__
+from ..errors import Cancelled, DatasetError
+from . import fetch
+
+COMMANDS = [fetch]
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sd_dataset",
+        description="Build training datasets for the Stable Diffusion web UI from booru searches or image folders.",
+    )
+    parser.add_argument("--version", action="version", version=f"sd-webui-dataset {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log retries and other details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return args.run(args)
+    except Cancelled as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("stopped: interrupted; a rerun finishes what is not done.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

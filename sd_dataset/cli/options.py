@@ -1,0 +1,23 @@
+"""Options several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..boorus import SITES, open_booru
+from ..http import HttpPolicy
+
+
+def add_site_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("site")
+    group.add_argument("--booru", default="e621", choices=list(SITES), help="which site to ask (default e621)")
+    group.add_argument("--base-url", help="talk to another address of the same site family (a mirror, a test server)")
+    group.add_argument("--username", help="your site login name (or set E621_USERNAME)")
+    group.add_argument("--api-key", help="your site API key (or set E621_API_KEY); never printed")
+    group.add_argument("--rate", type=float, help="API requests per second (default: the site's polite rate, 1 on e621)")
+
+
+def booru_from_args(args: argparse.Namespace):
+    site = SITES[args.booru]
+    policy = HttpPolicy(rate=args.rate if args.rate is not None else site.rate, max_rate=site.max_rate)
+    return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key, policy=policy)

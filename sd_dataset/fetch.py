@@ -1,0 +1,205 @@
+"""Search → verified, atomic, resumable downloads named ``<md5>.<ext>``, each with a ``<md5>.json`` sidecar."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
+from .errors import DatasetError
+from .files import atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+DOWNLOADED, PRESENT = "downloaded", "present"
+
+
+@dataclass
+class Failure:
+    name: str
+    reason: str
+
+
+@dataclass
+class FetchReport:
+    considered: int = 0
+    downloaded: int = 0
+    present: int = 0
+    skipped_type: Counter = field(default_factory=Counter)
+    deleted: int = 0
+    hidden: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    api_requests: int = 0
+    file_requests: int = 0
+    retries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self, site: str = "e621", env_prefix: str = "E621") -> list[str]:
+        skipped = sum(self.skipped_type.values())
+        lines = [
+            f"considered {self.considered} posts: downloaded {self.downloaded}, already present {self.present}, "
+            f"skipped by type {skipped}, unavailable {self.deleted + self.hidden}, failed {len(self.failed)}"
+        ]
+        if skipped:
+            lines.append("  skipped by type: " + ", ".join(f"{ext} {n}" for ext, n in self.skipped_type.most_common()))
+        if self.deleted or self.hidden:
+            lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
+        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        if self.hidden:
+            lines.append(
+                f"hint: {self.hidden} posts have no file address for this login; log in with --username and "
+                f"--api-key (or {env_prefix}_USERNAME and {env_prefix}_API_KEY) to fetch them."
+            )
+        lines.append(f"requests: {self.api_requests} API, {self.file_requests} file, {self.retries} retried")
+        return lines
+
+
+def wanted_exts(include_gif: bool) -> frozenset[str]:
+    return STILL_IMAGE_EXTS | {"gif"} if include_gif else STILL_IMAGE_EXTS
+
+
+def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, workers: int = 4,
+          include_gif: bool = False, progress: Optional[Progress] = None) -> FetchReport:
+    """Download the still images among the first ``limit`` results of ``query`` into ``out``."""
+    if workers < 1:
+        raise DatasetError("The number of parallel downloads must be at least 1.")
+    if limit is not None and limit < 0:
+        raise DatasetError("The limit must be zero or more.")
+    check_query(query, booru.max_tags_per_search, booru.name)
+    out = ensure_writable_dir(Path(out))
+    remove_stale_temps(out)
+    progress = progress or Progress()
+    progress.start(limit, f"fetch {query}")
+    report = FetchReport()
+    exts = wanted_exts(include_gif)
+    http_before = (booru.http.stats.api_requests, booru.http.stats.requests, booru.http.stats.retries)
+    seen: set[str] = set()
+    pending: dict[Future, Post] = {}
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        try:
+            for post in booru.search(query, limit):
+                progress.check()
+                report.considered += 1
+                if limit is None:
+                    progress.set_total(report.considered)
+                reason = _skip_reason(post, exts, seen)
+                if reason:
+                    _count_skip(report, post, reason)
+                    progress.advance()
+                    continue
+                seen.add(post.md5)
+                pending[pool.submit(_store_post, booru, post, out)] = post
+                _collect(pending, report, progress, block=len(pending) >= workers * 4)
+            while pending:
+                progress.check()
+                _collect(pending, report, progress, block=True)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in booru.rejected]
+            booru.rejected.clear()
+            stats = booru.http.stats
+            report.api_requests = stats.api_requests - http_before[0]
+            report.file_requests = stats.requests - http_before[1] - report.api_requests
+            report.retries = stats.retries - http_before[2]
+            progress.close()
+    return report
+
+
+def _skip_reason(post: Post, exts: frozenset[str], seen: set[str]) -> str:
+    if post.ext not in exts:
+        return "type"
+    if post.md5 in seen:
+        return "duplicate"
+    if not post.file_url:
+        return "deleted" if post.deleted else "hidden"
+    return ""
+
+
+def _count_skip(report: FetchReport, post: Post, reason: str) -> None:
+    if reason == "type":
+        report.skipped_type[post.ext] += 1
+    elif reason == "deleted":
+        report.deleted += 1
+    elif reason == "hidden":
+        report.hidden += 1
+
+
+def _collect(pending: dict[Future, Post], report: FetchReport, progress: Progress, block: bool) -> None:
+    done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+    for future in done:
+        post = pending.pop(future)
+        try:
+            outcome = future.result()
+        except DatasetError as exc:
+            report.failed.append(Failure(post.filename, str(exc)))
+        except OSError as exc:
+            report.failed.append(Failure(post.filename, f"could not write the file ({exc.strerror or exc})"))
+        else:
+            if outcome == DOWNLOADED:
+                report.downloaded += 1
+            else:
+                report.present += 1
+        progress.advance()
+
+
+def _store_post(booru: Booru, post: Post, out: Path) -> str:
+    """Make ``<md5>.<ext>`` and its sidecar right in ``out``; returns DOWNLOADED or PRESENT."""
+    final = out / post.filename
+    outcome = PRESENT
+    if not (final.is_file() and md5_of_file(final) == post.md5):
+        _download_verified(booru, post, final)
+        outcome = DOWNLOADED
+    write_sidecar(out, post)
+    return outcome
+
+
+def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> None:
+    for attempt in range(1, tries + 1):
+        try:
+            with atomic_open(final, "w+b") as fh:
+                md5, _ = booru.http.download(post.file_url, fh, max_bytes=post.size or None)
+                if md5 != post.md5:
+                    raise _Mismatch()
+            return
+        except _Mismatch:
+            log.info("%s: bytes do not match the md5 (try %d of %d)", post.filename, attempt, tries)
+    raise DatasetError(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again")
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def sidecar_path(folder: Path, md5: str) -> Path:
+    return Path(folder) / f"{md5}.json"
+
+
+def write_sidecar(folder: Path, post: Post) -> None:
+    path = sidecar_path(folder, post.md5)
+    text = json.dumps(post.to_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(path, text)
+
+
+def read_sidecar(folder: Path, md5: str) -> Optional[Post]:
+    """The post saved beside a download, or None when there is no usable sidecar."""
+    try:
+        return Post.from_json(json.loads(sidecar_path(folder, md5).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None

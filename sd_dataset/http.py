@@ -1,0 +1,340 @@
+"""The one HTTP session every site client uses: identity, credentials, pace, retries.
+
+* Rate limiting of API requests is pyrate-limiter's sliding window, so no window
+  of one second ever holds more than the site allows.
+* Retries are tenacity's: exponential backoff with jitter on 429, 5xx,
+  connection errors, timeouts and truncated or garbled bodies, a bounded number
+  of tries, and ``Retry-After`` honoured when the server sends it.
+* Credentials go only to API requests, as HTTP basic auth, and never into a
+  message: errors name the site and the host, never a URL's query or a header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+import requests
+from pyrate_limiter import Limiter, Rate
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from . import __version__
+from .errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A site login; ``repr`` never shows the key."""
+
+    username: Optional[str] = None
+    api_key: Optional[str] = field(default=None, repr=False)
+
+    @classmethod
+    def resolve(cls, username: Optional[str], api_key: Optional[str], env_prefix: str) -> "Credentials":
+        """Options win over the environment (``<PREFIX>_USERNAME``, ``<PREFIX>_API_KEY``)."""
+        username = username or os.environ.get(f"{env_prefix}_USERNAME") or None
+        api_key = api_key or os.environ.get(f"{env_prefix}_API_KEY") or None
+        return cls(username.strip() if username else None, api_key.strip() if api_key else None)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.username and self.api_key)
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.api_key,) if s]
+
+
+@dataclass
+class HttpPolicy:
+    """How politely and how persistently we talk to a site."""
+
+    rate: float = 1.0  # API requests per second
+    max_rate: float = 2.0  # the site's hard limit; ``rate`` may never exceed it
+    max_tries: int = 5
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_json_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = 1024 * 1024 * 1024
+
+    def validate(self) -> None:
+        if not (0 < self.rate <= self.max_rate):
+            raise DatasetError(
+                f"The API rate must be above 0 and at most {self.max_rate:g} requests per second (got {self.rate:g})."
+            )
+        if self.max_tries < 1:
+            raise DatasetError("The number of tries must be at least 1.")
+
+
+@dataclass
+class HttpStats:
+    requests: int = 0
+    api_requests: int = 0
+    retries: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, api: bool) -> None:
+        with self.lock:
+            self.requests += 1
+            self.api_requests += api
+
+    def count_retry(self) -> None:
+        with self.lock:
+            self.retries += 1
+
+
+class NotFound(DatasetError):
+    """The server answered 404."""
+
+
+class _Transient(Exception):
+    """A failure worth another try; ``retry_after`` is the server's wish, in seconds."""
+
+    def __init__(self, reason: str, retry_after: Optional[float] = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def user_agent(username: Optional[str], site_label: str) -> str:
+    base = f"sd-webui-dataset/{__version__}"
+    return f"{base} (by {username} on {site_label})" if username else base
+
+
+def host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - _dt.datetime.now(when.tzinfo)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class HttpSession:
+    """Requests to one site, with its identity, credentials, pace and retry policy."""
+
+    def __init__(self, site_label: str, credentials: Credentials = Credentials(), policy: Optional[HttpPolicy] = None,
+                 pool_size: int = 16):
+        self.site_label = site_label
+        self.credentials = credentials
+        self.policy = policy or HttpPolicy()
+        self.policy.validate()
+        self.stats = HttpStats()
+        self._limiter = Limiter(Rate(1, max(1, round(1000 / self.policy.rate))))
+        self._session = requests.Session()
+        self._session.trust_env = False  # a stray .netrc must not add credentials we did not choose
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = user_agent(credentials.username, site_label)
+        self._auth = (credentials.username, credentials.api_key) if credentials.complete else None
+
+    @property
+    def user_agent(self) -> str:
+        return self._session.headers["User-Agent"]
+
+    def close(self) -> None:
+        self._session.close()
+
+    def redact(self, text: str) -> str:
+        for secret in self.credentials.secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    # -- public requests -------------------------------------------------
+
+    def get_json(self, url: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        """GET an API URL (rate limited, authenticated) and return its JSON."""
+        return self._retrying(url, lambda: self._json_attempt(url, params))
+
+    def download(self, url: str, fh: IO[bytes], max_bytes: Optional[int] = None) -> tuple[str, int]:
+        """Stream a file into ``fh`` (from its start) and return ``(md5 hex, size)``.
+
+        File downloads are not API requests: no rate limit, no credentials.  A body
+        longer than ``max_bytes`` (the size the post announced) is refused.
+        """
+        limit = min(max_bytes or self.policy.max_file_bytes, self.policy.max_file_bytes)
+        return self._retrying(url, lambda: self._download_attempt(url, fh, limit))
+
+    # -- machinery -------------------------------------------------------
+
+    def _retrying(self, url: str, attempt):
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.max_tries),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Transient as exc:
+            if exc.reason.startswith("connection failed"):
+                raise DatasetError(
+                    f"Cannot reach {self.site_label} at {host_of(url)} ({exc.reason}, {self.policy.max_tries} tries); "
+                    "check the address and your internet connection."
+                ) from None
+            raise DatasetError(
+                f"{self.site_label} at {host_of(url)} kept failing ({exc.reason}) after {self.policy.max_tries} tries; "
+                "wait a few minutes and run again (finished work is kept)."
+            ) from None
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = wait_exponential_jitter(initial=self.policy.backoff_initial, max=self.policy.backoff_max,
+                                          jitter=self.policy.backoff_initial)(state)
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            if exc.retry_after > self.policy.retry_after_max:
+                raise DatasetError(
+                    f"{self.site_label} asked us to wait {exc.retry_after:.0f} seconds before trying again; "
+                    "run again later (finished work is kept)."
+                )
+            return exc.retry_after
+        return backoff
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.count_retry()
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
+
+    def _send(self, url: str, params: Optional[Mapping[str, Any]], api: bool) -> requests.Response:
+        if api:
+            self._limiter.try_acquire("api", blocking=True)
+        self.stats.count(api)
+        try:
+            return self._session.get(
+                url,
+                params=params,
+                auth=self._auth if api else None,
+                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                stream=True,
+            )
+        except requests.Timeout:
+            raise _Transient("timed out") from None
+        except requests.ConnectionError as exc:
+            raise _Transient(f"connection failed: {_short_reason(exc)}") from None
+        except requests.RequestException as exc:
+            raise _Transient(f"request failed: {exc.__class__.__name__}") from None
+
+    def _check_status(self, resp: requests.Response, url: str) -> None:
+        code = resp.status_code
+        if code < 400:
+            return
+        if code == 429 or code >= 500:
+            resp.close()
+            raise _Transient(f"HTTP {code}", parse_retry_after(resp.headers.get("Retry-After")))
+        reason = self.redact(_server_reason(resp))
+        resp.close()
+        if code == 401:
+            raise DatasetError(
+                f"{self.site_label} refused the login (HTTP 401); check your {self.site_label} username and API key."
+            )
+        if code == 403:
+            raise DatasetError(
+                f"{self.site_label} refused access (HTTP 403); if you gave a login, check that its API key is still valid."
+            )
+        if code == 404:
+            raise NotFound(f"{self.site_label} has no such page (HTTP 404) at {host_of(url)}.")
+        if code == 414:
+            raise DatasetError(f"{self.site_label} refused a request line as too long (HTTP 414).")
+        raise DatasetError(f"{self.site_label} rejected the request (HTTP {code}){reason}.")
+
+    def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]]) -> Any:
+        resp = self._send(url, params, api=True)
+        self._check_status(resp, url)
+        with resp:
+            body = bytearray()
+            for chunk in _iter_body(resp):
+                body += chunk
+                if len(body) > self.policy.max_json_bytes:
+                    raise DatasetError(
+                        f"{self.site_label} sent an answer larger than {self.policy.max_json_bytes // 2**20} MiB; "
+                        "refusing it."
+                    )
+            _check_length(resp, len(body))
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise _Transient("malformed JSON") from None
+
+    def _download_attempt(self, url: str, fh: IO[bytes], limit: int) -> tuple[str, int]:
+        resp = self._send(url, None, api=False)
+        self._check_status(resp, url)
+        fh.seek(0)
+        fh.truncate()
+        digest, size = hashlib.md5(), 0
+        with resp:
+            for chunk in _iter_body(resp):
+                size += len(chunk)
+                if size > limit:
+                    raise DatasetError(f"the file from {host_of(url)} is larger than the {limit} bytes expected")
+                digest.update(chunk)
+                fh.write(chunk)
+            _check_length(resp, size)
+        return digest.hexdigest(), size
+
+
+def _iter_body(resp: requests.Response):
+    try:
+        yield from resp.iter_content(CHUNK)
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+            requests.ConnectionError) as exc:
+        raise _Transient(f"truncated body: {_short_reason(exc)}") from None
+    except requests.Timeout:
+        raise _Transient("timed out while reading") from None
+
+
+def _check_length(resp: requests.Response, received: int) -> None:
+    # urllib3 1.x (still found in some web UI installs) does not enforce Content-Length on streams.
+    expected = resp.headers.get("Content-Length")
+    if expected and expected.isdigit() and "Content-Encoding" not in resp.headers and int(expected) != received:
+        raise _Transient(f"truncated body: {received} of {expected} bytes")
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Connection reset", "Name or service not known", "timed out",
+                   "IncompleteRead", "Remote end closed", "Connection aborted"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return exc.__class__.__name__
+
+
+def _server_reason(resp: requests.Response) -> str:
+    try:
+        data = json.loads(next(resp.iter_content(4096), b"") or b"null")
+    except (ValueError, requests.RequestException):
+        return ""
+    if isinstance(data, dict):
+        for key in ("message", "reason", "error"):
+            if isinstance(data.get(key), str):
+                return f": {data[key][:200]}"
+    return ""
