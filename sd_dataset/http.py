@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from pyrate_limiter import Limiter, Rate
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from . import __version__
 from .errors import DatasetError
@@ -156,6 +156,8 @@ class HttpSession:
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = user_agent(credentials.username, site_label)
         self._auth = (credentials.username, credentials.api_key) if credentials.complete else None
+        self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
+            wait_random(0, self.policy.backoff_initial)
 
     @property
     def user_agent(self) -> str:
@@ -209,8 +211,6 @@ class HttpSession:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = wait_exponential_jitter(initial=self.policy.backoff_initial, max=self.policy.backoff_max,
-                                          jitter=self.policy.backoff_initial)(state)
         if isinstance(exc, _Transient) and exc.retry_after is not None:
             if exc.retry_after > self.policy.retry_after_max:
                 raise DatasetError(
@@ -218,7 +218,7 @@ class HttpSession:
                     "run again later (finished work is kept)."
                 )
             return exc.retry_after
-        return backoff
+        return self._backoff(state)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self.stats.count_retry()

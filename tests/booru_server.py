@@ -1,0 +1,324 @@
+"""A real HTTP server on 127.0.0.1 that answers like e621: posts.json searches and lookups, file bytes.
+
+Tests put posts in it, start it, point the client at its ``url``, and read back
+what it saw (``requests``: time, path, query, headers).  Faults are either
+scripted (``script(path_prefix, [...])``: the next requests to a path get these
+answers) or drawn at a seeded ``fault_rate``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image
+
+PAGE_MAX = 320
+FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
+
+
+def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (24, 16)) -> bytes:
+    """A small synthetic image, different for every seed."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    img.putpixel((seed % size[0], 0), (255 - seed % 256, seed % 7, 3))
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+@dataclass
+class SeenRequest:
+    time: float
+    path: str
+    query: dict
+    headers: dict
+    line_length: int
+
+    @property
+    def is_api(self) -> bool:
+        return self.path.endswith(".json")
+
+
+@dataclass
+class ServerPost:
+    id: int
+    data: bytes
+    ext: str = "png"
+    tags: dict = field(default_factory=lambda: {"general": ["red_ball"]})
+    rating: str = "s"
+    deleted: bool = False
+    hidden: bool = False  # no url for anonymous requests
+    md5: Optional[str] = None  # what the API claims; defaults to the real md5 of data
+    score: int = 10
+
+    def __post_init__(self):
+        self.real_md5 = hashlib.md5(self.data).hexdigest()
+        if self.md5 is None:
+            self.md5 = self.real_md5
+
+
+class BooruServer:
+    def __init__(self, posts: Optional[list[ServerPost]] = None, *, credentials: Optional[tuple[str, str]] = None,
+                 enforce_rate: bool = True, fault_rate: float = 0.0, seed: int = 0):
+        self.posts: list[ServerPost] = list(posts or [])
+        self.credentials = credentials
+        self.enforce_rate = enforce_rate
+        self.fault_rate = fault_rate
+        self.rng = random.Random(seed)
+        self.requests: list[SeenRequest] = []
+        self.faults_served: list[str] = []
+        self._scripts: list[tuple[str, deque]] = []
+        self._lock = threading.Lock()
+        self._httpd: Optional[ThreadingHTTPServer] = None
+
+    # -- control ---------------------------------------------------------------
+
+    def start(self) -> "BooruServer":
+        server = self
+
+        class Handler(_Handler):
+            booru = server
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def script(self, path_prefix: str, answers: list[str]) -> None:
+        """The next requests whose path starts with ``path_prefix`` get these faults, in order."""
+        with self._lock:
+            self._scripts.append((path_prefix, deque(answers)))
+
+    def api_requests(self) -> list[SeenRequest]:
+        return [r for r in self.requests if r.is_api]
+
+    def file_requests(self) -> list[SeenRequest]:
+        return [r for r in self.requests if not r.is_api]
+
+    def max_api_requests_in_any_second(self) -> int:
+        times = sorted(r.time for r in self.api_requests())
+        best, start = 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def file_url(self, post: ServerPost) -> str:
+        return f"{self.url}/data/{post.md5[:2]}/{post.md5[2:4]}/{post.md5}.{post.ext}"
+
+    # -- answers ---------------------------------------------------------------
+
+    def pick_fault(self, path: str) -> Optional[str]:
+        with self._lock:
+            for prefix, answers in self._scripts:
+                if path.startswith(prefix) and answers:
+                    return answers.popleft()
+            if self.fault_rate and self.rng.random() < self.fault_rate:
+                return self.rng.choice(FAULTS)
+        return None
+
+    def over_rate(self, now: float) -> bool:
+        recent = [r for r in self.requests[:-1] if r.is_api and now - r.time < 1.0]
+        return self.enforce_rate and len(recent) >= 2
+
+    def authenticated(self, headers) -> Optional[bool]:
+        """True/False for a good/bad login, None when none was sent."""
+        auth = headers.get("Authorization")
+        if not auth:
+            return None
+        try:
+            user, _, key = base64.b64decode(auth.split(" ", 1)[1]).decode().partition(":")
+        except (ValueError, IndexError):
+            return False
+        return self.credentials is not None and (user, key) == self.credentials
+
+    def post_json(self, post: ServerPost, logged_in: bool) -> dict:
+        visible = not post.deleted and (logged_in or not post.hidden)
+        return {
+            "id": post.id,
+            "file": {"width": 24, "height": 16, "ext": post.ext, "size": len(post.data), "md5": post.md5,
+                     "url": self.file_url(post) if visible else None},
+            "preview": {"width": 24, "height": 16, "url": None},
+            "sample": {"has": False, "height": 16, "width": 24, "url": None, "alternates": {}},
+            "score": {"up": post.score, "down": 0, "total": post.score},
+            "tags": {cat: post.tags.get(cat, []) for cat in
+                     ("general", "artist", "contributor", "copyright", "character", "species", "invalid", "meta",
+                      "lore")},
+            "locked_tags": [],
+            "change_seq": 1,
+            "flags": {"pending": False, "flagged": False, "note_locked": False, "status_locked": False,
+                      "rating_locked": False, "deleted": post.deleted},
+            "rating": post.rating,
+            "fav_count": 3,
+            "sources": ["https://example.invalid/source"],
+            "pools": [],
+            "relationships": {"parent_id": None, "has_children": False, "has_active_children": False,
+                              "children": []},
+            "approver_id": None,
+            "uploader_id": 1,
+            "description": "",
+            "comment_count": 0,
+            "is_favorited": False,
+            "has_notes": False,
+            "duration": None,
+        }
+
+    def search(self, query: dict, logged_in: bool) -> tuple[int, dict]:
+        if "md5" in query:
+            for post in self.posts:
+                if post.md5 == query["md5"][0]:
+                    return 200, {"post": self.post_json(post, logged_in)}
+            return 404, {"success": False, "reason": "not found"}
+        tags = query.get("tags", [""])[0].split()
+        limit = int(query.get("limit", ["75"])[0])
+        if not 0 <= limit <= PAGE_MAX:
+            return 422, {"success": False, "reason": f"Limit must be between 0 and {PAGE_MAX}"}
+        if len(tags) > 40:
+            return 422, {"success": False, "reason": "You can only search up to 40 tags at once"}
+        matches = [p for p in self.posts if _matches(p, tags)]
+        page = query.get("page", ["1"])[0]
+        if page.startswith("b"):
+            matches = sorted((p for p in matches if p.id < int(page[1:])), key=lambda p: -p.id)[:limit]
+        elif page.startswith("a"):
+            matches = sorted((p for p in matches if p.id > int(page[1:])), key=lambda p: p.id)[:limit]
+            matches.reverse()
+        else:
+            number = int(page)
+            if number > 750:
+                return 410, {"success": False, "reason": "You cannot go beyond page 750."}
+            ordered = sorted(matches, key=lambda p: -p.id)
+            matches = ordered[(number - 1) * limit: number * limit]
+        return 200, {"posts": [self.post_json(p, logged_in) for p in matches]}
+
+    def file_bytes(self, path: str) -> Optional[bytes]:
+        name = path.rsplit("/", 1)[-1]
+        for post in self.posts:
+            if name == f"{post.md5}.{post.ext}" and not post.deleted:
+                return post.data
+        return None
+
+
+def _matches(post: ServerPost, terms: list[str]) -> bool:
+    all_tags = {t for tags in post.tags.values() for t in tags}
+    any_status = False
+    for term in terms:
+        key, _, value = term.partition(":")
+        if term.startswith("md5:"):
+            if post.md5 not in value.split(","):
+                return False
+        elif term == "status:any":
+            any_status = True
+        elif term.startswith("-"):
+            if term[1:] in all_tags:
+                return False
+        elif value and key in ("score", "order", "rating", "id", "status", "type"):
+            continue
+        elif term not in all_tags:
+            return False
+    return any_status or not post.deleted
+
+
+class _Handler(BaseHTTPRequestHandler):
+    booru: BooruServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        server = self.booru
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        now = time.monotonic()
+        with server._lock:
+            server.requests.append(SeenRequest(now, parts.path, query, dict(self.headers), len(self.requestline)))
+        if len(self.requestline) > 8190:
+            return self._send_json(414, {"success": False, "reason": "Request-URI Too Large"})
+        fault = server.pick_fault(parts.path)
+        if fault:
+            server.faults_served.append(fault)
+            if self._serve_fault(fault, parts.path):
+                return
+        if parts.path == "/posts.json":
+            if server.over_rate(now):
+                return self._send_json(503, {"success": False, "reason": "rate limited"})
+            logged_in = server.authenticated(self.headers)
+            if logged_in is False:
+                return self._send_json(401, {"success": False, "reason": "Invalid API key"})
+            status, body = server.search(query, bool(logged_in))
+            return self._send_json(status, body)
+        if parts.path.startswith("/data/"):
+            data = server.file_bytes(parts.path)
+            if data is None:
+                return self._send(404, b"not found", "text/plain")
+            return self._send(200, data, "application/octet-stream")
+        self._send(404, b"not found", "text/plain")
+
+    def _serve_fault(self, fault: str, path: str) -> bool:
+        """Serve a fault; False when the fault only delays the real answer."""
+        if fault == "429":
+            self._send_json(429, {"success": False, "reason": "slow down"}, {"Retry-After": "1"})
+        elif fault == "503":
+            self._send(503, b"<html>busy</html>", "text/html")
+        elif fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        elif fault == "truncate":
+            body = b'{"posts": [' + b" " * 200 if path.endswith(".json") else b"\x89PNG" + b"\0" * 200
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body) * 2))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "slow":
+            time.sleep(0.3)
+            return False
+        elif fault == "badjson" and path.endswith(".json"):
+            self._send(200, b'{"posts": [{"id": ', "application/json")
+        else:
+            return False
+        return True
+
+    def _send_json(self, status: int, body, headers: Optional[dict] = None):
+        self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _send(self, status: int, data: bytes, ctype: str, headers: Optional[dict] = None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,36 @@
+import pytest
+
+from booru_server import BooruServer, ServerPost, image_bytes
+
+
+def make_posts(count: int, start_id: int = 1000, **kwargs) -> list[ServerPost]:
+    return [ServerPost(id=start_id + i, data=image_bytes(start_id + i), **kwargs) for i in range(count)]
+
+
+@pytest.fixture
+def booru_server():
+    servers = []
+
+    def start(posts, **kwargs) -> BooruServer:
+        server = BooruServer(posts, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def fast_policy(**overrides):
+    """The real policy, with short backoffs so retries don't slow the suite."""
+    from sd_dataset.http import HttpPolicy
+
+    values = dict(rate=2.0, backoff_initial=0.01, backoff_max=0.05)
+    values.update(overrides)
+    return HttpPolicy(**values)
+
+
+def client_for(server, *, username=None, api_key=None, **policy):
+    from sd_dataset.boorus import open_booru
+
+    return open_booru("e621", base_url=server.url, username=username, api_key=api_key, policy=fast_policy(**policy))

@@ -1,0 +1,126 @@
+import io
+import time
+
+import pytest
+
+from conftest import client_for, fast_policy, make_posts
+from sd_dataset.errors import DatasetError
+from sd_dataset.http import Credentials, HttpSession, parse_retry_after, user_agent
+
+
+def test_user_agent_names_project_version_and_user(booru_server):
+    server = booru_server(make_posts(3), credentials=("alice", "k"))
+    for username, expected in ((None, "sd-webui-dataset/0.1.0"), ("alice", "sd-webui-dataset/0.1.0 (by alice on e621)")):
+        client = client_for(server, username=username, api_key="k" if username else None)
+        list(client.search("red_ball"))
+        assert server.requests[-1].headers["User-Agent"] == expected
+    assert user_agent(None, "e621") == "sd-webui-dataset/0.1.0"
+
+
+def test_basic_auth_goes_to_api_requests_only(booru_server):
+    posts = make_posts(2)
+    server = booru_server(posts, credentials=("alice", "s3cret-key"))
+    client = client_for(server, username="alice", api_key="s3cret-key")
+    post = next(client.search("red_ball"))
+    client.http.download(post.file_url, io.BytesIO())
+    api, files = server.api_requests(), server.file_requests()
+    assert api[0].headers["Authorization"].startswith("Basic ")
+    assert "Authorization" not in files[0].headers
+
+
+def test_credentials_come_from_environment(monkeypatch):
+    monkeypatch.setenv("E621_USERNAME", "envuser")
+    monkeypatch.setenv("E621_API_KEY", "envkey")
+    assert Credentials.resolve(None, None, "E621") == Credentials("envuser", "envkey")
+    assert Credentials.resolve("opt", "optkey", "E621") == Credentials("opt", "optkey")
+    assert "envkey" not in repr(Credentials.resolve(None, None, "E621"))
+
+
+def test_wrong_key_gives_clear_sentence_without_the_key(booru_server):
+    server = booru_server(make_posts(1), credentials=("alice", "right"))
+    client = client_for(server, username="alice", api_key="wrong-key-123")
+    with pytest.raises(DatasetError) as err:
+        list(client.search("red_ball"))
+    assert "check your e621 username and API key" in str(err.value)
+    assert "wrong-key-123" not in str(err.value)
+
+
+def test_retry_after_is_honoured(booru_server):
+    server = booru_server(make_posts(1))
+    server.script("/posts.json", ["429"])
+    client = client_for(server)
+    assert len(list(client.search("red_ball"))) == 1
+    first, second = server.api_requests()
+    assert second.time - first.time >= 1.0
+    assert client.http.stats.retries == 1
+
+
+@pytest.mark.parametrize("fault", ["503", "reset", "truncate", "badjson"])
+def test_transient_api_faults_are_retried(booru_server, fault):
+    server = booru_server(make_posts(5))
+    server.script("/posts.json", [fault, fault])
+    client = client_for(server)
+    assert len(list(client.search("red_ball"))) == 5
+    assert len(server.api_requests()) == 3
+    assert client.http.stats.retries == 2
+
+
+@pytest.mark.parametrize("fault", ["503", "reset", "truncate"])
+def test_transient_download_faults_are_retried(booru_server, fault):
+    posts = make_posts(1)
+    server = booru_server(posts)
+    client = client_for(server)
+    post = next(client.search("red_ball"))
+    server.script("/data/", [fault])
+    buf = io.BytesIO()
+    md5, size = client.http.download(post.file_url, buf)
+    assert md5 == posts[0].real_md5 and size == len(posts[0].data) == len(buf.getvalue())
+
+
+def test_tries_are_bounded_then_one_sentence(booru_server):
+    server = booru_server(make_posts(1))
+    server.script("/posts.json", ["503"] * 10)
+    client = client_for(server, max_tries=3)
+    with pytest.raises(DatasetError) as err:
+        list(client.search("red_ball"))
+    assert len(server.api_requests()) == 3
+    assert "HTTP 503" in str(err.value) and "after 3 tries" in str(err.value)
+
+
+def test_unreachable_site_is_one_sentence():
+    session = HttpSession("e621", policy=fast_policy(max_tries=2))
+    with pytest.raises(DatasetError, match="Cannot reach e621 at http://127.0.0.1:9"):
+        session.get_json("http://127.0.0.1:9/posts.json")
+
+
+@pytest.mark.parametrize("rate", [2.0, 1.0])
+def test_api_rate_limit_holds_at_the_server(booru_server, rate):
+    server = booru_server(make_posts(6))
+    client = client_for(server, rate=rate)
+    for _ in range(5):
+        client.posts_by_md5([server.posts[0].md5])
+    assert server.max_api_requests_in_any_second() <= rate
+    assert "503" not in server.faults_served
+    times = [r.time for r in server.api_requests()]
+    assert times[-1] - times[0] >= (len(times) - 1) / rate * 0.98
+
+
+def test_rate_above_site_limit_is_refused():
+    with pytest.raises(DatasetError, match="at most 2 requests per second"):
+        HttpSession("e621", policy=fast_policy(rate=3))
+
+
+def test_download_larger_than_announced_is_refused(booru_server):
+    posts = make_posts(1)
+    server = booru_server(posts)
+    client = client_for(server)
+    post = next(client.search("red_ball"))
+    with pytest.raises(DatasetError, match="larger than"):
+        client.http.download(post.file_url, io.BytesIO(), max_bytes=10)
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
