@@ -204,7 +204,7 @@ def parse(text: str) -> Schedule:
         if len(parts) > 2:
             raise _bad(item, "use one colon, between the rate and the step")
         if len(parts) == 1:
-            if items and re.fullmatch(r"\d+", item):
+            if items and re.fullmatch(r"\d{3}", item):
                 raise _bad(item, "looks like the rest of a step split by a comma; commas separate items, so write "
                                  "steps without thousands separators (1000, not 1,000)")
             items.append(Item(item, _parse_rate(parts[0], item)))
