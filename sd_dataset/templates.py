@@ -175,7 +175,7 @@ def write_template(folder, name: str, lines: Sequence[str], overwrite: bool = Fa
     folder = ensure_writable_dir(Path(folder))
     path = folder / template_filename(name)
     if path.exists() and not overwrite:
-        raise DatasetError(f"{path} already exists; choose another name or ask to overwrite it.")
+        raise DatasetError(f"{path} already exists; choose another name or allow overwriting it (--overwrite on the command line).")
     if path.is_dir():
         raise DatasetError(f"{path} is a folder; choose another name.")
     atomic_write_text(path, "\n".join(lines) + "\n")
