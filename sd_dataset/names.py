@@ -40,8 +40,8 @@ def safe_filename(name: str, max_bytes: int = 240) -> str:
         raise ValueError("max_bytes must be at least 1")
     original = name
     text = unicodedata.normalize("NFC", str(name))
-    text = _RESERVED_CHARS.sub("_", text)
     text = re.sub(r"\s+", " ", text)
+    text = _RESERVED_CHARS.sub("_", text)
     text = text.strip(" .")
     if not text.strip("_ ."):
         raise DatasetError(f'The name "{original}" has no characters usable in a file name; use letters or digits.')

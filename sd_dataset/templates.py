@@ -77,9 +77,9 @@ def build_template(kind: str = "subject", prefix: str = DEFAULT_PREFIX, artists:
     """
     if kind not in KINDS:
         raise DatasetError(f'There is no template kind "{kind}"; choose one of {", ".join(KINDS)}.')
-    prefix = _clean(prefix if prefix is not None else "", "prefix").rstrip(",").strip()
+    prefix = _clean(prefix if prefix is not None else "", "prefix").strip(" ,")
     artist_list = _split_list(artists, "artist")
-    flavour_list = _split_list(flavours, "flavour")
+    flavour_list = [f for f in (f.strip(" ,") for f in _split_list(flavours, "flavour")) if f]
     if artist_list and kind == "style":
         raise DatasetError("Artists go with the subject kinds only: in a style template [name] already is the style; "
                            "leave out the artists or choose --kind subject.")
