@@ -315,7 +315,7 @@ def check_readiness(request: TrainRequest, host: Optional[HostState] = None) -> 
     try:
         schedule = parse(request.learn_rate)
     except DatasetError as exc:
-        error("schedule-invalid", f"Learning rate schedule {exc}")
+        error("schedule-invalid", f"The learning-rate schedule is invalid: {exc}")
     else:
         if steps is not None and current >= steps:
             error("already-trained", f"The {kind} is already at step {current}, so the web UI stops at once without "
@@ -333,7 +333,7 @@ def check_readiness(request: TrainRequest, host: Optional[HostState] = None) -> 
         try:
             parse(request.clip_grad_value)
         except DatasetError as exc:
-            error("clip-grad-invalid", f"Gradient clip value {exc}")
+            error("clip-grad-invalid", f"The gradient clip value is invalid: {exc}")
 
     if run is not None and host is not None and host.training_write_csv_every:
         every = _as_whole(host.training_write_csv_every)
