@@ -160,6 +160,14 @@ def _looks_like_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
+def _jpeg_ends_cleanly(path: str) -> bool:
+    """Cheap: a complete JPEG has its end marker (FF D9) at, or very near, the end of the file."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 64))
+        return b"\xff\xd9" in fh.read()
+
+
 def scan_dataset(folder) -> DatasetScan:
     """Try every entry of ``os.listdir`` (non-recursive) as the trainer does, with cheap Pillow checks."""
     from PIL import Image
@@ -173,7 +181,10 @@ def scan_dataset(folder) -> DatasetScan:
         try:
             with Image.open(path) as image:
                 size, fmt = image.size, image.format
-                image.verify()
+                image.verify()  # checks PNG chunks; does not decode a JPEG
+            if fmt in ("JPEG", "MPO") and not _jpeg_ends_cleanly(path):
+                with Image.open(path) as image:
+                    image.load()  # a cut-off download: decode it to be sure, as the trainer will
         except Exception:
             if _looks_like_image(entry):
                 scan.unreadable.append(entry)

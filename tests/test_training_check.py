@@ -85,10 +85,14 @@ def test_unreadable_images_warn_and_sidecars_are_ignored(dataset):
     (root / "broken.png").write_bytes(good[: len(good) // 2])
     (root / "notes.json").write_text("{}", encoding="utf-8")
     (root / "empty.jpg").write_bytes(b"")
+    Image.effect_noise((256, 256), 60).convert("RGB").save(root / "whole.jpg", quality=90)
+    jpeg = (root / "whole.jpg").read_bytes()
+    (root / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])  # an interrupted download
+    (root / "padded.jpg").write_bytes(jpeg + b"\0" * 200)  # trailing bytes after the end marker still decode
     finding = only(check_readiness(request(dataset)), "unreadable-images", WARNING)
-    assert "2 file(s)" in finding.message and "broken.png" in finding.message
-    assert sorted(scan_dataset(root).unreadable) == ["broken.png", "empty.jpg"]
-    assert len(scan_dataset(root).images) == 3
+    assert "3 file(s)" in finding.message and "broken.png" in finding.message
+    assert sorted(scan_dataset(root).unreadable) == ["broken.png", "cut.jpg", "empty.jpg"]
+    assert len(scan_dataset(root).images) == 5
 
 
 def test_only_unreadable_images_is_an_error(tmp_path, dataset):
