@@ -222,9 +222,9 @@ def _whole(value, what: str, minimum: int) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise DatasetError(f"{what} must be a whole number, not {value!r}.")
+            raise DatasetError(f"{what} must be a whole number, not {value!r}; give e.g. 1000.")
     if value < minimum:
-        raise DatasetError(f"{what} must be at least {minimum}, not {value}.")
+        raise DatasetError(f"{what} must be at least {minimum}, not {value}; give e.g. 1000.")
     return value
 
 
