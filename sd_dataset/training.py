@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from .errors import DatasetError
-from .schedule import Plan, format_rate, parse, plan
+from .schedule import Plan, parse, plan
 from .templates import FILEWORDS, NAME, read_template, template_issues
 
 EMBEDDING, HYPERNETWORK = "embedding", "hypernetwork"
