@@ -296,7 +296,7 @@ class Skipped:
 @dataclass
 class AugmentReport:
     sources: int = 0
-    ignored: int = 0  # files in the folder that are not images (captions, sidecars, ...)
+    ignored: int = 0  # files that are neither images nor captions (sidecars, ...)
     written: int = 0  # sources that got new outputs this run
     done: int = 0  # sources whose outputs were already complete
     split: int = 0
@@ -378,7 +378,8 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
             if options.dedupe:
                 sources = _dedupe(sources, out, options, runner, report)
             progress.start(report.sources, "augment")
-            progress.advance(report.sources - len(sources))  # already reported as skipped or failed
+            if len(sources) < report.sources:  # name clashes and duplicates are already reported
+                progress.advance(report.sources - len(sources))
             tasks = (Task(s, out, options) for s in sources)
             for result in runner.map(process_source, tasks, _worker_died):
                 report.add(result)
@@ -417,9 +418,10 @@ def list_sources(src: Path) -> tuple[list[Path], int]:
         # Hidden files include macOS "._name.jpg" resource forks, which are not images.
         if entry.name.startswith(".") or not entry.is_file():
             continue
-        if Path(entry.name).suffix.lower().lstrip(".") in IMAGE_EXTS:
+        ext = Path(entry.name).suffix.lower()
+        if ext.lstrip(".") in IMAGE_EXTS:
             found.append(Path(entry.path))
-        else:
+        elif ext != CAPTION_EXT:
             ignored += 1
     if not found:
         raise DatasetError(f"The source folder {src} holds no images ({', '.join(sorted(IMAGE_EXTS))}); "
