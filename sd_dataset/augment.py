@@ -253,7 +253,9 @@ def _sync_captions(paths: list[Path], caption: Optional[bytes]) -> int:
 def save(img, path: Path, fmt: str, icc: Optional[bytes] = None) -> None:
     """Encode ``img`` atomically at ``path`` in ``fmt`` (png, jpg or webp)."""
     pil_format = FORMATS[fmt][0]
-    params: dict = {}
+    # zlib level 4 encodes about 2.5x faster than Pillow's default 6 for files
+    # about 5% larger; these are working files for a trainer, not an archive.
+    params: dict = {"compress_level": 4}
     if pil_format == "JPEG":
         params = {"quality": 95}
     elif pil_format == "WEBP":
