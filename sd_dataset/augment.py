@@ -337,13 +337,13 @@ class AugmentReport:
         lines = [
             f"{self.sources} images: {self.written} augmented, {self.done} already done, "
             f"{len(self.skipped)} skipped, {len(self.failed)} failed",
-            f"  wrote {self.images} images ({self.copied} copied unchanged) and {self.captions} captions; "
-            f"split {self.split} into {self.tiles} tiles",
+            f"  wrote {self.images} images ({self.copied} copied unchanged) and {self.captions} captions"
+            + (f"; split {self.split} into {self.tiles} tiles" if self.split else ""),
         ]
         if self.uncaptioned:
-            lines.append(f"  {self.uncaptioned} images have no .txt caption beside them; their outputs have none")
-        lines += [f"  skipped {s.name}: {s.reason}" for s in self.skipped]
-        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+            lines.append(f"  {self.uncaptioned} of them have no .txt caption beside them, so their outputs have none")
+        lines += [f"  skipped {s.name}: {s.reason}" for s in sorted(self.skipped, key=lambda s: s.name)]
+        lines += [f"  failed {f.name}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.name)]
         return lines
 
 
