@@ -1,0 +1,556 @@
+"""The augment step: a folder of images (+ ``.txt`` captions) → split / squared / resized / flipped outputs.
+
+Each source becomes ``<stem>.<fmt>`` or ``<stem>-split<i>.<fmt>`` (i from 0 in
+reading order), plus ``…-flip.<fmt>`` mirrors with ``--flip``, and every output
+gets a copy of the source's caption.  The source folder is only read.
+
+Work runs in a process pool over all cores; at most a small window of sources
+is in flight, so memory does not grow with the folder.  Every file is written
+atomically, so "all expected outputs exist" means "this source is done" and a
+rerun (after a kill too) skips it without decoding anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from . import images
+from .errors import DatasetError
+from .files import atomic_open, atomic_write_bytes, ensure_writable_dir, remove_stale_temps
+from .images import ImageProblem
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "jfif", "webp", "gif", "bmp", "tif", "tiff"})
+FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp")}
+SQUARE_MODES = ("pad", "crop", "none")
+CAPTION_EXT = ".txt"
+
+# A phash distance this small is a resized or re-encoded copy, not a different
+# picture; synthetic tests and real photos both stay far above it (10+).
+DEDUPE_DISTANCE = 4
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """What to do to each image; defaults match the CLI's."""
+
+    flip: bool = False
+    split: bool = False
+    split_threshold: float = 0.5
+    overlap: float = 0.2
+    square: str = "pad"
+    size: int = 512
+    keep_size: bool = False
+    min_size: int = 256
+    dedupe: bool = False
+    format: str = "png"
+    background: tuple[int, int, int] = (255, 255, 255)
+    max_pixels: int = images.MAX_PIXELS
+
+    def check(self) -> None:
+        """Raise one sentence for the first bad value, before any work starts."""
+        if self.square not in SQUARE_MODES:
+            raise DatasetError(f"--square must be one of {', '.join(SQUARE_MODES)}, not {self.square!r}.")
+        if self.format not in FORMATS:
+            raise DatasetError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}.")
+        if not 8 <= self.size <= 16384:
+            raise DatasetError(f"--size must be between 8 and 16384 pixels, not {self.size}.")
+        if self.min_size < 0:
+            raise DatasetError(f"--min-size must be 0 or more, not {self.min_size}.")
+        if not 0.0 <= self.split_threshold <= 1.0:
+            raise DatasetError(f"--split-threshold must be between 0 and 1, not {self.split_threshold}.")
+        if not 0.0 <= self.overlap <= 0.9:
+            raise DatasetError(f"--overlap must be between 0 and 0.9, not {self.overlap}.")
+
+    @property
+    def ext(self) -> str:
+        return FORMATS[self.format][1]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one source becomes, decided from its header alone (no decoding)."""
+
+    stems: tuple[str, ...]  # output stems, flips included, in writing order
+    split: Optional[images.SplitPlan]
+    target: Optional[int]  # side the outputs are scaled to; None keeps the size
+    decode_at_least: Optional[tuple[int, int]]  # smallest decode that still only shrinks
+
+
+def plan_for(stem: str, width: int, height: int, opts: AugmentOptions) -> Plan:
+    """Output names and geometry for an upright ``width`` x ``height`` source."""
+    target = None if opts.keep_size else opts.size
+    tile = target or min(width, height)  # keep-size tiles are as wide as the short side
+    split = images.split_plan(width, height, tile, tile, opts.split_threshold, opts.overlap) if opts.split else None
+    bases = [f"{stem}-split{i}" for i in range(len(split.boxes))] if split else [stem]
+    stems = []
+    for base in bases:
+        stems.append(base)
+        if opts.flip:
+            stems.append(f"{base}-flip")
+    return Plan(tuple(stems), split, target, _decode_size(width, height, target, split, opts.square))
+
+
+def _decode_size(width: int, height: int, target: Optional[int], split: Optional[images.SplitPlan],
+                 square: str) -> Optional[tuple[int, int]]:
+    if target is None:
+        return None
+    if split is not None:
+        return split.resized
+    if square == "crop":  # the short side becomes the target
+        scale = target / min(width, height)
+    else:  # pad and none: the long side becomes the target
+        scale = target / max(width, height)
+    return max(1, int(width * scale + 0.999)), max(1, int(height * scale + 0.999))
+
+
+def shape(img, plan: Plan, square: str):
+    """The output images of ``plan`` (mirrors not included), from the upright RGB source."""
+    if plan.split is not None:
+        return images.split(img, plan.split)
+    if square == "crop":
+        img = images.crop_to_square(img)
+        if plan.target:
+            img = images.resize(img, (plan.target, plan.target))
+        return [img]
+    if plan.target:
+        img = images.resize(img, images.fit_long_side(img.width, img.height, plan.target))
+    if square == "pad":
+        img = images.pad_to_square(img)
+    return [img]
+
+
+# --------------------------------------------------------------------------- one source (runs in a worker)
+
+
+@dataclass(frozen=True)
+class Task:
+    source: Path
+    out: Path
+    opts: AugmentOptions
+
+
+@dataclass
+class SourceResult:
+    name: str
+    status: str  # WRITTEN, DONE, SKIPPED or FAILED
+    reason: str = ""
+    images: int = 0  # image files written
+    copied: int = 0  # of those, written as the source's own bytes (no re-encode)
+    captions: int = 0  # caption files written
+    tiles: int = 0  # tiles when the source was split
+    uncaptioned: bool = False
+
+
+WRITTEN, DONE, SKIPPED, FAILED = "written", "done", "skipped", "failed"
+
+
+def caption_path(source: Path) -> Path:
+    return source.with_suffix(CAPTION_EXT)
+
+
+def process_source(task: Task) -> SourceResult:
+    """Turn one source into its outputs; never raises for a bad file, only reports it."""
+    name = task.source.name
+    try:
+        return _process(task)
+    except ImageProblem as exc:
+        return SourceResult(name, FAILED if exc.failed else SKIPPED, str(exc))
+    except OSError as exc:
+        return SourceResult(name, FAILED, f"could not write an output ({exc.strerror or exc})")
+    except MemoryError:
+        return SourceResult(name, FAILED, "ran out of memory decoding it")
+    except Exception as exc:  # one odd file must never stop the batch
+        log.debug("unexpected error on %s", name, exc_info=True)
+        return SourceResult(name, FAILED, f"unexpected error ({exc.__class__.__name__}: {exc})")
+
+
+def _process(task: Task) -> SourceResult:
+    src, out, opts = task.source, task.out, task.opts
+    caption = _read_caption(src)
+    with images.open_image(src, opts.max_pixels) as img:
+        orientation = images.exif_orientation(img)
+        width, height = images.oriented_size(img, orientation)
+        if min(width, height) < opts.min_size:
+            raise ImageProblem(f"too small ({width}x{height}; the short side is under {opts.min_size})",
+                               failed=False)
+        plan = plan_for(src.stem, width, height, opts)
+        paths = [out / f"{stem}.{opts.ext}" for stem in plan.stems]
+        if all(p.is_file() for p in paths):
+            # Every output is renamed into place whole, so all present = complete.
+            written = _sync_captions(paths, caption)
+            return SourceResult(src.name, DONE, captions=written, uncaptioned=caption is None)
+        drafted = bool(plan.decode_at_least) and images.draft_for(img, orientation, plan.decode_at_least)
+        rgb = images.load_rgb(img, orientation, opts.background)
+        # Still inside ``with``: ``rgb`` may be the file's own image, which closing destroys.
+        shaped = shape(rgb, plan, opts.square)
+        # The source's own bytes are the output when nothing at all changed: no
+        # rotation, conversion, resize, pad or crop, and the same file format.
+        untouched = (len(shaped) == 1 and shaped[0] is img and not drafted and not getattr(img, "is_animated", False)
+                     and img.format == FORMATS[opts.format][0])
+        icc = img.info.get("icc_profile") if img.mode != "CMYK" else None  # a CMYK profile is wrong for RGB
+        result = SourceResult(src.name, WRITTEN, tiles=len(shaped) if plan.split else 0,
+                              uncaptioned=caption is None)
+        named = iter(paths)
+        for tile in shaped:
+            pictures = [tile, images.mirror(tile)] if opts.flip else [tile]
+            for picture in pictures:
+                path = next(named)
+                if untouched and picture is img:
+                    _copy_atomic(src, path)
+                    result.copied += 1
+                else:
+                    save(picture, path, opts.format, icc)
+                result.images += 1
+    result.captions = _sync_captions(paths, caption)
+    return result
+
+
+def _read_caption(src: Path) -> Optional[bytes]:
+    try:
+        return caption_path(src).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ImageProblem(f"cannot read its caption ({exc.strerror or exc})") from None
+
+
+def _sync_captions(paths: list[Path], caption: Optional[bytes]) -> int:
+    """Make each output's ``.txt`` hold the source caption; returns how many files were written.
+
+    Compared byte for byte first, so a rerun writes nothing yet still picks up a
+    caption the user edited since.
+    """
+    if caption is None:
+        return 0
+    written = 0
+    for path in paths:
+        target = path.with_suffix(CAPTION_EXT)
+        try:
+            if target.read_bytes() == caption:
+                continue
+        except OSError:
+            pass
+        atomic_write_bytes(target, caption)
+        written += 1
+    return written
+
+
+def save(img, path: Path, fmt: str, icc: Optional[bytes] = None) -> None:
+    """Encode ``img`` atomically at ``path`` in ``fmt`` (png, jpg or webp)."""
+    pil_format = FORMATS[fmt][0]
+    # zlib level 4 encodes about 2.5x faster than Pillow's default 6 for files
+    # about 5% larger; these are working files for a trainer, not an archive.
+    params: dict = {"compress_level": 4}
+    if pil_format == "JPEG":
+        params = {"quality": 95}
+    elif pil_format == "WEBP":
+        params = {"quality": 95, "method": 4}
+    if icc:
+        params["icc_profile"] = icc  # keep the colours the source meant
+    with atomic_open(path, "wb") as fh:
+        img.save(fh, format=pil_format, **params)
+
+
+def _copy_atomic(src: Path, final: Path) -> None:
+    with open(src, "rb") as fin, atomic_open(final, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1024 * 1024)
+
+
+def hash_source(task: Task) -> tuple[str, Optional[int], int]:
+    """(name, perceptual hash or None when unreadable, pixel area) for dedupe."""
+    try:
+        with images.open_image(task.source, task.opts.max_pixels) as img:
+            orientation = images.exif_orientation(img)
+            width, height = images.oriented_size(img, orientation)
+            if min(width, height) < task.opts.min_size:
+                return task.source.name, None, 0  # skipped later anyway; must not win a group
+            images.draft_for(img, orientation, (64, 64))  # phash looks at 32x32 anyway
+            rgb = images.load_rgb(img, orientation, task.opts.background)
+        return task.source.name, images.perceptual_hash(rgb), width * height
+    except Exception:  # the augment pass reports why; here it just takes no part
+        return task.source.name, None, 0
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+@dataclass
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass
+class AugmentReport:
+    sources: int = 0
+    ignored: int = 0  # files that are neither images nor captions (sidecars, ...)
+    written: int = 0  # sources that got new outputs this run
+    done: int = 0  # sources whose outputs were already complete
+    split: int = 0
+    tiles: int = 0
+    images: int = 0
+    copied: int = 0
+    captions: int = 0
+    uncaptioned: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Skipped] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No source failed (deliberate skips such as too small or duplicate are fine)."""
+        return not self.failed
+
+    def add(self, result: SourceResult) -> None:
+        if result.status == FAILED:
+            self.failed.append(Skipped(result.name, result.reason))
+            return
+        if result.status == SKIPPED:
+            self.skipped.append(Skipped(result.name, result.reason))
+            return
+        if result.status == DONE:
+            self.done += 1
+        else:
+            self.written += 1
+        self.split += bool(result.tiles)
+        self.tiles += result.tiles
+        self.images += result.images
+        self.copied += result.copied
+        self.captions += result.captions
+        self.uncaptioned += result.uncaptioned
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"{self.sources} images: {self.written} augmented, {self.done} already done, "
+            f"{len(self.skipped)} skipped, {len(self.failed)} failed",
+            f"  wrote {self.images} images ({self.copied} copied unchanged) and {self.captions} captions"
+            + (f"; split {self.split} into {self.tiles} tiles" if self.split else ""),
+        ]
+        if self.uncaptioned:
+            lines.append(f"  {self.uncaptioned} of them have no .txt caption beside them, so their outputs have none")
+        lines += [f"  skipped {s.name}: {s.reason}" for s in sorted(self.skipped, key=lambda s: s.name)]
+        lines += [f"  failed {f.name}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.name)]
+        return lines
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *, workers: Optional[int] = None,
+            progress: Optional[Progress] = None, executor_factory: Optional[Callable[[int], Executor]] = None
+            ) -> AugmentReport:
+    """Augment every image in ``src`` into ``out``; see the module docstring for names.
+
+    ``workers`` defaults to every core; 1 runs in this process.  ``executor_factory``
+    lets a host supply its own pool (the web UI may want another start method).
+    """
+    options.check()
+    if workers is not None and workers < 1:
+        raise DatasetError("--workers must be at least 1.")
+    src, out = check_folders(src, out)
+    sources, ignored = list_sources(src)
+    out = ensure_writable_dir(out)
+    remove_stale_temps(out)
+    report = AugmentReport(sources=len(sources), ignored=ignored)
+    progress = progress or Progress()
+    workers = min(workers or default_workers(), max(1, len(sources)))
+    sources = _drop_name_clashes(sources, options, report)
+
+    make_pool = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n))
+    with _Runner(workers, make_pool, progress) as runner:
+        try:
+            if options.dedupe:
+                sources = _dedupe(sources, out, options, runner, report)
+            progress.start(report.sources, "augment")
+            if len(sources) < report.sources:  # name clashes and duplicates are already reported
+                progress.advance(report.sources - len(sources))
+            tasks = (Task(s, out, options) for s in sources)
+            for result in runner.map(process_source, tasks, _worker_died):
+                report.add(result)
+                progress.advance()
+        finally:
+            progress.close()
+    return report
+
+
+def _worker_died(task: Task) -> SourceResult:
+    return SourceResult(task.source.name, FAILED, "its worker process died (out of memory?); a rerun tries it again")
+
+
+def check_folders(src: Path, out: Path) -> tuple[Path, Path]:
+    """Both folders resolved, or one sentence saying what is wrong with them."""
+    src, out = Path(src).expanduser(), Path(out).expanduser()
+    if not src.exists():
+        raise DatasetError(f"The source folder {src} does not exist; check the path.")
+    if not src.is_dir():
+        raise DatasetError(f"The source {src} is a file, not a folder; give the folder that holds the images.")
+    real_src, real_out = src.resolve(), out.resolve()
+    if real_out == real_src or real_src in real_out.parents:
+        raise DatasetError(f"The output folder {out} is inside the source folder {src}; choose an output folder "
+                           "outside it, because the source is never written.")
+    return src, out
+
+
+def list_sources(src: Path) -> tuple[list[Path], int]:
+    """Image files directly in ``src`` sorted by name, and how many other files were ignored."""
+    found, ignored = [], 0
+    try:
+        entries = sorted(os.scandir(src), key=lambda e: e.name)
+    except OSError as exc:
+        raise DatasetError(f"Cannot list the source folder {src} ({exc.strerror or exc}); check its permissions.")
+    for entry in entries:
+        # Hidden files include macOS "._name.jpg" resource forks, which are not images.
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        ext = Path(entry.name).suffix.lower()
+        if ext.lstrip(".") in IMAGE_EXTS:
+            found.append(Path(entry.path))
+        elif ext != CAPTION_EXT:
+            ignored += 1
+    if not found:
+        raise DatasetError(f"The source folder {src} holds no images ({', '.join(sorted(IMAGE_EXTS))}); "
+                           "point at the folder that holds them.")
+    return found, ignored
+
+
+def _drop_name_clashes(sources: list[Path], opts: AugmentOptions, report: AugmentReport) -> list[Path]:
+    """Leave out sources whose outputs would overwrite another source's.
+
+    ``a.png`` and ``a.jpg`` would both become ``a.png``; ``a-flip.png`` collides
+    with the mirror of ``a.png`` under --flip, ``a-split0.png`` with a tile of it
+    under --split.  Compared case-insensitively, because Windows and macOS
+    folders are.
+    """
+    owners: dict[str, Path] = {}
+    for source in sources:
+        key = source.stem.casefold()
+        if key in owners:
+            report.failed.append(Skipped(source.name, f"its outputs would overwrite those of {owners[key].name}; "
+                                                      "rename one of them"))
+        else:
+            owners[key] = source
+    kept = []
+    for key, source in owners.items():
+        base = next((owners[b] for b in _possible_bases(key, opts) if b in owners), None)
+        if base is not None:
+            report.failed.append(Skipped(source.name, f"its name is taken by the outputs of {base.name}; rename it"))
+        else:
+            kept.append(source)
+    return kept
+
+
+def _possible_bases(stem: str, opts: AugmentOptions) -> list[str]:
+    """Stems whose outputs could be named ``stem`` under these options."""
+    patterns = []
+    if opts.flip:
+        patterns.append(r"(.+)-flip")
+    if opts.split:
+        patterns.append(r"(.+)-split\d+")
+    if opts.flip and opts.split:
+        patterns.append(r"(.+)-split\d+-flip")
+    return [m.group(1) for p in patterns if (m := re.fullmatch(p, stem))]
+
+
+def _dedupe(sources: list[Path], out: Path, opts: AugmentOptions, runner: "_Runner",
+            report: AugmentReport) -> list[Path]:
+    """Drop near-duplicate sources, keeping the one with the most pixels of each group."""
+    runner.progress.start(len(sources), "compare")
+    hashed = []
+    tasks = (Task(s, out, opts) for s in sources)
+    for name, value, area in runner.map(hash_source, tasks, lambda task: (task.source.name, None, 0)):
+        hashed.append((name, value, area))
+        runner.progress.advance()
+    by_name = {s.name: s for s in sources}
+    # Largest first, so the one kept from each group is the largest; name breaks ties stably.
+    order = sorted((h for h in hashed if h[1] is not None), key=lambda h: (-h[2], h[0]))
+    kept_hashes: list[tuple[str, int]] = []
+    dropped = set()
+    for name, value, area in order:
+        match = next(((k, images.hamming(value, h)) for k, h in kept_hashes
+                      if images.hamming(value, h) <= DEDUPE_DISTANCE), None)
+        if match:
+            dropped.add(name)
+            report.skipped.append(Skipped(name, f"near-duplicate of {match[0]} (hash distance {match[1]}); "
+                                                "kept the larger"))
+        else:
+            kept_hashes.append((name, value))
+    return [by_name[n] for n in sorted(by_name) if n not in dropped]
+
+
+class _Runner:
+    """Runs a function over tasks in a pool with a bounded window of work in flight.
+
+    Only ``window`` tasks are ever submitted ahead of the results, so a folder of
+    100 000 images costs no more memory than a folder of ten.  A worker that dies
+    (killed, out of memory) fails its own tasks and the pool is started again.
+    """
+
+    def __init__(self, workers: int, make_pool: Callable[[int], Executor], progress: Progress):
+        self.workers, self.make_pool, self.progress = workers, make_pool, progress
+        self.window = workers * 2
+        self.pool: Optional[Executor] = None
+
+    def __enter__(self) -> "_Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            # On an error or cancel, drop what has not started; running tasks finish (a second each).
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+            self.pool = None
+
+    def map(self, fn, tasks: Iterable, on_broken: Callable) -> Iterator:
+        """Yield ``fn(task)`` for every task, in completion order.
+
+        A task whose worker died yields ``on_broken(task)`` instead, so the caller
+        sees one result per task whatever happens.
+        """
+        tasks = iter(tasks)
+        if self.workers == 1:
+            for task in tasks:
+                self.progress.check()
+                yield fn(task)
+            return
+        pending: dict[Future, object] = {}
+        while True:
+            self.progress.check()
+            while len(pending) < self.window:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                if self.pool is None:
+                    self.pool = self.make_pool(self.workers)
+                pending[self.pool.submit(fn, task)] = task
+            if not pending:
+                return
+            # A timeout keeps cancellation responsive even while a slow image decodes.
+            done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    yield on_broken(task)
+            if broken:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = None
