@@ -1,0 +1,38 @@
+"""``ui``: the Dataset tab as a standalone app in the browser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import DatasetError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("ui", help="open the Dataset tab in your browser, without the web UI",
+                            description="Serve the Dataset tab on http://127.0.0.1:PORT. Training needs the web UI; "
+                            "every other step works here.")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    parser.add_argument("--listen", action="store_true",
+                        help="serve on every network interface, not only this computer (anyone who can reach it "
+                        "can download into your folders)")
+    parser.add_argument("--root", type=Path, help="folder holding your datasets (default ./datasets)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..host import standalone_host
+        from ..ui import build_ui, queue
+    except ImportError as exc:
+        raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\"") \
+            from None
+    host = "0.0.0.0" if args.listen else "127.0.0.1"
+    if args.listen:
+        print("warning: --listen serves the tab to every network this computer is on; anyone who reaches it can "
+              "start downloads and write into your folders.", file=sys.stderr)
+    blocks = queue(build_ui(standalone_host(args.root)))
+    blocks.launch(server_name=host, server_port=args.port, inbrowser=not args.no_browser, show_api=True)
+    return 0

@@ -1,0 +1,66 @@
+"""Where the tab runs: the web UI, or the standalone app.  The tab asks its host, never a web UI module.
+
+The web UI's glue (``webui.py``) fills a :class:`Host` with its settings, folders
+and a :class:`Trainer`; the standalone app fills one from the environment and
+has no trainer, so the Train section says what it would have passed instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Protocol
+
+from .http import Credentials
+from .progress import Progress
+from .training import HostState, TrainRequest
+
+STANDALONE_NO_TRAINING = (
+    "Training runs inside the Stable Diffusion web UI (AUTOMATIC1111 1.x); here the Train section checks the run "
+    "and shows what it would hand the trainer, so you can start it there."
+)
+
+
+@dataclass
+class CreateOptions:
+    """How to create a new embedding or hypernetwork (the web UI's own options)."""
+
+    init_text: str = "*"
+    vectors_per_token: int = 1
+    layer_structure: str = "1, 2, 1"
+    activation: str = "linear"
+    weight_init: str = "Normal"
+    layer_norm: bool = False
+    dropout: bool = False
+    overwrite: bool = False
+
+
+class Trainer(Protocol):
+    def host_state(self, request: TrainRequest) -> HostState: ...
+
+    def names(self, kind: str) -> list[str]: ...
+
+    def create(self, kind: str, name: str, options: CreateOptions) -> str: ...
+
+    def train(self, request: TrainRequest, progress: Progress) -> str: ...
+
+    def use_template(self, path: Path) -> None: ...
+
+    def use_filename_captions(self) -> None: ...
+
+
+@dataclass
+class Host:
+    name: str = "standalone"
+    datasets_root: Path = field(default_factory=lambda: Path("datasets"))
+    templates_dir: Optional[Path] = None  # None: beside the dataset
+    credentials: Callable[[str, str], Credentials] = lambda site, env_prefix: Credentials.resolve(None, None, env_prefix)
+    api_rate: Optional[float] = None  # None: the site's polite rate
+    trainer: Optional[Trainer] = None
+    no_training_reason: str = STANDALONE_NO_TRAINING
+
+
+def standalone_host(datasets_root: Optional[Path] = None) -> Host:
+    root = datasets_root or Path(os.environ.get("SD_DATASET_ROOT", "datasets"))
+    return Host(datasets_root=Path(root).expanduser())

@@ -1,0 +1,120 @@
+"""What a training folder holds, page by page: thumbnails with captions, tag frequencies, likely traits.
+
+The tab shows a folder of thousands of images, so only one page is ever read,
+and thumbnails are made once and kept in the user's cache folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from PIL import Image, UnidentifiedImageError
+
+from .files import atomic_open
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+THUMB_SIDE = 256
+TRAIT_SHARE = 0.8
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sd_dataset"
+
+
+@dataclass
+class PreviewPage:
+    items: list[tuple[str, str]]  # (thumbnail path, caption)
+    page: int  # 1-based
+    pages: int
+    total: int
+
+    @property
+    def label(self) -> str:
+        return f"page {self.page} of {self.pages} ({self.total} images)"
+
+
+@dataclass
+class TagStats:
+    images: int = 0
+    counts: Counter = field(default_factory=Counter)
+
+    def table(self, top: int = 30) -> list[list]:
+        return [[tag, n, f"{n / self.images:.0%}"] for tag, n in self.counts.most_common(top)]
+
+    def traits(self, share: float = TRAIT_SHARE) -> list[str]:
+        if not self.images:
+            return []
+        return [tag for tag, n in self.counts.most_common() if n / self.images >= share]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Images directly in ``folder``, by name; hidden and temporary files left out."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(Path(e.path) for e in entries
+                  if e.is_file() and not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_caption(image: Path) -> str:
+    """The caption the web UI's trainer would read: ``<stem>.txt``, else the file name."""
+    try:
+        return image.with_suffix(".txt").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return image.stem
+
+
+def caption_tags(caption: str) -> list[str]:
+    return [t.strip() for t in caption.split(",") if t.strip()]
+
+
+def tag_stats(folder: Path) -> TagStats:
+    stats = TagStats()
+    for image in list_images(folder):
+        stats.images += 1
+        stats.counts.update(set(caption_tags(read_caption(image))))
+    return stats
+
+
+def thumbnail(image: Path, cache: Optional[Path] = None, side: int = THUMB_SIDE) -> Optional[Path]:
+    """A small JPEG of ``image``, made once per file version; None when the file is not a readable image."""
+    try:
+        stat = image.stat()
+    except OSError:
+        return None
+    key = hashlib.sha1(f"{image.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{side}".encode()).hexdigest()
+    folder = (cache or cache_root()) / "thumbs" / key[:2]
+    target = folder / f"{key}.jpg"
+    if target.exists():
+        return target
+    try:
+        with Image.open(image) as img:
+            img.draft("RGB", (side, side))
+            img.thumbnail((side, side))
+            img = img.convert("RGB")
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_open(target, "wb") as fh:
+                img.save(fh, "JPEG", quality=85)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
+        return None
+    return target
+
+
+def preview_page(folder: Path, page: int = 1, per_page: int = 48, cache: Optional[Path] = None) -> PreviewPage:
+    images = list_images(Path(folder))
+    pages = max(1, math.ceil(len(images) / per_page))
+    page = min(max(1, int(page)), pages)
+    items = []
+    for image in images[(page - 1) * per_page: page * per_page]:
+        thumb = thumbnail(image, cache)
+        if thumb is not None:
+            items.append((str(thumb), f"{image.name}: {read_caption(image)}"))
+    return PreviewPage(items, page, pages, len(images))

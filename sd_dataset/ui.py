@@ -1,0 +1,437 @@
+"""The Dataset tab: one Gradio Blocks for the web UI and the standalone app.
+
+Callbacks only gather the widgets' values and call library functions; every
+long step reports through :class:`GradioProgress` and can be cancelled.  The
+step folders chain: ``<dataset>/downloaded`` → ``<dataset>/tagged`` →
+``<dataset>/train``, each editable so a step also works alone on any folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Optional
+
+import gradio as gr
+
+from . import schedule as schedules
+from .augment import AugmentOptions, augment
+from .boorus import SITES, open_booru
+from .errors import DatasetError
+from .fetch import fetch
+from .files import ensure_writable_dir
+from .host import CreateOptions, Host, standalone_host
+from .http import HttpPolicy
+from .names import safe_filename
+from .preview import preview_page, tag_stats
+from .progress import Progress
+from .templates import KINDS as TEMPLATE_KINDS
+from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
+from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, has_errors
+
+GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
+PER_PAGE = 48
+STEP_FOLDERS = {"downloaded": "downloaded", "tagged": "tagged", "train": "train"}
+
+
+class GradioProgress(Progress):
+    """The library's progress, shown by ``gr.Progress``."""
+
+    def __init__(self, bar, cancel_event: threading.Event):
+        super().__init__(cancel_event)
+        self._bar = bar
+
+    def start(self, total, desc):
+        super().start(total, desc)
+        self._show()
+
+    def advance(self, n=1):
+        super().advance(n)
+        self._show()
+
+    def set_total(self, total):
+        super().set_total(total)
+
+    def _show(self):
+        self._bar((self.done, self.total), desc=self.desc, unit="files")
+
+
+class _Cancels:
+    """One cancel event per step; Run makes a fresh one, Cancel sets it."""
+
+    def __init__(self):
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, step: str) -> threading.Event:
+        with self._lock:
+            self._events[step] = threading.Event()
+            return self._events[step]
+
+    def cancel(self, step: str) -> str:
+        with self._lock:
+            event = self._events.get(step)
+        if event is None or event.is_set():
+            return "nothing to cancel"
+        event.set()
+        return "cancelling: the step stops after the current file"
+
+
+def _outcome(lines: list[str], ok: bool = True) -> str:
+    return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
+
+
+def _sentence(fn: Callable) -> Callable:
+    """Show a DatasetError as its sentence in the step's log instead of a Gradio error popup."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DatasetError as exc:
+            return f"error: {exc}"
+
+    return wrapper
+
+
+class DatasetTab:
+    """The step functions behind the tab (plain Python: the tests call them directly too)."""
+
+    def __init__(self, host: Host):
+        self.host = host
+        self.cancels = _Cancels()
+
+    # -- folders --------------------------------------------------------------
+
+    def dataset_folder(self, root: str, name: str) -> Path:
+        if not name.strip():
+            raise DatasetError("Give the dataset a name first, e.g. red_panda.")
+        return Path(root or self.host.datasets_root).expanduser() / safe_filename(name.strip(), 120)
+
+    def step_folders(self, root: str, name: str) -> tuple[str, str, str, str]:
+        try:
+            base = self.dataset_folder(root, name)
+        except DatasetError:
+            return "", "", "", ""
+        return (str(base / STEP_FOLDERS["downloaded"]), str(base / STEP_FOLDERS["downloaded"]),
+                str(base / STEP_FOLDERS["tagged"]), str(base / STEP_FOLDERS["train"]))
+
+    def _progress(self, step: str, bar) -> GradioProgress:
+        return GradioProgress(bar, self.cancels.fresh(step))
+
+    # -- steps ----------------------------------------------------------------
+
+    def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, bar) -> str:
+        if not query.strip():
+            raise DatasetError("Type a search first, e.g. red_panda solo.")
+        if not out.strip():
+            raise DatasetError("Choose the folder to download into.")
+        spec = SITES.get(site)
+        if spec is None:
+            raise DatasetError(f"Unknown site {site!r}; choose one of: {', '.join(SITES)}.")
+        credentials = self.host.credentials(site, spec.env_prefix)
+        policy = HttpPolicy(rate=self.host.api_rate or spec.rate, max_rate=spec.max_rate)
+        booru = open_booru(site, base_url=base_url.strip() or None, username=credentials.username,
+                           api_key=credentials.api_key, policy=policy)
+        try:
+            report = fetch(booru, query.strip(), Path(out), limit=int(limit) if limit else None,
+                           workers=int(workers or 4), include_gif=gif, progress=self._progress("fetch", bar))
+        finally:
+            booru.close()
+        return _outcome(report.summary(spec.account_site, spec.env_prefix), report.ok)
+
+    def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
+                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
+        options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
+                                 square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
+                                 dedupe=dedupe, format=fmt)
+        report = augment(Path(src), Path(out), options, progress=self._progress("augment", bar))
+        return _outcome(report.summary(), report.ok)
+
+    def template(self, folder: str, name: str, kind: str, prefix: str, artists: str, flavours: bool,
+                 overwrite: bool) -> str:
+        target = Path(folder) if folder.strip() else None
+        if target is None:
+            raise DatasetError("Choose the folder to write the template into.")
+        ensure_writable_dir(target)
+        result = make_template(target, name or kind, kind=kind, prefix=prefix,
+                               artists=[a for a in artists.split(",") if a.strip()] or None,
+                               flavours=DEFAULT_FLAVOURS if flavours else None, overwrite=overwrite)
+        if self.host.trainer is not None:
+            self.host.trainer.use_template(result.path)
+        lines = [f"wrote {result.path} ({len(result.lines)} lines):"] + [f"  {line}" for line in result.lines]
+        return "\n".join(lines + [f"warning: {w}" for w in result.warnings])
+
+    @staticmethod
+    def explain(text: str, steps) -> str:
+        try:
+            plan = schedules.plan(text, int(steps) if steps else None)
+        except (DatasetError, ValueError) as exc:
+            return f"error: {exc}"
+        return "\n".join(plan.lines() + [f"warning: {w}" for w in plan.warnings])
+
+    def request(self, kind, name, data_root, template_file, learn_rate, steps, batch_size, gradient_step, width,
+                height, save_every, preview_every, preview_prompt, shuffle_tags, tag_drop_out,
+                latent_sampling) -> TrainRequest:
+        return TrainRequest(
+            name=name.strip(), data_root=data_root, template_file=template_file, learn_rate=learn_rate.strip(),
+            steps=steps, kind=kind, batch_size=batch_size, gradient_step=gradient_step, training_width=width,
+            training_height=height, save_every=save_every, create_image_every=preview_every,
+            preview_from_txt2img=bool(preview_prompt.strip()), preview_prompt=preview_prompt,
+            shuffle_tags=shuffle_tags, tag_drop_out=float(tag_drop_out), latent_sampling_method=latent_sampling,
+        )
+
+    def check(self, request: TrainRequest) -> list[str]:
+        state = self.host.trainer.host_state(request) if self.host.trainer else None
+        findings = check_readiness(request, state)
+        return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
+
+    def train(self, request: TrainRequest, create: Optional[CreateOptions], bar) -> str:
+        lines = self.check(request)
+        if has_errors(check_readiness(request, self.host.trainer.host_state(request) if self.host.trainer else None)):
+            return "\n".join(lines + ["training not started: fix the errors above first"])
+        if self.host.trainer is None:
+            handed = {k: v for k, v in asdict(request).items()}
+            return "\n".join(lines + [self.host.no_training_reason, "it would pass:",
+                                      json.dumps(handed, indent=1, ensure_ascii=False)])
+        trainer = self.host.trainer
+        if create is not None:
+            lines.append(trainer.create(request.kind, request.name, create))
+        lines.append(trainer.train(request, self._progress("train", bar)))
+        return "\n".join(lines)
+
+
+def build_ui(host: Optional[Host] = None) -> gr.Blocks:
+    """The Dataset tab as a Blocks, for ``on_ui_tabs`` or for launching alone."""
+    host = host or standalone_host()
+    tab = DatasetTab(host)
+    with gr.Blocks(analytics_enabled=False, title="Dataset") as blocks:
+        with gr.Row():
+            root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
+            name = gr.Textbox(label="Dataset name", placeholder="e.g. red_panda", elem_id="sdds_name", scale=1)
+            run_all = gr.Button("Run all", variant="primary", elem_id="sdds_run_all", scale=0)
+        all_log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log")
+
+        with gr.Accordion("1 · Fetch", open=True):
+            with gr.Row():
+                site = gr.Dropdown(choices=list(SITES), value="e621", label="Site", elem_id="sdds_site", scale=0)
+                query = gr.Textbox(label="Search", placeholder="red_panda solo score:>50", elem_id="sdds_query",
+                                   scale=3)
+                limit = gr.Number(label="Limit (0 = all)", value=100, precision=0, elem_id="sdds_limit", scale=0)
+            with gr.Row():
+                fetch_out = gr.Textbox(label="Download folder", elem_id="sdds_fetch_out", scale=3)
+                workers = gr.Slider(1, 8, value=4, step=1, label="Parallel downloads", scale=1)
+                gif = gr.Checkbox(label="Also gif", value=False, scale=0)
+                base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
+                                      scale=2)
+            with gr.Row():
+                fetch_run = gr.Button("Fetch", variant="primary", elem_id="sdds_fetch_run")
+                fetch_cancel = gr.Button("Cancel", elem_id="sdds_fetch_cancel")
+            fetch_log = gr.Textbox(label="Fetch log", lines=4, interactive=False, elem_id="sdds_fetch_log")
+
+        with gr.Accordion("3 · Augment", open=True):
+            with gr.Row():
+                aug_src = gr.Textbox(label="Source folder", elem_id="sdds_aug_src")
+                aug_out = gr.Textbox(label="Training folder", elem_id="sdds_aug_out")
+            with gr.Row():
+                flip = gr.Checkbox(label="Flip (mirrored copy)", value=True, elem_id="sdds_flip")
+                split = gr.Checkbox(label="Split oversized", value=False, elem_id="sdds_split")
+                threshold = gr.Slider(0, 1, value=0.5, step=0.05, label="Split threshold")
+                overlap = gr.Slider(0, 0.9, value=0.2, step=0.05, label="Split overlap")
+            with gr.Row():
+                square = gr.Radio(["pad", "crop", "none"], value="pad", label="Square", elem_id="sdds_square")
+                size = gr.Number(label="Size", value=512, precision=0, elem_id="sdds_size")
+                keep_size = gr.Checkbox(label="Keep size", value=False)
+                min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
+                dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
+                fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
+            with gr.Row():
+                aug_run = gr.Button("Augment", variant="primary", elem_id="sdds_aug_run")
+                aug_cancel = gr.Button("Cancel", elem_id="sdds_aug_cancel")
+            aug_log = gr.Textbox(label="Augment log", lines=4, interactive=False, elem_id="sdds_aug_log")
+
+        with gr.Accordion("4 · Template", open=False):
+            with gr.Row():
+                tpl_kind = gr.Radio(list(TEMPLATE_KINDS), value="subject", label="Kind", elem_id="sdds_tpl_kind")
+                tpl_name = gr.Textbox(label="Template name", value="dataset-subject", elem_id="sdds_tpl_name")
+                tpl_dir = gr.Textbox(label="Templates folder", value=str(host.templates_dir or ""),
+                                     elem_id="sdds_tpl_dir")
+            with gr.Row():
+                tpl_prefix = gr.Textbox(label="Prefix", value=DEFAULT_PREFIX)
+                tpl_artists = gr.Textbox(label="Artists (comma-separated, one line each)")
+                tpl_flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
+                tpl_overwrite = gr.Checkbox(label="Overwrite", value=False)
+            tpl_run = gr.Button("Write template", elem_id="sdds_tpl_run")
+            tpl_log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log")
+
+        with gr.Accordion("5 · Train", open=False):
+            if host.trainer is None:
+                gr.Markdown(host.no_training_reason)
+            with gr.Row():
+                kind = gr.Radio([EMBEDDING, HYPERNETWORK], value=EMBEDDING, label="Train", elem_id="sdds_kind")
+                train_name = gr.Textbox(label="Name", elem_id="sdds_train_name")
+                create_new = gr.Checkbox(label="Create new", value=True)
+            with gr.Row():
+                init_text = gr.Textbox(label="Initialization text (embedding)", value="*")
+                vectors = gr.Number(label="Vectors per token (embedding)", value=1, precision=0)
+                layers = gr.Textbox(label="Layer structure (hypernetwork)", value="1, 2, 1")
+                activation = gr.Dropdown(["linear", "relu", "leakyrelu", "elu", "swish", "tanh", "sigmoid"],
+                                         value="linear", label="Activation (hypernetwork)")
+                layer_norm = gr.Checkbox(label="Layer norm", value=False)
+                dropout = gr.Checkbox(label="Dropout", value=False)
+            with gr.Row():
+                preset = gr.Dropdown([p.key for p in schedules.PRESETS], value="embedding-default",
+                                     label="Schedule preset", elem_id="sdds_preset")
+                learn_rate = gr.Textbox(label="Learning-rate schedule", value=schedules.preset("embedding-default").schedule,
+                                        elem_id="sdds_learn_rate", scale=2)
+            preset_why = gr.Markdown(schedules.preset("embedding-default").why)
+            explanation = gr.Textbox(label="What the trainer will do", lines=4, interactive=False,
+                                     elem_id="sdds_explanation")
+            with gr.Row():
+                steps = gr.Number(label="Steps", value=3000, precision=0, elem_id="sdds_steps")
+                batch = gr.Number(label="Batch size", value=1, precision=0)
+                grad = gr.Number(label="Gradient accumulation", value=1, precision=0)
+                width = gr.Number(label="Width", value=512, precision=0)
+                height = gr.Number(label="Height", value=512, precision=0)
+            with gr.Row():
+                save_every = gr.Number(label="Save a copy every N steps", value=500, precision=0)
+                preview_every = gr.Number(label="Preview image every N steps", value=500, precision=0)
+                preview_prompt = gr.Textbox(label="Preview prompt (empty: from the template)")
+            with gr.Row():
+                shuffle = gr.Checkbox(label="Shuffle tags", value=False)
+                drop = gr.Slider(0, 1, value=0, step=0.05, label="Tag dropout")
+                sampling = gr.Radio(["once", "deterministic", "random"], value="once", label="Latent sampling")
+            with gr.Row():
+                check_run = gr.Button("Check", elem_id="sdds_check_run")
+                train_run = gr.Button("Train", variant="primary", elem_id="sdds_train_run")
+                train_cancel = gr.Button("Interrupt", elem_id="sdds_train_cancel")
+            train_log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log")
+
+        with gr.Accordion("Preview of the training set", open=True):
+            with gr.Row():
+                preview_folder = gr.Textbox(label="Folder", elem_id="sdds_preview_folder", scale=3)
+                page = gr.Number(label="Page", value=1, precision=0, elem_id="sdds_page", scale=0)
+                prev_btn = gr.Button("◀", scale=0, elem_id="sdds_prev")
+                next_btn = gr.Button("▶", scale=0, elem_id="sdds_next")
+                refresh = gr.Button("Refresh", scale=0, elem_id="sdds_refresh")
+            page_label = gr.Markdown("", elem_id="sdds_page_label")
+            gallery = gr.Gallery(label="Images and captions", columns=6, height=560, object_fit="contain",
+                                 elem_id="sdds_gallery")
+            with gr.Row():
+                freq = gr.Dataframe(headers=["tag", "images", "share"], label="Tag frequency (top 30)",
+                                    interactive=False, elem_id="sdds_freq")
+                traits = gr.Textbox(label="Likely subject traits (on ≥ 80% of images)", lines=3, interactive=False,
+                                    elem_id="sdds_traits")
+
+        # -- wiring --------------------------------------------------------------
+        step_outputs = [fetch_out, aug_src, aug_out, preview_folder]
+        for box in (root, name):
+            box.change(lambda r, n: _folders_update(tab, r, n), [root, name], step_outputs + [tpl_dir, train_name],
+                       queue=False)
+
+        def do_fetch(out, site_, base_url_, query_, limit_, workers_, gif_, progress=gr.Progress()):
+            return tab.fetch(out, site_, base_url_, query_, limit_, workers_, gif_, progress)
+
+        def do_augment(src, out, flip_, split_, threshold_, overlap_, square_, size_, keep_, min_, dedupe_, fmt_,
+                       progress=gr.Progress()):
+            return tab.augment(src, out, flip_, split_, threshold_, overlap_, square_, size_, keep_, min_, dedupe_,
+                               fmt_, progress)
+
+        request_inputs = [kind, train_name, aug_out, tpl_dir, tpl_name, learn_rate, steps, batch, grad, width, height,
+                          save_every, preview_every, preview_prompt, shuffle, drop, sampling]
+
+        def make_request(kind_, name_, data_root, tpl_dir_, tpl_name_, rate, steps_, batch_, grad_, w, h, save_,
+                         prev_, prompt, shuffle_, drop_, sampling_):
+            template_file = str(Path(tpl_dir_ or ".") / (safe_filename(tpl_name_ or "template") + ".txt"))
+            return tab.request(kind_, name_, data_root, template_file, rate, steps_, batch_, grad_, w, h, save_,
+                               prev_, prompt, shuffle_, drop_, sampling_)
+
+        def do_check(*values):
+            return "\n".join(tab.check(make_request(*values)))
+
+        def do_train(create_, init_, vectors_, layers_, activation_, norm_, dropout_, *values,
+                     progress=gr.Progress()):
+            create = CreateOptions(init_text=init_, vectors_per_token=int(vectors_ or 1), layer_structure=layers_,
+                                   activation=activation_, layer_norm=norm_, dropout=dropout_) if create_ else None
+            return tab.train(make_request(*values), create, progress)
+
+        def show_page(folder, number):
+            result = preview_page(Path(folder), int(number or 1), PER_PAGE) if folder else None
+            if result is None:
+                return [], 1, "no folder chosen", [], ""
+            stats = tag_stats(Path(folder))
+            return (result.items, result.page, result.label, stats.table(30) or [["", 0, ""]],
+                    ", ".join(stats.traits()) or "none")
+
+        fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif]
+        aug_inputs = [aug_src, aug_out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe,
+                      fmt]
+        tpl_inputs = [tpl_dir, tpl_name, tpl_kind, tpl_prefix, tpl_artists, tpl_flavours, tpl_overwrite]
+        preview_outputs = [gallery, page, page_label, freq, traits]
+
+        fetch_run.click(_sentence(do_fetch), fetch_inputs, fetch_log, api_name="fetch").then(
+            show_page, [preview_folder, page], preview_outputs)
+        fetch_cancel.click(lambda: tab.cancels.cancel("fetch"), None, fetch_log, queue=False, api_name="fetch_cancel")
+        aug_run.click(_sentence(do_augment), aug_inputs, aug_log, api_name="augment").then(
+            lambda out: out, aug_out, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
+        aug_cancel.click(lambda: tab.cancels.cancel("augment"), None, aug_log, queue=False,
+                         api_name="augment_cancel")
+        tpl_run.click(_sentence(lambda *v: tab.template(*v)), tpl_inputs, tpl_log, api_name="template")
+        preset.change(lambda key: (schedules.preset(key).schedule, schedules.preset(key).why), preset,
+                      [learn_rate, preset_why], queue=False)
+        for trigger in (learn_rate, steps):
+            trigger.change(tab.explain, [learn_rate, steps], explanation, queue=False)
+        check_run.click(_sentence(do_check), request_inputs, train_log, api_name="check")
+        create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout]
+        train_run.click(_sentence(do_train), create_inputs + request_inputs, train_log, api_name="train")
+        train_cancel.click(lambda: tab.cancels.cancel("train"), None, train_log, queue=False,
+                           api_name="train_cancel")
+        refresh.click(show_page, [preview_folder, page], preview_outputs, api_name="preview")
+        prev_btn.click(lambda f, p: show_page(f, int(p or 1) - 1), [preview_folder, page], preview_outputs)
+        next_btn.click(lambda f, p: show_page(f, int(p or 1) + 1), [preview_folder, page], preview_outputs)
+
+        def do_all(root_, name_, *values, progress=gr.Progress()):
+            fetch_values, rest = values[:len(fetch_inputs)], values[len(fetch_inputs):]
+            aug_values, tpl_values = rest[:len(aug_inputs)], rest[len(aug_inputs):]
+            return run_all_steps(tab, progress, fetch_values, aug_values, tpl_values)
+
+        run_all.click(_sentence(do_all), [root, name] + fetch_inputs + aug_inputs + tpl_inputs, all_log,
+                      api_name="run_all").then(lambda out: out, aug_out, preview_folder).then(
+            show_page, [preview_folder, page], preview_outputs)
+    return blocks
+
+
+def run_all_steps(tab: DatasetTab, progress, fetch_values, aug_values, tpl_values) -> str:
+    """The steps in order with the current settings, stopping at the first error with its sentence."""
+    log = []
+    for step, call in (("fetch", lambda: tab.fetch(*fetch_values, progress)),
+                       ("augment", lambda: tab.augment(*aug_values, progress)),
+                       ("template", lambda: tab.template(*tpl_values))):
+        try:
+            result = call()
+        except DatasetError as exc:
+            log.append(f"{step}: error: {exc}")
+            log.append("stopped at the first error")
+            return "\n".join(log)
+        log.append(f"{step}: {result.splitlines()[0] if result else 'done'}")
+        if result.endswith("finished with failures (listed above)"):
+            log.append(f"stopped: {step} finished with failures; see its log")
+            return "\n".join(log)
+    log.append("all steps done")
+    return "\n".join(log)
+
+
+def _folders_update(tab: DatasetTab, root: str, name: str):
+    downloaded, _, tagged, train = tab.step_folders(root, name)
+    templates = tab.host.templates_dir or (Path(train).parent if train else "")
+    return (downloaded, downloaded, train, train, str(templates), name.strip())
+
+
+def queue(blocks: gr.Blocks) -> gr.Blocks:
+    """Let Cancel and the preview run while a step works, under gradio 3 and 4."""
+    if GRADIO_4:
+        return blocks.queue(default_concurrency_limit=4)
+    return blocks.queue(concurrency_count=4)

@@ -1,0 +1,46 @@
+import shutil
+import socket
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def launch_tab():
+    """Serve a Dataset tab for a host on a free loopback port; returns its URL."""
+    from sd_dataset.ui import build_ui, queue
+
+    launched = []
+
+    def launch(host) -> str:
+        blocks = queue(build_ui(host))
+        port = free_port()
+        blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True)
+        launched.append(blocks)
+        return f"http://127.0.0.1:{port}/"
+
+    yield launch
+    for blocks in launched:
+        blocks.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium); the UI tests need it.")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,80 @@
+"""The tab in real Gradio, driven by real headless Chromium against the tests' local booru server."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from booru_server import ServerPost, image_bytes
+from sd_dataset.host import Host
+from sd_dataset.preview import list_images
+
+ARTIFACTS = Path(os.environ.get("SDDS_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+
+
+def fill(page, elem_id: str, text: str) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(text)
+    box.dispatch_event("input")
+    box.press("Tab")
+
+
+def log_text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} textarea").first.input_value()
+
+
+def wait_for_log(page, elem_id: str, pattern: str, timeout: float = 60_000) -> str:
+    page.wait_for_function(
+        """([id, pattern]) => {
+            const box = document.querySelector(`#${id} textarea`);
+            return box && new RegExp(pattern).test(box.value);
+        }""",
+        arg=[elem_id, pattern], timeout=timeout)
+    return log_text(page, elem_id)
+
+
+def test_fetch_augment_preview_in_the_browser(booru_server, tmp_path, launch_tab, browser):
+    posts = [ServerPost(id=1000 + i, data=image_bytes(i, size=(320, 400))) for i in range(12)]
+    server = booru_server(posts)
+    url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(url)
+    page.wait_for_selector("#sdds_name")
+    fill(page, "sdds_name", "red_ball")
+    page.wait_for_function("() => document.querySelector('#sdds_fetch_out textarea').value.endsWith('downloaded')")
+    fill(page, "sdds_base_url", server.url)
+    fill(page, "sdds_query", "red_ball")
+    fill(page, "sdds_limit", "10")
+    page.click("#sdds_fetch_run")
+    text = wait_for_log(page, "sdds_fetch_log", "considered \\d+ posts")
+    assert "downloaded 10" in text, text
+    downloaded = tmp_path / "red_ball" / "downloaded"
+    assert len(list(downloaded.glob("*.png"))) == 10
+
+    page.click("#sdds_aug_run")
+    text = wait_for_log(page, "sdds_aug_log", "\\w")
+    train = tmp_path / "red_ball" / "train"
+    outputs = list_images(train)
+    assert len(outputs) == 20, text  # flip is on by default: every image and its mirror
+    assert {p.stem for p in outputs} == {f"{p.md5}" for p in posts[2:]} | {f"{p.md5}-flip" for p in posts[2:]}
+    page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 20", timeout=30_000)
+    assert re.search(r"page 1 of 1 \(20 images\)", page.locator("#sdds_page_label").first.inner_text())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tab.png"), full_page=True)
+    page.close()
+
+
+def test_schedule_explanation_updates_as_you_type(tmp_path, launch_tab, browser):
+    url = launch_tab(Host(datasets_root=tmp_path))
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_text("5 · Train").click()
+    fill(page, "sdds_learn_rate", "0.005:100, 1e-3:1000, 1e-5")
+    fill(page, "sdds_steps", "3000")
+    text = wait_for_log(page, "sdds_explanation", "steps 1001–3000")
+    assert text.splitlines() == ["steps 1–100: 0.005", "steps 101–1000: 0.001", "steps 1001–3000: 1e-05"]
+    fill(page, "sdds_learn_rate", "0.005:abc")
+    text = wait_for_log(page, "sdds_explanation", "error")
+    assert text == 'error: "0.005:abc": step must be a whole number, such as 1000.'
+    page.close()
