@@ -9,9 +9,9 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import Cancelled, DatasetError
-from . import fetch
+from . import fetch, index, tag
 
-COMMANDS = [fetch]
+COMMANDS = [fetch, tag, index]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 

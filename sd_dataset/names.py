@@ -1,0 +1,60 @@
+"""Turning any text (tags, captions, user-entered names) into a file name that is legal everywhere.
+
+A safe name has no path separators, no character Windows refuses (``<>:"/\\|?*`` and
+control characters), no trailing dot or space, is not ``.``/``..`` or a reserved
+Windows device name, and fits in ``max_bytes`` bytes of UTF-8.
+"""
+
+from __future__ import annotations
+
+import re
+
+ILLEGAL_CHARS = '<>:"/\\|?*'
+REPLACEMENT = "_"
+_ILLEGAL_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f\ud800-\udfff]')
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                       *(f"lpt{i}" for i in range(1, 10))})
+_EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form fits in ``max_bytes`` (never splits a character)."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max(0, max_bytes)].decode("utf-8", errors="ignore")
+
+
+def safe_filename(name: str, max_bytes: int = 240) -> str:
+    """``name`` made into a legal, non-empty file name of at most ``max_bytes`` bytes of UTF-8.
+
+    Illegal characters become ``_``; a short extension (``.png``) is kept when the
+    name must be shortened.  Names that are already safe come back unchanged.
+    """
+    if max_bytes < 8:
+        raise ValueError("max_bytes must be at least 8")
+    text = _ILLEGAL_RE.sub(REPLACEMENT, str(name))
+    text = text.rstrip(". ")
+    if utf8_len(text) > max_bytes:
+        match = _EXT_RE.search(text)
+        ext = match.group(0) if match and match.start() > 0 else ""
+        stem = text[:len(text) - len(ext)] if ext else text
+        stem = cut_utf8(stem, max_bytes - utf8_len(ext)).rstrip(". ")
+        text = stem + ext if stem else cut_utf8(text, max_bytes).rstrip(". ")
+    if not text or text in (".", ".."):
+        return REPLACEMENT
+    if text.split(".", 1)[0].rstrip(" ").lower() in _RESERVED:
+        text = cut_utf8(REPLACEMENT + text, max_bytes).rstrip(". ")
+    return text
+
+
+def is_safe_filename(name: str, max_bytes: int = 240) -> bool:
+    """True when :func:`safe_filename` would leave ``name`` as it is."""
+    try:
+        return safe_filename(name, max_bytes) == name
+    except ValueError:
+        return False
