@@ -340,6 +340,8 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
                 report.captions[name] = item.caption
             except OSError as exc:
                 report.failed.append(Failure(item.path.name, f"could not write {name} ({exc.strerror or exc})"))
+                if item.post is not None:
+                    report.tagged -= 1
             progress.advance()
     finally:
         progress.close()
