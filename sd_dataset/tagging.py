@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -305,7 +306,7 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
 # -- output files --------------------------------------------------------------------------------
 
 def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOptions, report: TagReport,
-                   progress: Progress) -> None:
+                   progress: Progress, workers: int = 8) -> None:
     keep = [item for item in items if item.post is not None or options.keep_untagged]
     failed_names = {f.name for f in report.failed}
     keep = [item for item in keep if item.path.name not in failed_names]
@@ -314,35 +315,44 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     taken = {p.name.casefold() for p in _safe_listdir(dest)
              if not p.name.endswith(TEMP_SUFFIX) and _rel(p, root) not in previous}
     taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
+    with_txt = options.caption in ("txt", "both")
+    companions = (".txt",) if with_txt else ()
+    for item in keep:  # names first, in a fixed order, so a rerun picks the same ones
+        ext = item.path.suffix.lower()
+        if options.caption == "txt" or not item.caption:
+            item.output = unique_name(safe_filename(item.path.stem, MAX_NAME_BYTES - 16), ext, taken, companions)
+        else:
+            item.output = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename",
+                                           companions=companions)
     written: set[str] = set()
     progress.start(len(keep), "tag")
     try:
-        for item in keep:
-            progress.check()
-            ext = item.path.suffix.lower()
-            if options.caption == "txt" or not item.caption:
-                name = unique_name(safe_filename(item.path.stem, MAX_NAME_BYTES - 16), ext, taken)
-            else:
-                name = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename")
-            item.output = name
+        # copies and captions are fsynced one by one; a few threads keep the disk busy meanwhile
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tag") as pool:
+            futures = {}
             try:
-                outputs = [dest / name]
-                wrote = _copy_image(item.path, dest / name)
-                if options.caption in ("txt", "both"):
-                    txt = dest / (name[:-len(ext)] + ".txt")
-                    outputs.append(txt)
-                    wrote += _write_if_changed(txt, item.caption)
-                written.update(_rel(p, root) for p in outputs)
-                if wrote:
-                    report.written += 1
-                else:
-                    report.unchanged += 1
-                report.captions[name] = item.caption
-            except OSError as exc:
-                report.failed.append(Failure(item.path.name, f"could not write {name} ({exc.strerror or exc})"))
-                if item.post is not None:
-                    report.tagged -= 1
-            progress.advance()
+                for item in keep:
+                    futures[pool.submit(_write_item, item, dest, with_txt)] = item
+                for future in as_completed(futures):
+                    progress.check()
+                    item = futures[future]
+                    try:
+                        wrote, outputs = future.result()
+                    except OSError as exc:
+                        report.failed.append(Failure(item.path.name, f"could not write {item.output} "
+                                                                     f"({exc.strerror or exc})"))
+                        if item.post is not None:
+                            report.tagged -= 1
+                    else:
+                        written.update(_rel(p, root) for p in outputs)
+                        report.written += 1 if wrote else 0
+                        report.unchanged += 0 if wrote else 1
+                    progress.advance()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        report.captions = {item.output: item.caption for item in keep
+                           if item.path.name not in {f.name for f in report.failed}}
     finally:
         progress.close()
         report.removed += _remove_stale(previous - written, root, failed=bool(report.failed))
@@ -350,24 +360,49 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         _write_frequency(root / FREQUENCY_FILE, report)
 
 
-def unique_name(stem: str, ext: str, taken: set[str]) -> str:
-    """``stem + ext``, or ``stem (2) + ext``, ``(3)``… — the first not in ``taken`` (compared case-blind)."""
+def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]]:
+    name = item.output
+    outputs = [dest / name]
+    wrote = _copy_image(item.path, dest / name)
+    if with_txt:
+        txt = dest / (name[:-len(item.path.suffix)] + ".txt")
+        outputs.append(txt)
+        wrote += _write_if_changed(txt, item.caption)
+    return wrote, outputs
+
+
+def _free(name: str, ext: str, taken: set[str], companions: tuple[str, ...]) -> bool:
+    """Claim ``name`` (and ``stem + companion`` for each companion extension) unless one is taken."""
+    stem = name[:-len(ext)] if ext and name.endswith(ext) else name
+    wanted = [name.casefold()] + [(stem + c).casefold() for c in companions]
+    if any(w in taken for w in wanted):
+        return False
+    taken.update(wanted)
+    return True
+
+
+def unique_name(stem: str, ext: str, taken: set[str], companions: tuple[str, ...] = ()) -> str:
+    """``stem + ext``, or ``stem (2) + ext``, ``(3)``… — the first not in ``taken`` (compared case-blind).
+
+    ``companions`` are extensions of files that go beside it (``.txt``), which must be free too.
+    """
     number = 1
     while True:
         suffix = "" if number == 1 else f" ({number})"
         limit = MAX_NAME_BYTES - utf8_len(suffix + ext)
         name = safe_filename(cut_utf8(stem, limit).rstrip(". ") + suffix + ext, MAX_NAME_BYTES)
-        if name.casefold() not in taken:
-            taken.add(name.casefold())
+        if _free(name, ext, taken, companions):
             return name
         number += 1
 
 
-def caption_filename(caption: str, ext: str, taken: set[str], guard_prefix: bool = True) -> str:
+def caption_filename(caption: str, ext: str, taken: set[str], guard_prefix: bool = True,
+                     companions: tuple[str, ...] = ()) -> str:
     """The caption as a safe, unique file name: whole tags only, at most 240 bytes with extension and number.
 
-    Escaped parentheses lose their backslash (illegal in Windows names).  With ``guard_prefix`` a caption the web UI would clip (one starting with a digit or ``-``, which it strips
-    as a preprocess number) gets a ``0 `` in front, which the web UI strips instead.
+    Escaped parentheses lose their backslash (illegal in Windows names).  With ``guard_prefix`` a caption
+    the web UI would clip (one starting with a digit or ``-``, which it strips as a preprocess number) gets
+    a ``0 `` in front, which the web UI strips instead.
     """
     # a file name cannot hold the backslash of an escaped parenthesis: write the parenthesis itself
     unescaped = caption.replace("\\(", "(").replace("\\)", ")")
@@ -386,8 +421,7 @@ def caption_filename(caption: str, ext: str, taken: set[str], guard_prefix: bool
         if not stem:  # the first tag alone is too long: cut inside it
             stem = cut_utf8(parts[0] if parts else "", budget)
         name = safe_filename(prefix + stem.rstrip(". ") + suffix + ext, MAX_NAME_BYTES)
-        if name.casefold() not in taken:
-            taken.add(name.casefold())
+        if _free(name, ext, taken, companions):
             return name
         number += 1
 

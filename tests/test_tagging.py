@@ -269,9 +269,14 @@ def test_cli_errors_are_one_sentence(world, tmp_path, capsys):
 
 def test_cli_exit_1_when_a_file_failed(world, capsys):
     a = world["posts"][0]
-    (world["out"] / f"{a.md5} (1).txt").mkdir(parents=True)  # this caption cannot be written
     args = ["tag", str(world["src"]), "--out", str(world["out"]), "--base-url", world["server"].url,
             "--cache", str(world["cache"]), "--vocab", str(world["vocab"])]
+    assert main(args) == 0
+    capsys.readouterr()
+    caption = world["out"] / f"{a.md5} (1).txt"
+    caption.unlink()
+    caption.mkdir()  # one of our outputs became a folder: this caption cannot be written
+    (world["out"] / f"{a.md5}.txt").unlink()
     assert main(args) == 1
     printed = capsys.readouterr().out
     assert "tagged 5, untagged 1 (left out), failed 1" in printed
@@ -314,3 +319,21 @@ def test_unreadable_file_fails_alone(world):
     bad.chmod(0)
     report = run_tag(world)
     assert [f.name for f in report.failed] == ["locked.png"] and report.tagged == 6
+
+
+def test_same_stem_different_extensions_get_their_own_captions(world):
+    a, b = world["posts"][:2]
+    (world["src"] / "same.png").write_bytes(a.data)
+    (world["src"] / "same.jpg").write_bytes(b.data)
+    report = run_tag(world)
+    assert report.captions["same.jpg"] == EXPECTED["B"] and report.captions["same (2).png"] == EXPECTED["A"]
+    assert (world["out"] / "same.txt").read_text() == EXPECTED["B"]
+    assert (world["out"] / "same (2).txt").read_text() == EXPECTED["A"]
+
+
+def test_existing_user_files_in_out_are_never_overwritten(world):
+    world["out"].mkdir()
+    (world["out"] / "renamed picture.txt").write_text("mine")
+    report = run_tag(world)
+    assert (world["out"] / "renamed picture.txt").read_text() == "mine"
+    assert report.captions["renamed picture (2).png"] == EXPECTED["C"]
