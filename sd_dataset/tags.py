@@ -125,12 +125,15 @@ def detect_format(rows: list[list[str]]) -> Optional[str]:
         return E621_TAGS
     body = rows[1:] if len(head) < 2 or not _is_int(head[1]) else rows
     sample = (body or rows)[:20]
-    if all(len(r) >= 4 and _is_int(r[0]) and _is_int(r[2]) and _is_int(r[3]) and not _is_int(r[1])
-           for r in sample):
+
+    def mostly(test) -> bool:  # a stray malformed line must not hide the format
+        return sum(1 for r in sample if test(r)) >= max(1, 0.8 * len(sample))
+
+    if mostly(lambda r: len(r) >= 4 and _is_int(r[0]) and _is_int(r[2]) and _is_int(r[3]) and not _is_int(r[1])):
         return E621_TAGS_HEADERLESS
-    if all(len(r) >= 3 and _is_int(r[1]) and _is_int(r[2]) for r in sample):
+    if mostly(lambda r: len(r) >= 3 and _is_int(r[1]) and _is_int(r[2])):
         return AUTOCOMPLETE
-    if all(len(r) >= 2 and _is_int(r[1]) for r in sample):
+    if mostly(lambda r: len(r) >= 2 and _is_int(r[1])):
         return GUIDE
     return None
 

@@ -211,3 +211,10 @@ def test_drop_removes_common_tags_but_not_rating_or_artist():
 def test_untagged_caption_is_trigger_or_empty():
     assert CaptionRules(trigger="tok").caption(None) == "tok"
     assert CaptionRules().caption(None) == ""
+
+
+def test_a_stray_bad_line_does_not_hide_the_format(tmp_path):
+    path = tmp_path / "ac.csv"
+    path.write_text("".join(f"tag_{i},0,{100 - i},\n" for i in range(10)) + "broken line\n")
+    vocab = load_vocabulary(path)
+    assert vocab.format == AUTOCOMPLETE and len(vocab) == 10
