@@ -110,6 +110,7 @@ class TagReport:
     removed: int = 0
     api_requests: int = 0
     kept_untagged: bool = False
+    offline: bool = False
     caption_mode: str = "txt"
     folder: Optional[Path] = None
     tag_names: dict[str, str] = field(default_factory=dict)  # tag -> caption form
@@ -128,7 +129,9 @@ class TagReport:
                                                         if self.sources[k]))
         lines += [f"  untagged {name}: no post found for its md5" for name in self.untagged]
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
-        if self.untagged:
+        if self.untagged and self.offline:
+            lines.append("hint: --offline asked no site; tag again without it to look these up.")
+        elif self.untagged:
             lines.append("hint: misses are remembered; --retry-missing asks the site again, --keep-untagged keeps "
                          "these images with empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
@@ -164,6 +167,7 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files = _list_images(src)
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
+                       offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
     items = _identify(files, report, progress)
     _find_posts(items, src, booru, cache, options, report)
