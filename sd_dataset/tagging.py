@@ -329,6 +329,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
             item.output = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename",
                                            companions=companions)
     written: set[str] = set()
+    complete = False
     progress.start(len(keep), "tag")
     try:
         # copies and captions are fsynced one by one; a few threads keep the disk busy meanwhile
@@ -357,10 +358,12 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
                 raise
         report.captions = {item.output: item.caption for item in keep
                            if item.path.name not in {f.name for f in report.failed}}
+        complete = not report.failed
     finally:
         progress.close()
-        report.removed += _remove_stale(previous - written, root, failed=bool(report.failed))
-        _write_manifest(manifest_path, written | (previous if report.failed else set()))
+        # only a run that made every output may drop what earlier runs made and this one did not
+        report.removed += _remove_stale(previous - written, root) if complete else 0
+        _write_manifest(manifest_path, written if complete else written | previous)
         _write_frequency(root / FREQUENCY_FILE, report)
 
 
@@ -480,10 +483,8 @@ def _write_manifest(path: Path, files: set[str]) -> None:
     _write_if_changed(path, text)
 
 
-def _remove_stale(stale: set[str], root: Path, failed: bool) -> int:
+def _remove_stale(stale: set[str], root: Path) -> int:
     """Delete outputs an earlier run wrote that this run no longer makes (never anything else)."""
-    if failed:
-        return 0  # keep everything when some files failed: they may still be wanted
     removed = 0
     for rel in sorted(stale):
         path = root / rel

@@ -337,3 +337,26 @@ def test_existing_user_files_in_out_are_never_overwritten(world):
     report = run_tag(world)
     assert (world["out"] / "renamed picture.txt").read_text() == "mine"
     assert report.captions["renamed picture (2).png"] == EXPECTED["C"]
+
+
+def test_cancel_keeps_earlier_outputs_and_a_rerun_finishes(world):
+    from sd_dataset.errors import Cancelled
+    from sd_dataset.progress import Progress
+
+    run_tag(world, caption="filename")
+    before = {p.name for p in world["out"].iterdir()}
+
+    class CancelAfterOne(Progress):
+        def advance(self, n=1):
+            super().advance(n)
+            if self.desc == "tag":
+                self.cancel()
+
+    with PostCache(world["cache"]) as cache, pytest.raises(Cancelled):
+        tag_folder(world["src"], world["out"], TagOptions(rules=CaptionRules(vocab=load_vocabulary(world["vocab"]))),
+                   booru=client_for(world["server"]), cache=cache, progress=CancelAfterOne())
+    assert before <= {p.name for p in world["out"].iterdir()}  # nothing of the earlier run was removed
+    report = run_tag(world)
+    assert report.captions == expected_txt(world)
+    assert {p.name for p in world["out"].iterdir()} == set(expected_txt(world)) | {
+        n.rsplit(".", 1)[0] + ".txt" for n in expected_txt(world)} | {MANIFEST, "tags.csv"}
