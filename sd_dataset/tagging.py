@@ -363,7 +363,13 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         progress.close()
         # only a run that made every output may drop what earlier runs made and this one did not
         report.removed += _remove_stale(previous - written, root) if complete else 0
-        _write_manifest(manifest_path, written if complete else written | previous)
+        if complete:
+            _write_manifest(manifest_path, written)
+        else:  # files of a cut-short run may exist beyond those we counted: claim every planned name
+            planned = {_rel(dest / item.output, root) for item in keep}
+            if with_txt:
+                planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+            _write_manifest(manifest_path, written | planned | previous)
         _write_frequency(root / FREQUENCY_FILE, report)
 
 
