@@ -1,63 +1,76 @@
-"""Making user-entered names safe to use as one file name.
+"""Turning any text (tags, captions, user-entered names) into a file name that is legal everywhere.
 
-A name typed into the tab or given on the command line never becomes a path as
-it is: separators, ``..``, characters Windows reserves, control characters and
-over-long names are all dealt with here, in one place.
+A safe name has no path separators, no character Windows refuses (``<>:"/\\|?*`` and
+control characters), no trailing dot or space, is not ``.``/``..`` or a reserved
+Windows device name, and fits in ``max_bytes`` bytes of UTF-8.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 
 from .errors import DatasetError
 
-# Characters no file name may hold on Windows, plus both path separators.
-_RESERVED_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
-# Device names Windows refuses as a file name, with or without an extension.
-_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-_MAX_SUFFIX_BYTES = 16
+ILLEGAL_CHARS = '<>:"/\\|?*'
+REPLACEMENT = "_"
+_ILLEGAL_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f\ud800-\udfff]')
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                       *(f"lpt{i}" for i in range(1, 10))})
+_EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,10}$")
 
 
-def _truncate_utf8(text: str, max_bytes: int) -> str:
-    """The longest prefix of ``text`` whose UTF-8 form fits ``max_bytes`` (never splits a character)."""
-    encoded = text.encode("utf-8")
-    if len(encoded) <= max_bytes:
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form fits in ``max_bytes`` (never splits a character)."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
         return text
-    return encoded[:max_bytes].decode("utf-8", errors="ignore")
+    return data[:max(0, max_bytes)].decode("utf-8", errors="ignore")
 
 
 def safe_filename(name: str, max_bytes: int = 240) -> str:
-    """``name`` made into one safe file name, or a DatasetError when nothing usable is left.
+    """``name`` made into a legal, non-empty file name of at most ``max_bytes`` bytes of UTF-8.
 
-    Separators and reserved characters become ``_``, surrounding spaces and dots
-    go (no hidden files, no ``.``/``..``, no trailing dot Windows would drop),
-    Windows device names get a leading ``_`` and the result fits ``max_bytes``
-    of UTF-8, shortening the stem rather than the extension.
+    Illegal characters become ``_``; a short extension (``.png``) is kept when the
+    name must be shortened.  Names that are already safe come back unchanged.
     """
-    if max_bytes < 1:
-        raise ValueError("max_bytes must be at least 1")
-    original = name
-    text = unicodedata.normalize("NFC", str(name))
-    text = re.sub(r"\s+", " ", text)
-    text = _RESERVED_CHARS.sub("_", text)
-    text = text.strip(" .")
-    if not text.strip("_ ."):
-        raise DatasetError(f'The name "{original}" has no characters usable in a file name; use letters or digits.')
-    stem, suffix = os.path.splitext(text)
-    if not stem or len(suffix.encode("utf-8")) > _MAX_SUFFIX_BYTES:
-        stem, suffix = text, ""
-    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:
-        stem = "_" + stem
-    if len((stem + suffix).encode("utf-8")) > max_bytes:
-        room = max_bytes - len(suffix.encode("utf-8"))
-        if room < 1:
-            stem, suffix = _truncate_utf8(stem + suffix, max_bytes), ""
-        else:
-            stem = _truncate_utf8(stem, room)
-        stem = stem.rstrip(" .")
-    result = (stem + suffix).rstrip(" .")
+    if max_bytes < 8:
+        raise ValueError("max_bytes must be at least 8")
+    text = _ILLEGAL_RE.sub(REPLACEMENT, str(name))
+    text = text.rstrip(". ")
+    if utf8_len(text) > max_bytes:
+        match = _EXT_RE.search(text)
+        ext = match.group(0) if match and match.start() > 0 else ""
+        stem = text[:len(text) - len(ext)] if ext else text
+        stem = cut_utf8(stem, max_bytes - utf8_len(ext)).rstrip(". ")
+        text = stem + ext if stem else cut_utf8(text, max_bytes).rstrip(". ")
+    if not text or text in (".", ".."):
+        return REPLACEMENT
+    if text.split(".", 1)[0].rstrip(" ").lower() in _RESERVED:
+        text = cut_utf8(REPLACEMENT + text, max_bytes).rstrip(". ")
+    return text
+
+
+def is_safe_filename(name: str, max_bytes: int = 240) -> bool:
+    """True when :func:`safe_filename` would leave ``name`` as it is."""
+    try:
+        return safe_filename(name, max_bytes) == name
+    except ValueError:
+        return False
+
+
+def safe_user_name(name: str, max_bytes: int = 240) -> str:
+    """A name the user typed (dataset, template, embedding…) as one safe file name, or one sentence why not.
+
+    Unlike a caption, a typed name also loses leading dots and spaces (no hidden
+    files), has its whitespace collapsed, and must keep a letter or digit.
+    """
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(name))).strip(" .")
+    result = safe_filename(text, max_bytes).lstrip(". ") if text else ""
     if not result.strip("_ ."):
-        raise DatasetError(f'The name "{original}" has no characters usable in a file name; use letters or digits.')
+        raise DatasetError(f'The name "{name}" has no characters usable in a file name; use letters or digits.')
     return result

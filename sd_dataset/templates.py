@@ -16,7 +16,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .errors import DatasetError
 from .files import atomic_write_text, ensure_writable_dir
-from .names import safe_filename
+from .names import safe_user_name
 
 NAME = "[name]"
 FILEWORDS = "[filewords]"
@@ -160,7 +160,7 @@ def template_filename(name: str) -> str:
     name = str(name).strip()
     if not name.lower().endswith(SUFFIX):
         name += SUFFIX
-    filename = safe_filename(name)
+    filename = safe_user_name(name)
     if not filename.lower().endswith(SUFFIX) or filename.lower() == SUFFIX:
         raise DatasetError(f'The template name "{name}" has no characters usable in a file name; use letters or digits.')
     return filename

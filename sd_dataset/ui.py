@@ -25,7 +25,7 @@ from .fetch import fetch
 from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
 from .http import HttpPolicy
-from .names import safe_filename
+from .names import safe_user_name
 from .preview import preview_page, tag_stats
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
@@ -109,7 +109,7 @@ class DatasetTab:
     def dataset_folder(self, root: str, name: str) -> Path:
         if not name.strip():
             raise DatasetError("Give the dataset a name first, e.g. red_panda.")
-        return Path(root or self.host.datasets_root).expanduser() / safe_filename(name.strip(), 120)
+        return Path(root or self.host.datasets_root).expanduser() / safe_user_name(name.strip(), 120)
 
     def step_folders(self, root: str, name: str) -> tuple[str, str, str, str]:
         try:
@@ -345,7 +345,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
 
         def make_request(kind_, name_, data_root, tpl_dir_, tpl_name_, rate, steps_, batch_, grad_, w, h, save_,
                          prev_, prompt, shuffle_, drop_, sampling_):
-            template_file = str(Path(tpl_dir_ or ".") / (safe_filename(tpl_name_ or "template") + ".txt"))
+            template_file = str(Path(tpl_dir_ or ".") / (safe_user_name(tpl_name_ or "template") + ".txt"))
             return tab.request(kind_, name_, data_root, template_file, rate, steps_, batch_, grad_, w, h, save_,
                                prev_, prompt, shuffle_, drop_, sampling_)
 

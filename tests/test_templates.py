@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sd_dataset.cli import main
 from sd_dataset.errors import DatasetError
-from sd_dataset.names import safe_filename
+from sd_dataset.names import safe_user_name
 from sd_dataset.templates import (DEFAULT_FLAVOURS, build_template, make_template, read_template, template_filename,
                                   template_issues, template_warnings, write_template)
 
@@ -143,17 +143,17 @@ def test_read_template_reads_like_the_trainer(tmp_path):
     ('q"uote<>|', "q_uote___"),
 ])
 def test_safe_filename(name, expected):
-    assert safe_filename(name) == expected
+    assert safe_user_name(name) == expected
 
 
 @pytest.mark.parametrize("name", ["", "   ", "..", "/", "../..", "???"])
 def test_safe_filename_refuses_names_with_nothing_left(name):
     with pytest.raises(DatasetError, match="no characters usable"):
-        safe_filename(name)
+        safe_user_name(name)
 
 
 def test_safe_filename_limits_bytes_and_keeps_the_extension():
-    name = safe_filename("\u00e9" * 300 + ".txt", max_bytes=100)
+    name = safe_user_name("\u00e9" * 300 + ".txt", max_bytes=100)
     assert name.endswith(".txt") and len(name.encode("utf-8")) <= 100
     assert name[:-4] == "\u00e9" * 48
     assert template_filename("x" * 400).endswith(".txt")
@@ -164,7 +164,7 @@ def test_safe_filename_limits_bytes_and_keeps_the_extension():
 @settings(max_examples=300, deadline=None)
 def test_safe_filename_property(name):
     try:
-        result = safe_filename(name, max_bytes=120)
+        result = safe_user_name(name, max_bytes=120)
     except DatasetError:
         return
     assert result and len(result.encode("utf-8")) <= 120

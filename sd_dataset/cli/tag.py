@@ -1,0 +1,104 @@
+"""``tag SRC --out DIR``: caption a folder of images from their posts, filtered to a model's vocabulary."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import DatasetError
+from ..postcache import PostCache
+from ..progress import TqdmProgress
+from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
+from ..tags import INCLUDABLE, CaptionRules, load_vocabulary, normalize_tag, read_aliases, read_tag_list
+from .options import add_site_options, booru_from_args
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "tag",
+        help="caption images from their posts (md5 → post → caption), filtered to a model's tags",
+        description="Find each image's post by the md5 in its name (else its bytes) — from the fetch sidecar, the "
+        "local cache, the offline index, or one batched API lookup — and write the image with its caption into "
+        "--out. The source folder is never written; a rerun makes no request and skips what is complete.",
+    )
+    parser.add_argument("src", help="folder of images (e.g. fetch's output)")
+    parser.add_argument("--out", required=True, help="folder to write the captioned dataset into (created if missing)")
+    vocab = parser.add_argument_group("vocabulary")
+    vocab.add_argument("--vocab", metavar="FILE", help="the model's tags: tag,count (the guide's tags.csv), "
+                       "tag-autocomplete name,category,count,\"aliases\", or e621's tags export (plain or .gz); "
+                       "without it every tag is kept")
+    vocab.add_argument("--aliases", metavar="FILE", help="e621's tag_aliases export (plain or .gz): active aliases "
+                       "map tags renamed since training back to the vocabulary's names")
+    caption = parser.add_argument_group("caption")
+    caption.add_argument("--include", metavar="CATEGORIES", default="",
+                         help=f"also keep these tag categories, comma separated ({', '.join(INCLUDABLE)})")
+    caption.add_argument("--exclude", metavar="TAGS", action="append", default=[],
+                         help="leave out these tags, comma separated (repeatable), e.g. the subject's own traits")
+    caption.add_argument("--exclude-file", metavar="FILE", action="append", default=[],
+                         help="leave out the tags in FILE (one a line or comma separated; # comments)")
+    caption.add_argument("--exclude-common", metavar="SHARE", type=float, nargs="?", const=0.8,
+                         help="leave out tags on at least SHARE of the images (default 0.8 when given bare)")
+    caption.add_argument("--no-rating", action="store_true", help="no 'safe/questionable/explicit content' part")
+    caption.add_argument("--no-artist", action="store_true", help="no 'by <artist>' parts")
+    caption.add_argument("--keep-underscores", action="store_true", help="keep underscores in tag names")
+    caption.add_argument("--no-escape", action="store_true", help="do not escape ( and ) as \\( and \\)")
+    caption.add_argument("--trigger", metavar="WORD", default="", help="put WORD first in every caption")
+    output = parser.add_argument_group("output")
+    output.add_argument("--caption", choices=CAPTION_MODES, default="txt",
+                        help="txt: <stem>.txt beside each image (default); filename: the caption as the file name; "
+                        "both")
+    output.add_argument("--layout", choices=LAYOUTS, default="flat",
+                        help="flat: images in --out (default); kohya: --out/<repeats>_<concept>/")
+    output.add_argument("--repeats", type=int, default=10, help="kohya repeats per image (default 10)")
+    output.add_argument("--concept", default="", help="kohya concept folder name (default: the trigger, else the "
+                        "source folder's name)")
+    output.add_argument("--keep-untagged", action="store_true",
+                        help="keep images no post was found for (captioned with just the trigger, or empty)")
+    lookup = parser.add_argument_group("lookup")
+    lookup.add_argument("--offline", action="store_true",
+                        help="make no request: use sidecars, the cache and the offline index only")
+    lookup.add_argument("--cache", metavar="PATH", help="the post cache folder (default $XDG_CACHE_HOME/sd_dataset, "
+                        "else ~/.cache/sd_dataset)")
+    lookup.add_argument("--no-cache", action="store_true", help="neither read nor write the post cache")
+    lookup.add_argument("--retry-missing", action="store_true",
+                        help="ask the site again about hashes it did not know last time")
+    add_site_options(parser)
+    parser.set_defaults(run=run)
+
+
+def options_from_args(args: argparse.Namespace) -> TagOptions:
+    vocab = load_vocabulary(Path(args.vocab)) if args.vocab else None
+    if args.aliases:
+        pairs = read_aliases(Path(args.aliases))
+        if vocab is None:
+            raise DatasetError("--aliases maps tags to a vocabulary's names; give the vocabulary with --vocab too.")
+        vocab.add_aliases(pairs)
+    exclude = [normalize_tag(t) for value in args.exclude for t in value.split(",") if t.strip()]
+    for path in args.exclude_file:
+        exclude += read_tag_list(Path(path))
+    include = tuple(c.strip().lower() for c in args.include.split(",") if c.strip())
+    rules = CaptionRules(vocab=vocab, include=include, exclude=frozenset(exclude), rating=not args.no_rating,
+                         artist=not args.no_artist, keep_underscores=args.keep_underscores,
+                         escape=not args.no_escape, trigger=args.trigger.strip())
+    options = TagOptions(rules=rules, caption=args.caption, layout=args.layout, repeats=args.repeats,
+                         concept=args.concept, keep_untagged=args.keep_untagged,
+                         exclude_common=args.exclude_common, retry_missing=args.retry_missing,
+                         offline=args.offline)
+    options.validate()
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    booru = booru_from_args(args)
+    cache = None if args.no_cache else PostCache(args.cache)
+    try:
+        report = tag_folder(Path(args.src), Path(args.out), options, booru=booru, cache=cache,
+                            progress=TqdmProgress())
+    finally:
+        booru.close()
+        if cache is not None:
+            cache.close()
+    for line in report.summary():
+        print(line)
+    return 0 if report.ok else 1

@@ -1,0 +1,143 @@
+"""A persistent local cache of posts by md5, which also remembers the hashes a site does not know.
+
+One SQLite file (``posts.sqlite3``) in the user's cache folder — ``$XDG_CACHE_HOME/sd_dataset``,
+else ``~/.cache/sd_dataset`` — or where ``--cache`` says.  It runs in WAL mode, so any
+number of readers can use it while one writer adds to it.  The offline index built from
+e621's posts export (:mod:`sd_dataset.postindex`) lives in the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from .boorus.base import Post
+from .errors import DatasetError
+
+DB_NAME = "posts.sqlite3"
+_FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+_CHUNK = 500  # hashes per SELECT (SQLite's default limit on parameters is 999)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+    site TEXT NOT NULL, md5 TEXT NOT NULL, found INTEGER NOT NULL, data TEXT, checked REAL NOT NULL,
+    PRIMARY KEY (site, md5)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS export_posts (
+    md5 TEXT PRIMARY KEY, id INTEGER, rating TEXT, tag_string TEXT, ext TEXT, score INTEGER,
+    fav_count INTEGER, deleted INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tag_categories (name TEXT PRIMARY KEY, category INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+MISSING = "missing"  # what lookups answer for a hash the site is remembered not to know
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "sd_dataset"
+
+
+def cache_file(path: Optional[Union[str, Path]] = None) -> Path:
+    """The cache's database file: ``path`` itself when it names a database file, else ``path/posts.sqlite3``."""
+    if path is None:
+        return default_cache_dir() / DB_NAME
+    path = Path(path).expanduser()
+    if path.is_file() or (not path.is_dir() and path.suffix.lower() in _FILE_SUFFIXES):
+        return path
+    return path / DB_NAME
+
+
+def site_key(booru) -> str:
+    """How cache rows name the server they came from (its base address, so a test server is not e621)."""
+    return str(getattr(booru, "base_url", "") or booru.name).rstrip("/")
+
+
+class PostCache:
+    def __init__(self, path: Optional[Union[str, Path]] = None):
+        self.path = cache_file(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 60000")
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only or network filesystem: the default journal still works
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatasetError(f"Cannot open the post cache {self.path} ({exc}); pass --cache with a folder you "
+                               f"can write to.") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "PostCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- posts from a site ---------------------------------------------------------
+
+    def get_many(self, site: str, md5s: Iterable[str], include_misses: bool = True) -> dict[str, Union[Post, str]]:
+        """Cached answers: a :class:`Post`, or :data:`MISSING` for a remembered miss; unknown hashes are absent."""
+        md5s = list(dict.fromkeys(md5s))
+        answers: dict[str, Union[Post, str]] = {}
+        for start in range(0, len(md5s), _CHUNK):
+            chunk = md5s[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT md5, found, data FROM posts WHERE site = ? AND md5 IN ({marks})",
+                                   [site, *chunk]).fetchall()
+            for md5, found, data in rows:
+                if not found:
+                    if include_misses:
+                        answers[md5] = MISSING
+                    continue
+                try:
+                    answers[md5] = Post.from_json(json.loads(data))
+                except (ValueError, TypeError):
+                    continue  # a damaged row is as good as none: ask again
+        return answers
+
+    def put_many(self, site: str, posts: Iterable[Post], misses: Iterable[str] = ()) -> None:
+        now = time.time()
+        rows = [(site, p.md5, 1, json.dumps(p.to_json(), ensure_ascii=False, sort_keys=True), now) for p in posts]
+        rows += [(site, m, 0, None, now) for m in misses]
+        if not rows:
+            return
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO posts (site, md5, found, data, checked) VALUES (?,?,?,?,?)",
+                                rows)
+
+    def forget_misses(self, site: str) -> int:
+        with self._transaction():
+            return self.db.execute("DELETE FROM posts WHERE site = ? AND found = 0", [site]).rowcount
+
+    def count(self, site: Optional[str] = None) -> tuple[int, int]:
+        """(posts, misses) remembered, for one site or all."""
+        where, args = ("WHERE site = ?", [site]) if site else ("", [])
+        found, missing = self.db.execute(
+            f"SELECT COALESCE(SUM(found), 0), COALESCE(SUM(1 - found), 0) FROM posts {where}", args).fetchone()
+        return int(found), int(missing)
+
+    # -- transactions ---------------------------------------------------------------
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,357 @@
+"""Tag vocabularies (the model's ``tags.csv``, tag-autocomplete files, e621's exports) and the caption rules.
+
+A :class:`Vocabulary` knows which tags a model was trained on and how often it saw
+each; :class:`CaptionRules` turns a :class:`~sd_dataset.boorus.base.Post` into the
+caption the trainer reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from .boorus.base import Post
+from .errors import DatasetError
+
+# e621's tag categories, by the number its exports use
+CATEGORY_NAMES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
+                  6: "invalid", 7: "meta", 8: "lore"}
+CATEGORY_IDS = {name: number for number, name in CATEGORY_NAMES.items()}
+# categories a caption may add with --include (general and species are always in, artist has its own part)
+INCLUDABLE = ("character", "copyright", "meta", "lore", "contributor", "invalid")
+UNCATEGORISED = "unknown"  # tags whose category we could not learn (an offline index without the tags export)
+
+RATING_WORDS = {"s": "safe", "q": "questionable", "e": "explicit"}
+
+# artist-category tags that name no artist
+NOT_ARTISTS = frozenset({
+    "conditional_dnp", "avoid_posting", "sound_warning", "epilepsy_warning", "jumpscare_warning",
+    "unknown_artist", "unknown_artist_signature", "anonymous_artist", "third-party_edit", "third_party_edit",
+    "artist_request", "unknown_creator", "anonymous_creator",
+})
+
+GUIDE, AUTOCOMPLETE, E621_TAGS = "tag,count", "autocomplete", "e621 tags export"
+E621_TAGS_HEADERLESS = "e621 tags export (no header)"
+VOCAB_FORMATS = (GUIDE, AUTOCOMPLETE, E621_TAGS)
+
+
+# -- reading text files, gzip or not ------------------------------------------------
+
+def open_text(path: Path) -> io.TextIOBase:
+    """Open a UTF-8 text file, transparently gunzipping it when its bytes say it is gzip."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, "r", encoding="utf-8-sig", newline="")
+
+
+def _is_int(text: str) -> bool:
+    return bool(re.fullmatch(r"\s*-?\d+\s*", text or ""))
+
+
+def normalize_tag(text: str) -> str:
+    """A tag as the user may type it (``red ball``, ``Red_Ball``, ``bow \\(weapon\\)``) in e621's form."""
+    text = text.strip().replace("\\(", "(").replace("\\)", ")")
+    return re.sub(r"\s+", "_", text).lower()
+
+
+# -- vocabulary ------------------------------------------------------------------------
+
+@dataclass
+class Vocabulary:
+    """Known tags with their counts (and categories when the file has them), plus aliases."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # alias (antecedent) -> canonical (consequent)
+    format: str = ""
+    source: str = ""
+    _reverse: Optional[dict[str, list[str]]] = field(default=None, repr=False)
+
+    def __contains__(self, tag: str) -> bool:
+        return tag in self.counts
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def count(self, tag: str) -> int:
+        return self.counts.get(tag, 0)
+
+    def add_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for alias, canonical in pairs:
+            if alias and canonical and alias != canonical:
+                self.aliases.setdefault(alias, canonical)
+        self._reverse = None
+
+    def resolve(self, tag: str) -> Optional[str]:
+        """The vocabulary's name for a post's tag, or None when the model does not know it.
+
+        A tag is known as itself; as the canonical tag it is an alias of; or, when the site
+        aliased an old name to it after the model was trained, as that old name.
+        """
+        if tag in self.counts:
+            return tag
+        canonical = self.aliases.get(tag)
+        if canonical is not None and canonical in self.counts:
+            return canonical
+        if self._reverse is None:
+            reverse: dict[str, list[str]] = {}
+            for alias, target in self.aliases.items():
+                reverse.setdefault(target, []).append(alias)
+            self._reverse = reverse
+        olds = [a for a in self._reverse.get(tag, ()) if a in self.counts]
+        if canonical is not None:
+            olds += [a for a in self._reverse.get(canonical, ()) if a in self.counts]
+        if olds:
+            return min(olds, key=lambda a: (-self.counts[a], a))
+        return None
+
+
+def detect_format(rows: list[list[str]]) -> Optional[str]:
+    """Which vocabulary format these first rows are in, or None."""
+    rows = [r for r in rows if r and any(cell.strip() for cell in r)]
+    if not rows:
+        return None
+    head = [c.strip().lower() for c in rows[0]]
+    if len(head) >= 4 and head[:2] == ["id", "name"] and "category" in head and "post_count" in head:
+        return E621_TAGS
+    body = rows[1:] if len(head) < 2 or not _is_int(head[1]) else rows
+    sample = (body or rows)[:20]
+
+    def mostly(test) -> bool:  # a stray malformed line must not hide the format
+        return sum(1 for r in sample if test(r)) >= max(1, 0.8 * len(sample))
+
+    if mostly(lambda r: len(r) >= 4 and _is_int(r[0]) and _is_int(r[2]) and _is_int(r[3]) and not _is_int(r[1])):
+        return E621_TAGS_HEADERLESS
+    if mostly(lambda r: len(r) >= 3 and _is_int(r[1]) and _is_int(r[2])):
+        return AUTOCOMPLETE
+    if mostly(lambda r: len(r) >= 2 and _is_int(r[1])):
+        return GUIDE
+    return None
+
+
+def load_vocabulary(path: Path) -> Vocabulary:
+    """Read a vocabulary in any known format (plain or gzip); one clear sentence when that fails."""
+    path = Path(path).expanduser()
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh)
+            first = list(itertools.islice(reader, 25))
+            fmt = detect_format(first)
+            if fmt is None:
+                raise DatasetError(
+                    f"{path} is not a vocabulary format I know; use tag,count lines (the guide's tags.csv), "
+                    f"tag-autocomplete lines (name,category,count,\"aliases\") or e621's tags export."
+                )
+            vocab = Vocabulary(format=fmt, source=str(path))
+            _read_rows(vocab, fmt, first, itertools.chain(first, reader))
+    except FileNotFoundError:
+        raise DatasetError(f"The vocabulary file {path} does not exist; check the --vocab path.") from None
+    except IsADirectoryError:
+        raise DatasetError(f"The vocabulary {path} is a folder; pass the tags file itself to --vocab.") from None
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise DatasetError(f"Cannot read the vocabulary file {path} ({_reason(exc)}); "
+                           f"check that it is a readable CSV file, plain or .gz.") from None
+    if not vocab.counts:
+        raise DatasetError(f"The vocabulary {path} has no tags; check that it is the right file.")
+    return vocab
+
+
+def _read_rows(vocab: Vocabulary, fmt: str, first: list[list[str]], rows: Iterable[list[str]]) -> None:
+    if fmt in (E621_TAGS, E621_TAGS_HEADERLESS):
+        if fmt == E621_TAGS:
+            head = [c.strip().lower() for c in first[0]]
+            i_name, i_cat, i_count = head.index("name"), head.index("category"), head.index("post_count")
+            rows = itertools.islice(rows, 1, None)
+        else:
+            i_name, i_cat, i_count = 1, 2, 3
+        for row in rows:
+            if len(row) > max(i_name, i_cat, i_count) and row[i_name].strip():
+                _add(vocab, row[i_name], row[i_count], row[i_cat])
+        return
+    for row in rows:
+        if len(row) < 2 or not _is_int(row[1]) or not row[0].strip():
+            continue  # header or blank line
+        if fmt == GUIDE:
+            _add(vocab, row[0], row[1], None)
+        elif len(row) >= 3 and _is_int(row[2]):
+            name = row[0].strip()
+            _add(vocab, name, row[2], row[1])
+            if len(row) >= 4 and row[3].strip():
+                vocab.add_aliases((alias.strip(), name) for alias in row[3].split(",") if alias.strip())
+
+
+def _add(vocab: Vocabulary, name: str, count: str, category: Optional[str]) -> None:
+    name = name.strip()
+    number = int(count) if _is_int(count) else 0
+    if number >= vocab.counts.get(name, -1):
+        vocab.counts[name] = number
+    if category is not None and _is_int(category):
+        vocab.categories[name] = CATEGORY_NAMES.get(int(category), "general")
+
+
+def read_aliases(path: Path) -> list[tuple[str, str]]:
+    """Active ``(antecedent, consequent)`` pairs from e621's ``tag_aliases`` export (plain or .gz)."""
+    path = Path(path).expanduser()
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh)
+            head = [c.strip().lower() for c in next(reader, [])]
+            if "antecedent_name" not in head or "consequent_name" not in head:
+                raise DatasetError(f"{path} is not e621's tag_aliases export (it needs antecedent_name and "
+                                   f"consequent_name columns); pass that export to --aliases.")
+            i_from, i_to = head.index("antecedent_name"), head.index("consequent_name")
+            i_status = head.index("status") if "status" in head else None
+            pairs = []
+            for row in reader:
+                if len(row) <= max(i_from, i_to):
+                    continue
+                if i_status is not None and (len(row) <= i_status or row[i_status].strip() != "active"):
+                    continue
+                pairs.append((row[i_from].strip(), row[i_to].strip()))
+            return pairs
+    except FileNotFoundError:
+        raise DatasetError(f"The aliases file {path} does not exist; check the --aliases path.") from None
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise DatasetError(f"Cannot read the aliases file {path} ({_reason(exc)}); "
+                           f"check that it is e621's tag_aliases export, plain or .gz.") from None
+
+
+def read_tag_list(path: Path) -> list[str]:
+    """Tags from a file: one per line or comma separated; ``#`` starts a comment."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"Cannot read the exclude file {path} ({_reason(exc)}); check the --exclude-file path.") \
+            from None
+    tags = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+        tags += [normalize_tag(t) for t in line.split(",") if t.strip()]
+    return tags
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(exc, EOFError):
+        return "the gzip data is cut short"
+    return str(exc) or exc.__class__.__name__
+
+
+# -- the caption --------------------------------------------------------------------------
+
+def format_tag(tag: str, keep_underscores: bool = False, escape: bool = True) -> str:
+    """A tag as the prompt parser should read it: ``red_ball`` → ``red ball``, ``(`` → ``\\(``.
+
+    Tags with no letter or digit (``^_^``, ``>_<``) keep their underscores.
+    """
+    if not keep_underscores and any(ch.isalnum() for ch in tag):
+        tag = tag.replace("_", " ")
+    if escape:
+        tag = tag.replace("(", "\\(").replace(")", "\\)")
+    return tag
+
+
+@dataclass
+class CaptionRules:
+    vocab: Optional[Vocabulary] = None
+    include: tuple[str, ...] = ()
+    exclude: frozenset = frozenset()
+    rating: bool = True
+    artist: bool = True
+    keep_underscores: bool = False
+    escape: bool = True
+    trigger: str = ""
+
+    def __post_init__(self):
+        unknown = [c for c in self.include if c not in INCLUDABLE]
+        if unknown:
+            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; choose from: "
+                               f"{', '.join(INCLUDABLE)}.")
+        self.exclude = frozenset(normalize_tag(t) for t in self.exclude)
+
+    def fmt(self, tag: str) -> str:
+        return format_tag(tag, self.keep_underscores, self.escape)
+
+    def rating_part(self, post: Post) -> Optional[str]:
+        word = RATING_WORDS.get((post.rating or "").lower()[:1])
+        return f"{word} content" if self.rating and word else None
+
+    def artists(self, post: Post) -> list[str]:
+        if not self.artist:
+            return []
+        seen, names = set(), []
+        for tag in post.tags.get("artist", []):
+            if tag in NOT_ARTISTS or tag in self.exclude or tag in seen:
+                continue
+            seen.add(tag)
+            names.append(tag)
+        return names
+
+    def content_tags(self, post: Post) -> list[str]:
+        """The post's general and species (and included) tags the model knows, highest count first."""
+        wanted = ("general", "species", UNCATEGORISED) + tuple(self.include)
+        vocab = self.vocab
+        chosen: dict[str, int] = {}
+        for category in wanted:
+            for tag in post.tags.get(category, []):
+                if category == UNCATEGORISED and not self._uncategorised_wanted(tag):
+                    continue
+                name = tag if vocab is None else vocab.resolve(tag)
+                if name is None or tag in self.exclude or name in self.exclude:
+                    continue
+                chosen.setdefault(name, vocab.count(name) if vocab is not None else 0)
+        return sorted(chosen, key=lambda t: (-chosen[t], t))
+
+    def _uncategorised_wanted(self, tag: str) -> bool:
+        """A tag of unknown category counts as general unless the vocabulary files it elsewhere."""
+        category = None
+        if self.vocab is not None:
+            name = self.vocab.resolve(tag)
+            category = self.vocab.categories.get(name) if name else None
+        return category in (None, "general", "species") or category in self.include
+
+    def uncategorised_artists(self, post: Post) -> list[str]:
+        """Artists hidden among uncategorised tags, found through the vocabulary's categories."""
+        if self.vocab is None or not self.artist:
+            return []
+        return [t for t in post.tags.get(UNCATEGORISED, [])
+                if self.vocab.categories.get(t) == "artist" and t not in NOT_ARTISTS and t not in self.exclude]
+
+    def caption(self, post: Optional[Post], drop: frozenset = frozenset()) -> str:
+        """The caption for ``post`` (just the trigger for a file with no post); ``drop`` removes more tags."""
+        parts: list[str] = []
+        if self.trigger:
+            parts.append(self.trigger)
+        if post is not None:
+            rating = self.rating_part(post)
+            if rating:
+                parts.append(rating)
+            artists = self.artists(post)
+            artists += [a for a in self.uncategorised_artists(post) if a not in artists]
+            parts += [f"by {self.fmt(a)}" for a in artists]
+            parts += [self.fmt(t) for t in self.content_tags(post) if t not in drop]
+        seen, unique = set(), []
+        for part in parts:
+            if part not in seen:
+                seen.add(part)
+                unique.append(part)
+        return ", ".join(unique)
+
+
+def iter_caption_tags(caption: str) -> Iterator[str]:
+    for part in caption.split(", "):
+        if part:
+            yield part
