@@ -158,6 +158,33 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
 _NO_DEFAULT = object()
 
 
+class _RedactSecrets(logging.Filter):
+    """Blanks logins sent as query parameters out of urllib3's debug lines, which print whole URLs."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: list[str]) -> None:
+        with self._lock:
+            self.secrets.update(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            redacted = text
+            for secret in list(self.secrets):
+                redacted = redacted.replace(secret, "***")
+            if redacted != text:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+_URL_LOG_FILTER = _RedactSecrets()
+logging.getLogger("urllib3.connectionpool").addFilter(_URL_LOG_FILTER)
+
+
 class HttpSession:
     """Requests to one site, with its identity, credentials, pace and retry policy."""
 
@@ -181,6 +208,7 @@ class HttpSession:
         self._auth_query: dict[str, str] = {}
         if credentials.complete and auth_params:
             self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
+            _URL_LOG_FILTER.add(credentials.secrets())
         elif credentials.complete:
             self._auth = (credentials.username, credentials.api_key)
         # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
