@@ -382,3 +382,9 @@ def test_cli_fetch_from_gelbooru_with_per_site_environment(site_server, tmp_path
     assert result.returncode == 2 and "invalid choice: 'nosuchbooru'" in result.stderr
     help_text = run_cli(["fetch", "--help"]).stdout
     assert "DANBOORU_USERNAME" in help_text and "GELBOORU_USER_ID" in help_text
+
+
+def test_gelbooru_tag_types_as_numbers_or_words():
+    assert [gelbooru_mod.category_of(k) for k in (0, "1", 3, 4, 5, 6, 99, "metadata", "Artist", "tag", None, [])] == \
+        ["general", "artist", "copyright", "character", "meta", "deprecated", "general", "meta", "artist", "general",
+         "general", "general"]

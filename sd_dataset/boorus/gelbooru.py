@@ -133,10 +133,10 @@ class Gelbooru(Booru):
             if not isinstance(tag, dict):
                 continue
             try:
-                name, number = html.unescape(str(tag["name"])), as_int(tag.get("type"))
-            except (KeyError, ValueError, TypeError):
+                name, kind = html.unescape(str(tag["name"])), tag.get("type")
+            except KeyError:
                 continue
-            self._tag_types[name] = CATEGORY_NUMBERS.get(number, "general")
+            self._tag_types[name] = category_of(kind)
         for name in names:  # a tag the site does not know stays general, and is not asked for again
             self._tag_types.setdefault(name, "general")
 
@@ -166,6 +166,20 @@ class Gelbooru(Booru):
             post_id = raw.get("id") if isinstance(raw, dict) else None
             self.rejected.append((f"post {post_id}", str(exc)))
             return None
+
+
+_CATEGORY_WORDS = {"tag": "general", "general": "general", "artist": "artist", "copyright": "copyright",
+                   "character": "character", "metadata": "meta", "meta": "meta", "deprecated": "deprecated"}
+
+
+def category_of(kind) -> str:
+    """A tag API ``type`` (a number, or on some versions a word) as a category name; unknown ones are general."""
+    if isinstance(kind, str) and not kind.strip().isdigit():
+        return _CATEGORY_WORDS.get(kind.strip().lower(), "general")
+    try:
+        return CATEGORY_NUMBERS.get(as_int(kind), "general")
+    except (TypeError, ValueError):
+        return "general"
 
 
 def categorised(tags: list[str], types: dict[str, str]) -> dict[str, list[str]]:
