@@ -70,8 +70,8 @@ class Danbooru(E621):
                     f"Member accounts may use {ANONYMOUS_TAG_LIMIT} tags, Gold {GOLD_TAG_LIMIT}, so remove tags "
                     "(metatags such as rating:, score:, id:, md5: do not count).")
         return (f"{self.name} lets searches without a login use at most {ANONYMOUS_TAG_LIMIT} tags{has}, and metatags "
-                f"such as rating:, score:, id:, md5: do not count; remove tags, or log in with {self.login_hint} "
-                f"(Gold accounts may use {GOLD_TAG_LIMIT}).")
+                f"such as rating:, score:, id:, md5: do not count; remove tags, or log in (Gold accounts may use "
+                f"{GOLD_TAG_LIMIT}) with {self.login_hint}.")
 
     def post_by_md5(self, md5: str) -> Optional[Post]:
         return Booru.post_by_md5(self, md5)
