@@ -1,8 +1,8 @@
 """Danbooru, Gelbooru-style and Moebooru clients against local servers shaped like their APIs."""
 
 import hashlib
+import re
 import io
-import json
 import logging
 import math
 import os
@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from booru_server import ServerPost, image_bytes
 from conftest import make_posts, site_client
@@ -338,7 +340,8 @@ def test_each_site_keeps_its_polite_rate_at_the_server(site_server, cls, site, s
     (moebooru_mod, {"id": 1, "md5": "a" * 32, "file_ext": "png", "file_url": "http://x/a.png", "tags": "a"}),
 ])
 @pytest.mark.parametrize("field,value", [("md5", "../../etc/passwd"), ("md5", "G" * 32), ("file_url", "file:///etc"),
-                                         ("id", "12; drop"), ("tags", ["a"]), ("ext", "png/../../x")])
+                                         ("id", "12; drop"), ("id", float("inf")), ("tags", ["a"]),
+                                         ("ext", "png/../../x")])
 def test_hostile_fields_are_refused_by_every_family(module, raw, field, value):
     raw = dict(raw)
     if field == "ext":
@@ -388,3 +391,27 @@ def test_gelbooru_tag_types_as_numbers_or_words():
     assert [gelbooru_mod.category_of(k) for k in (0, "1", 3, 4, 5, 6, 99, "metadata", "Artist", "tag", None, [])] == \
         ["general", "artist", "copyright", "character", "meta", "deprecated", "general", "meta", "artist", "general",
          "general", "general"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = ["id", "md5", "hash", "file_ext", "file_url", "image", "directory", "tags", "tag_string_general",
+          "rating", "score", "width", "height", "image_width", "file_size", "source", "status", "is_deleted"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.fixed_dictionaries({}, optional={k: JSON_VALUES | st.just("a" * 32) | st.just("png") for k in FIELDS}),
+       module=st.sampled_from([danbooru_mod, gelbooru_mod, moebooru_mod]))
+def test_any_server_data_gives_a_safe_post_or_a_refusal(raw, module):
+    """Whatever a server sends, a post is either safe to name files after or refused with a caught error."""
+    try:
+        post = module.parse_post(raw, "x", "http://x/")
+    except (KeyError, TypeError, ValueError):
+        return
+    assert re.fullmatch(r"[0-9a-f]{32}", post.md5) or (module is danbooru_mod and post.md5 == "" and not post.file_url)
+    assert re.fullmatch(r"[a-z0-9]{1,5}", post.ext)
+    assert post.file_url is None or post.file_url.startswith(("http://", "https://"))
+    assert isinstance(post.id, int) and all(isinstance(t, str) for t in post.all_tags())

@@ -18,7 +18,7 @@ from typing import Optional
 
 from ..errors import DatasetError
 from ..http import Credentials, HttpPolicy, HttpSession
-from . import danbooru, e621, gelbooru, moebooru
+from . import danbooru, gelbooru, moebooru
 from .base import Booru, Post
 from .danbooru import Danbooru
 from .e621 import E621

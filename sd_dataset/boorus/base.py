@@ -144,7 +144,10 @@ def as_int(value, default: int = 0) -> int:
         return default
     if isinstance(value, bool):
         raise ValueError("not a number")
-    return int(value)
+    try:
+        return int(value)
+    except OverflowError:  # json.loads reads Infinity
+        raise ValueError("not a finite number") from None
 
 
 MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 KB

@@ -134,7 +134,7 @@ class E621(Booru):
     def _parse_or_reject(self, raw) -> Optional[Post]:
         try:
             return self._parse(raw)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
             self.rejected.append((f"post {post_id}", str(exc)))
             return None

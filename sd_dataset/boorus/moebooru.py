@@ -89,7 +89,7 @@ class Moebooru(Booru):
     def _parse_or_reject(self, raw) -> Optional[Post]:
         try:
             return parse_post(raw, self.name, self.base_url)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
             self.rejected.append((f"post {post_id}", str(exc)))
             return None
