@@ -139,10 +139,11 @@ class DanbooruServer(SiteServer):
     api_paths = ("/posts.json",)
     rate_status = 429
 
-    def __init__(self, posts=None, *, tag_limit_logged_in: int = 6, **kwargs):
+    def __init__(self, posts=None, *, tag_limit_logged_in: int = 6, tag_limit_anonymous: int = 2, **kwargs):
         kwargs.setdefault("max_per_second", 10)
         super().__init__(posts, **kwargs)
         self.tag_limit_logged_in = tag_limit_logged_in
+        self.tag_limit_anonymous = tag_limit_anonymous
 
     def post_json(self, post: ServerPost, logged_in: bool) -> dict:
         tags = {cat: " ".join(post.tags.get(cat, [])) for cat in DANBOORU_CATEGORIES}
@@ -173,7 +174,7 @@ class DanbooruServer(SiteServer):
                          "message": "Invalid API key"}
         terms = _terms(query)
         counted = [t for t in terms if t.lstrip("-~").partition(":")[0] not in DANBOORU_FREE or ":" not in t]
-        allowed = self.tag_limit_logged_in if logged_in else 2
+        allowed = self.tag_limit_logged_in if logged_in else self.tag_limit_anonymous
         if len(counted) > allowed:
             return 422, {"success": False, "error": "PostQuery::TagLimitError",
                          "message": f"You cannot search for more than {allowed} tags at a time. "

@@ -77,9 +77,19 @@ def test_danbooru_tag_limit_answer_for_a_logged_in_member(site_server):
     client = site_client(server, "danbooru", username="alice", api_key="dk")
     with pytest.raises(DatasetError) as err:
         list(client.search("red_ball blue_sky green_hat"))
-    assert "danbooru refused the search: your account may search fewer tags" in str(err.value)
+    assert "danbooru refused the search: your account may search at most 2 tags at once (this one has 3)" in \
+        str(err.value)
     assert "Member accounts may use 2 tags, Gold 6" in str(err.value)
     assert len(server.api_requests()) == 1  # a logged-in account's level is the site's to judge
+
+
+def test_danbooru_tag_limit_answer_without_a_login_uses_the_sites_number(site_server):
+    server = site_server(DanbooruServer, make_posts(3), tag_limit_anonymous=1)  # a stricter clone
+    with pytest.raises(DatasetError) as err:
+        list(site_client(server, "danbooru").search("red_ball -blue_sky"))
+    assert str(err.value).startswith("danbooru lets searches without a login use at most 1 tag (this one has 2), ")
+    assert "log in (Gold accounts may use 6) with --username and --api-key" in str(err.value)
+    assert len(server.api_requests()) == 1
 
 
 def test_danbooru_hidden_posts_have_no_md5_or_url_unless_logged_in(site_server, tmp_path):

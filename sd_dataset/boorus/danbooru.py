@@ -9,6 +9,7 @@ fields, and the tag limit, which Danbooru sets per account level.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterator, Optional
 
 from ..errors import DatasetError
@@ -61,15 +62,19 @@ class Danbooru(E621):
         """Refuse, before any request, a search an anonymous user may not make."""
         counted = counted_tags(query)
         if not self.http.logged_in and len(counted) > ANONYMOUS_TAG_LIMIT:
-            raise DatasetError(self._tag_limit_sentence(len(counted)))
+            raise DatasetError(self._tag_limit_sentence(len(counted), ANONYMOUS_TAG_LIMIT))
 
-    def _tag_limit_sentence(self, count: Optional[int]) -> str:
-        has = f" (this one has {count})" if count is not None else ""
+    def _tag_limit_sentence(self, count: int, limit: Optional[int]) -> str:
+        """One sentence for a search over the tag limit; ``limit`` is the site's number when it said one."""
+        has = f" (this one has {count})" if limit is None or count > limit else ""
         if self.http.logged_in:
-            return (f"{self.name} refused the search: your account may search fewer tags at once than it has{has}; "
+            allowed = f"at most {limit} tag{'' if limit == 1 else 's'}" if limit is not None else "fewer tags"
+            return (f"{self.name} refused the search: your account may search {allowed} at once{has}; "
                     f"Member accounts may use {ANONYMOUS_TAG_LIMIT} tags, Gold {GOLD_TAG_LIMIT}, so remove tags "
                     "(metatags such as rating:, score:, id:, md5: do not count).")
-        return (f"{self.name} lets searches without a login use at most {ANONYMOUS_TAG_LIMIT} tags{has}, and metatags "
+        limit = ANONYMOUS_TAG_LIMIT if limit is None else limit
+        tags = "tag" if limit == 1 else "tags"
+        return (f"{self.name} lets searches without a login use at most {limit} {tags}{has}, and metatags "
                 f"such as rating:, score:, id:, md5: do not count; remove tags, or log in (Gold accounts may use "
                 f"{GOLD_TAG_LIMIT}) with {self.login_hint}.")
 
@@ -81,7 +86,9 @@ class Danbooru(E621):
             data = self.http.get_json(self._posts_url, params)
         except Rejected as exc:
             if exc.status == 422 and "tags" in exc.reason.lower():
-                raise DatasetError(self._tag_limit_sentence(len(counted_tags(str(params.get("tags", "")))))) from None
+                said = re.search(r"more than (\d+) tags", exc.reason)
+                count = len(counted_tags(str(params.get("tags", ""))))
+                raise DatasetError(self._tag_limit_sentence(count, int(said.group(1)) if said else None)) from None
             raise
         if not isinstance(data, list):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
