@@ -5,8 +5,11 @@
 * Retries are tenacity's: exponential backoff with jitter on 429, 5xx,
   connection errors, timeouts and truncated or garbled bodies, a bounded number
   of tries, and ``Retry-After`` honoured when the server sends it.
-* Credentials go only to API requests, as HTTP basic auth, and never into a
-  message: errors name the site and the host, never a URL's query or a header.
+* Credentials go only to API requests, as HTTP basic auth or, for sites that
+  want them in the query (``auth_params``, e.g. Gelbooru's ``user_id`` and
+  ``api_key``), as query parameters added here and nowhere else; they never go
+  into a message: errors name the site and the host, never a URL's query or a
+  header, and the key is redacted from anything a server echoes back.
 """
 
 from __future__ import annotations
@@ -43,8 +46,13 @@ class Credentials:
 
     @classmethod
     def resolve(cls, username: Optional[str], api_key: Optional[str], env_prefix: str) -> "Credentials":
-        """Options win over the environment (``<PREFIX>_USERNAME``, ``<PREFIX>_API_KEY``)."""
-        username = username or os.environ.get(f"{env_prefix}_USERNAME") or None
+        """Options win over the environment (``<PREFIX>_USERNAME``, ``<PREFIX>_API_KEY``).
+
+        ``<PREFIX>_USER_ID`` is another name for ``<PREFIX>_USERNAME``, for sites whose
+        login is a numeric user id (Gelbooru-style).
+        """
+        username = (username or os.environ.get(f"{env_prefix}_USERNAME")
+                    or os.environ.get(f"{env_prefix}_USER_ID") or None)
         api_key = api_key or os.environ.get(f"{env_prefix}_API_KEY") or None
         return cls(username.strip() if username else None, api_key.strip() if api_key else None)
 
@@ -101,6 +109,15 @@ class NotFound(DatasetError):
     """The server answered 404."""
 
 
+class Rejected(DatasetError):
+    """The server refused a request with a 4xx answer; ``reason`` is its own (redacted) words, if any."""
+
+    def __init__(self, message: str, status: int, reason: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
 class _Transient(Exception):
     """A failure worth another try; ``retry_after`` is the server's wish, in seconds."""
 
@@ -138,13 +155,46 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
         return None
 
 
+_NO_DEFAULT = object()
+
+
+class _RedactSecrets(logging.Filter):
+    """Blanks logins sent as query parameters out of urllib3's debug lines, which print whole URLs."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: list[str]) -> None:
+        with self._lock:
+            self.secrets.update(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            redacted = text
+            for secret in list(self.secrets):
+                redacted = redacted.replace(secret, "***")
+            if redacted != text:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+_URL_LOG_FILTER = _RedactSecrets()
+logging.getLogger("urllib3.connectionpool").addFilter(_URL_LOG_FILTER)
+
+
 class HttpSession:
     """Requests to one site, with its identity, credentials, pace and retry policy."""
 
     def __init__(self, site_label: str, credentials: Credentials = Credentials(), policy: Optional[HttpPolicy] = None,
-                 pool_size: int = 16):
+                 pool_size: int = 16, *, auth_params: Optional[tuple[str, str]] = None,
+                 login_hint: str = "--username and --api-key"):
+        """``auth_params`` names the query parameters (user, key) that carry the login instead of basic auth."""
         self.site_label = site_label
         self.credentials = credentials
+        self.login_hint = login_hint
         self.policy = policy or HttpPolicy()
         self.policy.validate()
         self.stats = HttpStats()
@@ -154,8 +204,15 @@ class HttpSession:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = user_agent(credentials.username, site_label)
-        self._auth = (credentials.username, credentials.api_key) if credentials.complete else None
+        self._auth: Optional[tuple[str, str]] = None
+        self._auth_query: dict[str, str] = {}
+        if credentials.complete and auth_params:
+            self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
+            _URL_LOG_FILTER.add(credentials.secrets())
+        elif credentials.complete:
+            self._auth = (credentials.username, credentials.api_key)
+        # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
+        self._session.headers["User-Agent"] = user_agent(None if auth_params else credentials.username, site_label)
         self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
             wait_random(0, self.policy.backoff_initial)
 
@@ -173,9 +230,17 @@ class HttpSession:
 
     # -- public requests -------------------------------------------------
 
-    def get_json(self, url: str, params: Optional[Mapping[str, Any]] = None) -> Any:
-        """GET an API URL (rate limited, authenticated) and return its JSON."""
-        return self._retrying(url, lambda: self._json_attempt(url, params))
+    @property
+    def logged_in(self) -> bool:
+        return bool(self._auth or self._auth_query)
+
+    def get_json(self, url: str, params: Optional[Mapping[str, Any]] = None, *, empty: Any = _NO_DEFAULT) -> Any:
+        """GET an API URL (rate limited, authenticated) and return its JSON.
+
+        ``empty``: what an empty body means, for APIs that answer "nothing found" with
+        no body at all; without it an empty body is malformed JSON (and retried).
+        """
+        return self._retrying(url, lambda: self._json_attempt(url, params, empty))
 
     def download(self, url: str, fh: IO[bytes], max_bytes: Optional[int] = None) -> tuple[str, int]:
         """Stream a file into ``fh`` (from its start) and return ``(md5 hex, size)``.
@@ -229,6 +294,8 @@ class HttpSession:
         if api:
             self._limiter.try_acquire("api", blocking=True)
         self.stats.count(api)
+        if api and self._auth_query:
+            params = {**(params or {}), **self._auth_query}
         try:
             return self._session.get(
                 url,
@@ -253,6 +320,10 @@ class HttpSession:
             raise _Transient(f"HTTP {code}", parse_retry_after(resp.headers.get("Retry-After")))
         reason = self.redact(_server_reason(resp))
         resp.close()
+        if code == 401 and not self.logged_in:
+            raise DatasetError(
+                f"{self.site_label} wants a login for its API (HTTP 401); give {self.login_hint}."
+            )
         if code == 401:
             raise DatasetError(
                 f"{self.site_label} refused the login (HTTP 401); check your {self.site_label} username and API key."
@@ -265,9 +336,9 @@ class HttpSession:
             raise NotFound(f"{self.site_label} has no such page (HTTP 404) at {host_of(url)}.")
         if code == 414:
             raise DatasetError(f"{self.site_label} refused a request line as too long (HTTP 414).")
-        raise DatasetError(f"{self.site_label} rejected the request (HTTP {code}){reason}.")
+        raise Rejected(f"{self.site_label} rejected the request (HTTP {code}){reason}.", code, reason[2:])
 
-    def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]]) -> Any:
+    def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]], empty: Any = _NO_DEFAULT) -> Any:
         resp = self._send(url, params, api=True)
         self._check_status(resp, url)
         with resp:
@@ -280,6 +351,8 @@ class HttpSession:
                         "refusing it."
                     )
             _check_length(resp, len(body))
+        if empty is not _NO_DEFAULT and not body.strip():
+            return empty
         try:
             return json.loads(body)
         except ValueError:

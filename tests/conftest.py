@@ -34,3 +34,28 @@ def client_for(server, *, username=None, api_key=None, **policy):
     from sd_dataset.boorus import open_booru
 
     return open_booru("e621", base_url=server.url, username=username, api_key=api_key, policy=fast_policy(**policy))
+
+
+@pytest.fixture
+def site_server():
+    """Start one of ``site_servers``' servers: ``site_server(DanbooruServer, posts, **kwargs)``."""
+    servers = []
+
+    def start(cls, posts, **kwargs):
+        kwargs.setdefault("enforce_rate", False)  # the rate tests turn it on
+        server = cls(posts, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def site_client(server, site: str, *, username=None, api_key=None, **policy):
+    """A client for ``site`` at ``server``, fast by default (pass rate= and max_rate= to slow it)."""
+    from sd_dataset.boorus import open_booru
+
+    policy.setdefault("rate", 50.0)
+    policy.setdefault("max_rate", max(50.0, policy["rate"]))
+    return open_booru(site, base_url=server.url, username=username, api_key=api_key, policy=fast_policy(**policy))

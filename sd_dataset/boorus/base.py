@@ -21,7 +21,13 @@ SIDECAR_VERSION = 1
 
 @dataclass
 class Post:
-    """One post of any site, normalised.  ``tags`` maps a category name to tags in the site's order."""
+    """One post of any site, normalised.  ``tags`` maps a category name to tags in the site's order.
+
+    ``rating`` is the site's one-letter rating (the site table's ``rating_words`` name it).
+    A post the site hides from this login has ``file_url`` None; Danbooru hides its
+    ``md5`` too, and then ``md5`` is ``""``: such a post can be counted but never
+    downloaded, verified or looked up (``posts_by_md5`` never returns one).
+    """
 
     id: int
     md5: str
@@ -69,6 +75,7 @@ class Booru(ABC):
     http: "HttpSession"
     max_tags_per_search: Optional[int] = None
     rejected: list[tuple[str, str]]  # (which post, why) for server data we refuse to use
+    login_hint: str = "--username and --api-key"  # how to log in, for messages; the site table sets it
 
     @abstractmethod
     def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
@@ -91,3 +98,78 @@ def check_query(query: str, max_tags: Optional[int], site: str) -> None:
         raise DatasetError(
             f"The search has {len(terms)} tags but {site} allows at most {max_tags}; remove some tags."
         )
+
+
+def order_of(query: str) -> str:
+    """The value of the last ``order:``/``sort:`` metatag in a query, lower case; ``""`` when none."""
+    order = ""
+    for term in query.split():
+        key, _, value = term.partition(":")
+        if key.lower() in ("order", "sort") and value:
+            order = value.lower()
+    return order
+
+
+def checked_url(url, base_url: str) -> Optional[str]:
+    """An http(s) file address resolved against the site, None when absent; ``ValueError`` for anything else."""
+    from urllib.parse import urljoin
+
+    if url is None or url == "":
+        return None
+    if not isinstance(url, str):
+        raise ValueError("file url is not a string")
+    url = urljoin(base_url, url)
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("file url is not http(s)")
+    return url
+
+
+def checked_md5(value) -> str:
+    md5 = str(value or "").lower()
+    if not MD5_RE.match(md5):
+        raise ValueError("invalid md5")
+    return md5
+
+
+def checked_ext(value) -> str:
+    ext = str(value or "").lower()
+    if not EXT_RE.match(ext):
+        raise ValueError("invalid file extension")
+    return ext
+
+
+def as_int(value, default: int = 0) -> int:
+    """An integer field that sites send as a number or a numeric string; ``ValueError`` for anything else."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    try:
+        return int(value)
+    except OverflowError:  # json.loads reads Infinity
+        raise ValueError("not a finite number") from None
+
+
+MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 KB
+
+
+def md5_batches(md5s: list[str], max_batch: int, url: str, params_for) -> Iterator[list[str]]:
+    """Split hashes into batches of at most ``max_batch`` whose GET request line stays under 8 KB.
+
+    ``params_for(batch)`` gives the query for a batch, as the client will send it.
+    """
+    import requests
+
+    def line_length(n: int) -> int:
+        prepared = requests.Request("GET", url, params=params_for(["0" * 32] * n)).prepare()
+        return len(f"GET {prepared.path_url} HTTP/1.1")
+
+    per_hash = line_length(2) - line_length(1)
+    per_batch = max(1, min(max_batch, (MAX_REQUEST_LINE - line_length(1)) // max(1, per_hash) + 1))
+    for start in range(0, len(md5s), per_batch):
+        yield md5s[start:start + per_batch]
+
+
+def wanted_md5s(md5s: Iterable[str]) -> list[str]:
+    """Well-formed hashes, lower case, each once, sorted; anything else is dropped."""
+    return sorted({m.lower() for m in md5s if isinstance(m, str) and MD5_RE.match(m.lower())})

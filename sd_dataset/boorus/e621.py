@@ -22,6 +22,9 @@ MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 
 
 class E621(Booru):
     max_tags_per_search = 40
+    page_limit = PAGE_LIMIT  # posts per request
+    max_page_number = MAX_PAGE_NUMBER  # numbered pages stop here; id cursors do not
+    md5_batch_max = PAGE_LIMIT  # hashes per md5: lookup
 
     def __init__(self, http: HttpSession, base_url: str = "https://e621.net", name: str = "e621"):
         self.http = http
@@ -43,7 +46,7 @@ class E621(Booru):
         page: Optional[str] = None if order in ("", "id_desc") else ("a0" if order == "id" else "1")
         remaining = limit
         while True:
-            want = min(PAGE_LIMIT, remaining) if remaining is not None else PAGE_LIMIT
+            want = min(self.page_limit, remaining) if remaining is not None else self.page_limit
             params = {"tags": query, "limit": want}
             if page is not None:
                 params["page"] = page
@@ -61,18 +64,18 @@ class E621(Booru):
                 return
             page = self._next_page(page, raw_posts)
             if page is None:
-                log.warning("%s stops numbered pages at %d; narrow the search to see more", self.name, MAX_PAGE_NUMBER)
+                log.warning("%s stops numbered pages at %d; narrow the search to see more", self.name,
+                            self.max_page_number)
                 return
 
-    @staticmethod
-    def _next_page(page: Optional[str], raw_posts: list) -> Optional[str]:
+    def _next_page(self, page: Optional[str], raw_posts: list) -> Optional[str]:
         ids = [raw["id"] for raw in raw_posts if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
         if page is None or page.startswith("b"):
             return f"b{min(ids)}" if ids else None
         if page.startswith("a"):
             return f"a{max(ids)}" if ids else None
         number = int(page) + 1
-        return str(number) if number <= MAX_PAGE_NUMBER else None
+        return str(number) if number <= self.max_page_number else None
 
     # -- md5 lookups ---------------------------------------------------------
 
@@ -81,7 +84,7 @@ class E621(Booru):
         found: dict[str, Post] = {}
         for batch in self.md5_batches(wanted):
             # status:any, or md5: hides deleted posts, whose tags we still want
-            params = {"tags": "md5:" + ",".join(batch) + " status:any", "limit": PAGE_LIMIT}
+            params = {"tags": "md5:" + ",".join(batch) + " status:any", "limit": self.page_limit}
             batch_set = set(batch)
             for raw in self._get_posts(params):
                 post = self._parse_or_reject(raw)
@@ -102,14 +105,14 @@ class E621(Booru):
         return post if post is not None and post.md5 == md5 else None
 
     def md5_batches(self, md5s: list[str]) -> Iterator[list[str]]:
-        """Split hashes into batches of at most 320 whose request line stays under 8 KB."""
-        per_batch = min(PAGE_LIMIT, self._hashes_per_request())
+        """Split hashes into batches of at most ``md5_batch_max`` whose request line stays under 8 KB."""
+        per_batch = min(self.md5_batch_max, self._hashes_per_request())
         for start in range(0, len(md5s), per_batch):
             yield md5s[start:start + per_batch]
 
     def _hashes_per_request(self) -> int:
         def line_length(n: int) -> int:
-            params = {"tags": "md5:" + ",".join(["0" * 32] * n) + " status:any", "limit": PAGE_LIMIT}
+            params = {"tags": "md5:" + ",".join(["0" * 32] * n) + " status:any", "limit": self.page_limit}
             url = requests.Request("GET", self._posts_url, params=params).prepare().path_url
             return len(f"GET {url} HTTP/1.1")
 
@@ -125,10 +128,13 @@ class E621(Booru):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return posts
 
+    def _parse(self, raw) -> Post:
+        return parse_post(raw, self.name, self.base_url)
+
     def _parse_or_reject(self, raw) -> Optional[Post]:
         try:
-            return parse_post(raw, self.name, self.base_url)
-        except (KeyError, TypeError, ValueError) as exc:
+            return self._parse(raw)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
             self.rejected.append((f"post {post_id}", str(exc)))
             return None

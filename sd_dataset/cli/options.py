@@ -10,11 +10,16 @@ from ..http import HttpPolicy
 
 def add_site_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("site")
-    group.add_argument("--booru", default="e621", choices=list(SITES), help="which site to ask (default e621)")
+    group.add_argument("--booru", default="e621", choices=list(SITES), metavar="NAME",
+                       help="which site to ask: " + ", ".join(SITES) + " (default e621)")
     group.add_argument("--base-url", help="talk to another address of the same site family (a mirror, a test server)")
-    group.add_argument("--username", help="your site login name (or set E621_USERNAME)")
-    group.add_argument("--api-key", help="your site API key (or set E621_API_KEY); never printed")
-    group.add_argument("--rate", type=float, help="API requests per second (default: the site's polite rate, 1 on e621)")
+    group.add_argument("--username", help="your login on that site: the name, or the numeric user id on gelbooru, "
+                       "rule34 and safebooru (or set <SITE>_USERNAME, e.g. E621_USERNAME, DANBOORU_USERNAME, "
+                       "GELBOORU_USER_ID)")
+    group.add_argument("--api-key", help="your API key on that site, the password hash on yandere and konachan "
+                       "(or set <SITE>_API_KEY, e.g. E621_API_KEY, DANBOORU_API_KEY, GELBOORU_API_KEY); never printed")
+    group.add_argument("--rate", type=float,
+                       help="API requests per second (default: the site's polite rate, 1 on e621, 2 on danbooru)")
 
 
 def booru_from_args(args: argparse.Namespace):

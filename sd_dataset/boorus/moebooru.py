@@ -1,0 +1,128 @@
+"""Moebooru sites (yande.re, konachan): ``post.json`` with page numbers, flat tags.
+
+* Searches: ``/post.json?tags=&limit=&page=`` → a bare array, newest first; pages
+  are numbered (as gallery-dl does), 100 posts a page.
+* Tags are one flat string and go under ``general``: the JSON API gives no tag
+  types (gallery-dl reads them from HTML pages, which this project does not scrape).
+* md5 lookups are batched: Moebooru's ``md5:`` takes a comma-separated list
+  (``p.md5 IN (...)`` in moebooru ``post/sql_methods.rb``).  Deleted posts never
+  show in its searches.
+* The login, when given, is the ``login`` and ``password_hash`` query parameters
+  (the API key is the site's password hash); the HTTP session adds them to API
+  requests only.  Anonymous reads work.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator, Optional
+from urllib.parse import urljoin, urlsplit
+
+from ..errors import DatasetError
+from ..http import HttpSession
+from .base import Booru, Post, as_int, check_query, checked_ext, checked_md5, checked_url, md5_batches, wanted_md5s
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100
+MD5_BATCH_MAX = 100
+RATING_WORDS = {"s": "safe", "q": "questionable", "e": "explicit"}
+# tag types as yande.re and konachan number them, in the order they show them
+CATEGORY_NUMBERS = {1: "artist", 3: "copyright", 4: "character", 5: "circle", 0: "general", 6: "faults"}
+
+
+class Moebooru(Booru):
+    auth_params = ("login", "password_hash")
+
+    def __init__(self, http: HttpSession, base_url: str = "https://yande.re", name: str = "yandere"):
+        self.http = http
+        self.base_url = base_url.rstrip("/") + "/"
+        self.name = name
+        self.rejected: list[tuple[str, str]] = []
+
+    @property
+    def _posts_url(self) -> str:
+        return urljoin(self.base_url, "post.json")
+
+    def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
+        check_query(query, self.max_tags_per_search, self.name)
+        if limit is not None and limit <= 0:
+            return
+        # numbered pages must keep one size, or their boundaries shift: the last one may bring more than needed
+        size = min(PAGE_LIMIT, limit) if limit is not None else PAGE_LIMIT
+        page, remaining = 1, limit
+        while True:
+            raw_posts = self._get_posts({"tags": query, "limit": size, "page": page})
+            for raw in raw_posts:
+                post = self._parse_or_reject(raw)
+                if post is None:
+                    continue
+                yield post
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            if len(raw_posts) < size:
+                return
+            page += 1
+
+    def posts_by_md5(self, md5s: Iterable[str]) -> dict[str, Post]:
+        found: dict[str, Post] = {}
+        for batch in md5_batches(wanted_md5s(md5s), MD5_BATCH_MAX, self._posts_url, self._md5_params):
+            batch_set = set(batch)
+            for raw in self._get_posts(self._md5_params(batch)):
+                post = self._parse_or_reject(raw)
+                if post is not None and post.md5 in batch_set:
+                    found[post.md5] = post
+        return found
+
+    @staticmethod
+    def _md5_params(batch: list[str]) -> dict:
+        return {"tags": "md5:" + ",".join(batch), "limit": len(batch)}
+
+    def _get_posts(self, params: dict) -> list:
+        data = self.http.get_json(self._posts_url, params)
+        if not isinstance(data, list):
+            raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
+        return data
+
+    def _parse_or_reject(self, raw) -> Optional[Post]:
+        try:
+            return parse_post(raw, self.name, self.base_url)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            post_id = raw.get("id") if isinstance(raw, dict) else None
+            self.rejected.append((f"post {post_id}", str(exc)))
+            return None
+
+
+def parse_post(raw: dict, site: str, base_url: str) -> Post:
+    """A Moebooru post as a :class:`Post`; ``ValueError`` on data we must not trust."""
+    if not isinstance(raw, dict):
+        raise ValueError("not a post object")
+    md5 = checked_md5(raw.get("md5"))
+    url = checked_url(raw.get("file_url"), base_url)
+    ext = raw.get("file_ext")
+    if not ext and url:
+        ext = urlsplit(url).path.rsplit(".", 1)[-1]
+    ext = checked_ext(ext)
+    tags_text = raw.get("tags") or ""
+    if not isinstance(tags_text, str):
+        raise ValueError("tags are not a string")
+    general = tags_text.split()
+    source = raw.get("source")
+    return Post(
+        id=as_int(raw["id"]),
+        md5=md5,
+        file_url=url,
+        ext=ext,
+        width=as_int(raw.get("width")),
+        height=as_int(raw.get("height")),
+        size=as_int(raw.get("file_size")),
+        rating=str(raw.get("rating") or "").lower()[:1],
+        score=as_int(raw.get("score")),
+        fav_count=as_int(raw.get("fav_count")),
+        tags={"general": general} if general else {},
+        sources=[source] if isinstance(source, str) and source else [],
+        deleted=str(raw.get("status") or "").lower() == "deleted",
+        site=site,
+    )
