@@ -17,6 +17,7 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 from .files import atomic_open
+from .tags import iter_caption_tags
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 THUMB_SIDE = 256
@@ -72,15 +73,11 @@ def read_caption(image: Path) -> str:
         return image.stem
 
 
-def caption_tags(caption: str) -> list[str]:
-    return [t.strip() for t in caption.split(",") if t.strip()]
-
-
 def tag_stats(folder: Path) -> TagStats:
     stats = TagStats()
     for image in list_images(folder):
         stats.images += 1
-        stats.counts.update(set(caption_tags(read_caption(image))))
+        stats.counts.update(set(iter_caption_tags(read_caption(image))))
     return stats
 
 

@@ -26,7 +26,10 @@ from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
 from .http import HttpPolicy
 from .names import safe_user_name
+from .postcache import PostCache
 from .preview import preview_page, tag_stats
+from .tagging import TagOptions, tag_folder
+from .tags import INCLUDABLE, CaptionRules, load_vocabulary, read_aliases
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
@@ -34,7 +37,7 @@ from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, ha
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
-STEP_FOLDERS = {"downloaded": "downloaded", "tagged": "tagged", "train": "train"}
+STEP_FOLDERS = ("downloaded", "tagged", "train")
 
 
 class GradioProgress(Progress):
@@ -111,37 +114,66 @@ class DatasetTab:
             raise DatasetError("Give the dataset a name first, e.g. red_panda.")
         return Path(root or self.host.datasets_root).expanduser() / safe_user_name(name.strip(), 120)
 
-    def step_folders(self, root: str, name: str) -> tuple[str, str, str, str]:
+    def step_folders(self, root: str, name: str) -> tuple[str, str, str]:
+        """The downloaded, tagged and train folders of a dataset; empty while it has no usable name."""
         try:
             base = self.dataset_folder(root, name)
         except DatasetError:
-            return "", "", "", ""
-        return (str(base / STEP_FOLDERS["downloaded"]), str(base / STEP_FOLDERS["downloaded"]),
-                str(base / STEP_FOLDERS["tagged"]), str(base / STEP_FOLDERS["train"]))
+            return "", "", ""
+        return tuple(str(base / sub) for sub in STEP_FOLDERS)
 
     def _progress(self, step: str, bar) -> GradioProgress:
         return GradioProgress(bar, self.cancels.fresh(step))
 
     # -- steps ----------------------------------------------------------------
 
+    def _open_site(self, site: str, base_url: str):
+        spec = SITES.get(site)
+        if spec is None:
+            raise DatasetError(f"Unknown site {site!r}; choose one of: {', '.join(SITES)}.")
+        credentials = self.host.credentials(site, spec.env_prefix)
+        policy = HttpPolicy(rate=min(self.host.api_rate or spec.rate, spec.max_rate), max_rate=spec.max_rate)
+        booru = open_booru(site, base_url=base_url.strip() or None, username=credentials.username,
+                           api_key=credentials.api_key, policy=policy)
+        return spec, booru
+
     def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, bar) -> str:
         if not query.strip():
             raise DatasetError("Type a search first, e.g. red_panda solo.")
         if not out.strip():
             raise DatasetError("Choose the folder to download into.")
-        spec = SITES.get(site)
-        if spec is None:
-            raise DatasetError(f"Unknown site {site!r}; choose one of: {', '.join(SITES)}.")
-        credentials = self.host.credentials(site, spec.env_prefix)
-        policy = HttpPolicy(rate=self.host.api_rate or spec.rate, max_rate=spec.max_rate)
-        booru = open_booru(site, base_url=base_url.strip() or None, username=credentials.username,
-                           api_key=credentials.api_key, policy=policy)
+        spec, booru = self._open_site(site, base_url)
         try:
             report = fetch(booru, query.strip(), Path(out), limit=int(limit) if limit else None,
                            workers=int(workers or 4), include_gif=gif, progress=self._progress("fetch", bar))
         finally:
             booru.close()
         return _outcome(report.summary(spec.account_site, spec.env_prefix), report.ok)
+
+    def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, aliases: str, caption: str,
+            layout: str, repeats, concept: str, trigger: str, include: list, exclude: str, rating: bool,
+            artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
+            offline: bool, bar) -> str:
+        vocabulary = load_vocabulary(Path(vocab.strip())) if vocab.strip() else None
+        if aliases.strip():
+            if vocabulary is None:
+                raise DatasetError("Aliases map tags to a vocabulary's names; choose the vocabulary file too.")
+            vocabulary.add_aliases(read_aliases(Path(aliases.strip())))
+        rules = CaptionRules(vocab=vocabulary, include=tuple(include or ()),
+                             exclude=frozenset(t.strip() for t in exclude.split(",") if t.strip()), rating=rating,
+                             artist=artist, keep_underscores=keep_underscores, escape=escape, trigger=trigger.strip())
+        options = TagOptions(rules=rules, caption=caption, layout=layout, repeats=int(repeats or 10),
+                             concept=concept.strip(), keep_untagged=keep_untagged,
+                             exclude_common=float(exclude_common) or None, offline=offline)
+        _, booru = self._open_site(site, base_url)
+        cache = PostCache()
+        try:
+            report = tag_folder(Path(src), Path(out), options, booru=None if offline else booru, cache=cache,
+                                progress=self._progress("tag", bar))
+        finally:
+            booru.close()
+            cache.close()
+        return _outcome(report.summary(), report.ok)
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
@@ -231,6 +263,38 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 fetch_run = gr.Button("Fetch", variant="primary", elem_id="sdds_fetch_run")
                 fetch_cancel = gr.Button("Cancel", elem_id="sdds_fetch_cancel")
             fetch_log = gr.Textbox(label="Fetch log", lines=4, interactive=False, elem_id="sdds_fetch_log")
+
+        with gr.Accordion("2 · Tag", open=True):
+            with gr.Row():
+                tag_src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
+                tag_out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
+            with gr.Row():
+                vocab = gr.Textbox(label="Model vocabulary (tags.csv, autocomplete csv or e621 tags export)",
+                                   elem_id="sdds_vocab")
+                aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
+            with gr.Row():
+                caption = gr.Radio(["txt", "filename", "both"], value="txt", label="Caption as",
+                                   elem_id="sdds_caption")
+                layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
+                repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
+                concept = gr.Textbox(label="Concept (kohya)")
+                trigger = gr.Textbox(label="Trigger word (first in every caption)")
+            with gr.Row():
+                include = gr.CheckboxGroup(list(INCLUDABLE), value=[], label="Also keep these categories")
+                exclude = gr.Textbox(label="Leave out these tags (comma-separated)", elem_id="sdds_exclude")
+                exclude_common = gr.Slider(0, 1, value=0, step=0.05,
+                                           label="Leave out tags on at least this share of images (0: off)")
+            with gr.Row():
+                rating = gr.Checkbox(label="Rating first", value=True)
+                artist = gr.Checkbox(label="by <artist>", value=True)
+                keep_underscores = gr.Checkbox(label="Keep underscores", value=False)
+                escape = gr.Checkbox(label="Escape ( )", value=True)
+                keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
+                offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
+            with gr.Row():
+                tag_run = gr.Button("Tag", variant="primary", elem_id="sdds_tag_run")
+                tag_cancel = gr.Button("Cancel", elem_id="sdds_tag_cancel")
+            tag_log = gr.Textbox(label="Tag log", lines=4, interactive=False, elem_id="sdds_tag_log")
 
         with gr.Accordion("3 · Augment", open=True):
             with gr.Row():
@@ -327,7 +391,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                                     elem_id="sdds_traits")
 
         # -- wiring --------------------------------------------------------------
-        step_outputs = [fetch_out, aug_src, aug_out, preview_folder]
+        step_outputs = [fetch_out, tag_src, tag_out, aug_src, aug_out, preview_folder]
         for box in (root, name):
             box.change(lambda r, n: _folders_update(tab, r, n), [root, name], step_outputs + [tpl_dir, train_name],
                        queue=False)
@@ -367,6 +431,9 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                     ", ".join(stats.traits()) or "none")
 
         fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif]
+        tag_inputs = [tag_src, tag_out, site, base_url, vocab, aliases, caption, layout, repeats, concept, trigger,
+                      include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
+                      offline]
         aug_inputs = [aug_src, aug_out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe,
                       fmt]
         tpl_inputs = [tpl_dir, tpl_name, tpl_kind, tpl_prefix, tpl_artists, tpl_flavours, tpl_overwrite]
@@ -375,6 +442,12 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         fetch_run.click(_sentence(do_fetch), fetch_inputs, fetch_log, api_name="fetch").then(
             show_page, [preview_folder, page], preview_outputs)
         fetch_cancel.click(lambda: tab.cancels.cancel("fetch"), None, fetch_log, queue=False, api_name="fetch_cancel")
+        def do_tag(*values, progress=gr.Progress()):
+            return tab.tag(*values, progress)
+
+        tag_run.click(_sentence(do_tag), tag_inputs, tag_log, api_name="tag").then(
+            lambda out: out, tag_out, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
+        tag_cancel.click(lambda: tab.cancels.cancel("tag"), None, tag_log, queue=False, api_name="tag_cancel")
         aug_run.click(_sentence(do_augment), aug_inputs, aug_log, api_name="augment").then(
             lambda out: out, aug_out, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
         aug_cancel.click(lambda: tab.cancels.cancel("augment"), None, aug_log, queue=False,
@@ -393,21 +466,26 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         prev_btn.click(lambda f, p: show_page(f, int(p or 1) - 1), [preview_folder, page], preview_outputs)
         next_btn.click(lambda f, p: show_page(f, int(p or 1) + 1), [preview_folder, page], preview_outputs)
 
-        def do_all(root_, name_, *values, progress=gr.Progress()):
-            fetch_values, rest = values[:len(fetch_inputs)], values[len(fetch_inputs):]
-            aug_values, tpl_values = rest[:len(aug_inputs)], rest[len(aug_inputs):]
-            return run_all_steps(tab, progress, fetch_values, aug_values, tpl_values)
+        groups = (fetch_inputs, tag_inputs, aug_inputs, tpl_inputs)
 
-        run_all.click(_sentence(do_all), [root, name] + fetch_inputs + aug_inputs + tpl_inputs, all_log,
+        def do_all(*values, progress=gr.Progress()):
+            split, start = [], 0
+            for group in groups:
+                split.append(values[start:start + len(group)])
+                start += len(group)
+            return run_all_steps(tab, progress, *split)
+
+        run_all.click(_sentence(do_all), [c for group in groups for c in group], all_log,
                       api_name="run_all").then(lambda out: out, aug_out, preview_folder).then(
             show_page, [preview_folder, page], preview_outputs)
     return blocks
 
 
-def run_all_steps(tab: DatasetTab, progress, fetch_values, aug_values, tpl_values) -> str:
+def run_all_steps(tab: DatasetTab, progress, fetch_values, tag_values, aug_values, tpl_values) -> str:
     """The steps in order with the current settings, stopping at the first error with its sentence."""
     log = []
     for step, call in (("fetch", lambda: tab.fetch(*fetch_values, progress)),
+                       ("tag", lambda: tab.tag(*tag_values, progress)),
                        ("augment", lambda: tab.augment(*aug_values, progress)),
                        ("template", lambda: tab.template(*tpl_values))):
         try:
@@ -425,9 +503,9 @@ def run_all_steps(tab: DatasetTab, progress, fetch_values, aug_values, tpl_value
 
 
 def _folders_update(tab: DatasetTab, root: str, name: str):
-    downloaded, _, tagged, train = tab.step_folders(root, name)
+    downloaded, tagged, train = tab.step_folders(root, name)
     templates = tab.host.templates_dir or (Path(train).parent if train else "")
-    return (downloaded, downloaded, train, train, str(templates), name.strip())
+    return (downloaded, downloaded, tagged, tagged, train, train, str(templates), name.strip())
 
 
 def queue(blocks: gr.Blocks) -> gr.Blocks:

@@ -35,7 +35,8 @@ def wait_for_log(page, elem_id: str, pattern: str, timeout: float = 60_000) -> s
 
 
 def test_fetch_augment_preview_in_the_browser(booru_server, tmp_path, launch_tab, browser):
-    posts = [ServerPost(id=1000 + i, data=image_bytes(i, size=(320, 400))) for i in range(12)]
+    posts = [ServerPost(id=1000 + i, data=image_bytes(i, size=(320, 400)),
+                        tags={"artist": ["some_artist"], "general": ["red_ball", "blue_sky"]}) for i in range(12)]
     server = booru_server(posts)
     url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
@@ -52,14 +53,22 @@ def test_fetch_augment_preview_in_the_browser(booru_server, tmp_path, launch_tab
     downloaded = tmp_path / "red_ball" / "downloaded"
     assert len(list(downloaded.glob("*.png"))) == 10
 
+    page.click("#sdds_tag_run")
+    text = wait_for_log(page, "sdds_tag_log", "images: tagged")
+    assert text.startswith("10 images: tagged 10"), text
+    page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 10", timeout=30_000)
+
     page.click("#sdds_aug_run")
     text = wait_for_log(page, "sdds_aug_log", "\\w")
     train = tmp_path / "red_ball" / "train"
     outputs = list_images(train)
     assert len(outputs) == 20, text  # flip is on by default: every image and its mirror
     assert {p.stem for p in outputs} == {f"{p.md5}" for p in posts[2:]} | {f"{p.md5}-flip" for p in posts[2:]}
+    for output in outputs:
+        assert output.with_suffix(".txt").read_text() == "safe content, by some artist, blue sky, red ball"
     page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 20", timeout=30_000)
     assert re.search(r"page 1 of 1 \(20 images\)", page.locator("#sdds_page_label").first.inner_text())
+    assert "red ball" in page.locator("#sdds_traits textarea").input_value()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "tab.png"), full_page=True)
     page.close()
