@@ -9,9 +9,9 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import Cancelled, DatasetError
-from . import augment, fetch, training
+from . import augment, fetch, supervise, training
 
-COMMANDS = [fetch, augment, training]
+COMMANDS = [fetch, augment, training, supervise]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
