@@ -1,6 +1,7 @@
 import json
 import math
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,10 @@ def test_supervised_run_reverts_to_the_best_copy_and_steps_down(tmp_path):
     assert [(r["end"], r["decision"], r["reason"]) for r in decisions] == [
         (d.step, d.action, d.reason) for d in summary.decisions]
     assert decisions[2]["restored"] and decisions[3]["rate"] == "0.0025"
+    # every segment is judged on its own 100 values (logged every 5 steps), never on the reverted stretch's rows
+    assert [r["values"] for r in decisions] == [100] * 7
+    retrained = [r.loss for r in rows if 1000 < r.step <= 1500]
+    assert summary.decisions[3].loss == statistics.median(retrained)
     assert summary.best_copy.parent == folder / "supervisor"
     assert list((folder / "supervisor").glob("*.pt")) == [summary.best_copy]  # only the best copy is kept
     assert summary.best_copy.read_bytes() == snapshots[summary.best_step]
