@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from .errors import Cancelled, DatasetError
-from .files import atomic_open, temp_path_for
+from .files import atomic_open
 from .lossfile import LossRow, Smoothed, lineage, loss_file_name, read_loss_log, smooth
 from .progress import Progress
 from .schedule import Schedule, format_rate, parse, plan

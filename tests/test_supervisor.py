@@ -402,3 +402,20 @@ def test_replay_command_bad_knob_and_bad_schedule(tmp_path, capsys):
     assert "schedule is invalid" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["supervise-replay", str(log), "--rate", "0.1", "--schedule", "0.1"])
+
+
+def test_interrupting_the_trainer_mid_segment_cancels(tmp_path):
+    trainer, request, host, _ = make_run(tmp_path, fries_above(1, 0), interrupt_at_step=700)
+    progress = Progress()
+    train_segment = host.train_segment
+
+    def interrupted(request, rate, end_step):  # the glue turns the web UI's Interrupt into a cancel
+        result = train_segment(request, rate, end_step)
+        if result.step < end_step:
+            progress.cancel()
+        return result
+
+    host.train_segment = interrupted
+    with pytest.raises(Cancelled):
+        Supervisor(request, host, progress=progress, now=trainer.now).run()
+    assert trainer.current_step() == 700 and trainer.csv_every == 500
