@@ -148,6 +148,11 @@ class Decision:
         return f"step {self.step}  loss {loss}  {self.action}  {self.reason}"
 
 
+def show_rate(rate: float) -> str:
+    """A rate for people: Python's spelling, rounded to 6 significant digits (5e-06 / 20 shows as 2.5e-07)."""
+    return format_rate(float(f"{rate:.6g}"))
+
+
 def _g(value: Optional[float]) -> str:
     return "?" if value is None else f"{value:.4g}"
 
@@ -187,9 +192,9 @@ def decide(standing: Standing, outcome: Outcome, knobs: Knobs, rate_at: Callable
         next_rate = None if base_next is None else base_next * new_scale
         kept = replace(standing, since_best=since, trained=trained)
         if next_rate is None or next_rate < floor:
-            below = "" if next_rate is None else f" to {format_rate(next_rate)}"
+            below = "" if next_rate is None else f" to {show_rate(next_rate)}"
             return make(STOP, f"{bad[0].upper()}{bad[1:]}, and stepping the rate down{below} would take it below the "
-                              f"floor {format_rate(floor)}, so training stops at the best copy (step {b}).",
+                              f"floor {show_rate(floor)}, so training stops at the best copy (step {b}).",
                         None, b, kept)
         if budget_spent:
             return make(STOP, f"{bad[0].upper()}{bad[1:]}, and the budget of {knobs.budget} trained steps is spent, "
@@ -198,8 +203,8 @@ def decide(standing: Standing, outcome: Outcome, knobs: Knobs, rate_at: Callable
             return make(STOP, f"{bad[0].upper()}{bad[1:]}, and {since} segments in a row brought no improvement, so "
                               f"training stops at the best copy (step {b}).", None, b, kept)
         return make(REVERT, f"{bad[0].upper()}{bad[1:]}, so training goes back to the copy at step {b} and the rate "
-                            f"steps down from {format_rate(rate) if rate is not None else '?'} to "
-                            f"{format_rate(next_rate)}.",
+                            f"steps down from {show_rate(rate) if rate is not None else '?'} to "
+                            f"{show_rate(next_rate)}.",
                     next_rate, b, replace(kept, scale=new_scale, step_downs=standing.step_downs + 1))
 
     improved = s.value is not None and (best is None or s.value < best)

@@ -6,8 +6,8 @@ import argparse
 
 from ..errors import DatasetError
 from ..lossfile import read_loss_log
-from ..schedule import PRESETS, format_rate
-from ..supervisor import FLOOR_DIVISOR, STOP, Knobs, replay
+from ..schedule import PRESETS
+from ..supervisor import FLOOR_DIVISOR, STOP, Knobs, replay, show_rate
 
 _DEFAULTS = Knobs()
 
@@ -78,7 +78,7 @@ def run_replay(args: argparse.Namespace) -> int:
           + (f", {log.skipped} unreadable line{'s' if log.skipped != 1 else ''} skipped" if log.skipped else "")
           + (", last line incomplete (still being written) and left out" if log.partial else ""))
     print(f"segment {knobs.segment}, window {knobs.window_steps}, tolerance {knobs.tolerance:g}, factor "
-          f"{knobs.factor:g}, floor {format_rate(result.floor)}, patience {knobs.patience}"
+          f"{knobs.factor:g}, floor {show_rate(result.floor)}, patience {knobs.patience}"
           + (f", budget {knobs.budget}" if knobs.budget else ""))
     for decision in result.decisions:
         print(decision.line())
