@@ -430,7 +430,12 @@ class Supervisor:
         """Keep a copy of ``source`` (the file at ``step``) as the best copy; the previous best copy goes."""
         target = self.summary.log_folder / PINS / f"{self.request.name}-{step}.pt"
         previous = self.summary.best_copy
-        copy_file(source, target)
+        try:
+            copy_file(source, target)
+        except OSError as exc:
+            reason = (exc.strerror or exc.__class__.__name__).lower()
+            raise DatasetError(f"Cannot keep a copy of {source} in {target.parent} ({reason}); check that the "
+                               f"{self.request.kind} file exists and the log folder is writable.") from None
         if previous is not None and previous != target:
             _remove_copy(previous)
         self.summary.best_copy = target

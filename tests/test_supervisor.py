@@ -419,3 +419,11 @@ def test_interrupting_the_trainer_mid_segment_cancels(tmp_path):
     with pytest.raises(Cancelled):
         Supervisor(request, host, progress=progress, now=trainer.now).run()
     assert trainer.current_step() == 700 and trainer.csv_every == 500
+
+
+def test_a_missing_current_file_is_one_sentence(tmp_path):
+    trainer, request, host, _ = make_run(tmp_path, fries_above(1, 0))
+    trainer.file().unlink()
+    with pytest.raises(DatasetError, match="Cannot keep a copy") as info:
+        Supervisor(request, host, now=trainer.now).run()
+    assert one_sentence(str(info.value)) and trainer.calls == [] and trainer.csv_every == 500
