@@ -9,9 +9,9 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..errors import Cancelled, DatasetError
-from . import augment, fetch, index, tag, training, ui
+from . import augment, fetch, index, supervise, tag, training, ui
 
-COMMANDS = [fetch, tag, index, augment, training, ui]
+COMMANDS = [fetch, tag, index, augment, training, supervise, ui]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
