@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
+import queue
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import gradio as gr
 
@@ -26,7 +27,10 @@ from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
 from .http import HttpPolicy
 from .names import safe_user_name
+from .lossfile import lineage, read_loss_log, rolling_median
+from .lossplot import plot_loss
 from .postcache import PostCache
+from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
 from .tagging import TagOptions, tag_folder
 from .tags import INCLUDABLE, CaptionRules, load_vocabulary, read_aliases
@@ -85,6 +89,10 @@ class _Cancels:
 
 def _outcome(lines: list[str], ok: bool = True) -> str:
     return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
+
+
+def _finding_lines(findings) -> list[str]:
+    return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
 
 
 def _sentence(fn: Callable) -> Callable:
@@ -216,24 +224,91 @@ class DatasetTab:
             shuffle_tags=shuffle_tags, tag_drop_out=float(tag_drop_out), latent_sampling_method=latent_sampling,
         )
 
-    def check(self, request: TrainRequest) -> list[str]:
+    def _findings(self, request: TrainRequest):
         state = self.host.trainer.host_state(request) if self.host.trainer else None
-        findings = check_readiness(request, state)
-        return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
+        return check_readiness(request, state)
+
+    def check(self, request: TrainRequest) -> list[str]:
+        return _finding_lines(self._findings(request))
+
+    def _start(self, request: TrainRequest, create: Optional[CreateOptions]) -> tuple[list[str], bool]:
+        """The readiness check, then creation of a new embedding/hypernetwork; (log lines, may train)."""
+        findings = self._findings(request)
+        lines = _finding_lines(findings)
+        if has_errors(findings):
+            return lines + ["training not started: fix the errors above first"], False
+        if self.host.trainer is None:
+            return lines + [self.host.no_training_reason, "it would pass:",
+                            json.dumps(asdict(request), indent=1, ensure_ascii=False)], False
+        if create is not None:
+            lines.append(self.host.trainer.create(request.kind, request.name, create))
+        return lines, True
 
     def train(self, request: TrainRequest, create: Optional[CreateOptions], bar) -> str:
-        lines = self.check(request)
-        if has_errors(check_readiness(request, self.host.trainer.host_state(request) if self.host.trainer else None)):
-            return "\n".join(lines + ["training not started: fix the errors above first"])
-        if self.host.trainer is None:
-            handed = {k: v for k, v in asdict(request).items()}
-            return "\n".join(lines + [self.host.no_training_reason, "it would pass:",
-                                      json.dumps(handed, indent=1, ensure_ascii=False)])
-        trainer = self.host.trainer
-        if create is not None:
-            lines.append(trainer.create(request.kind, request.name, create))
-        lines.append(trainer.train(request, self._progress("train", bar)))
+        lines, go = self._start(request, create)
+        if go:
+            lines.append(self.host.trainer.train(request, self._progress("train", bar)))
         return "\n".join(lines)
+
+    def supervise(self, request: TrainRequest, create: Optional[CreateOptions], knobs: Knobs,
+                  bar) -> Iterator[tuple]:
+        """Run supervised training, yielding (log, loss chart, segment previews, decisions) after every segment."""
+        lines, go = self._start(request, create)
+        if not go:
+            yield "\n".join(lines), None, [], ""
+            return
+        events: queue.Queue = queue.Queue()
+        progress = self._progress("train", bar)
+        view = SupervisedView(knobs.window_steps)
+
+        def work():
+            try:
+                summary = self.host.trainer.supervise(request, knobs, progress,
+                                                      lambda d, r: events.put(("decision", (d, r))))
+                events.put(("done", summary))
+            except DatasetError as exc:
+                events.put(("error", exc))
+
+        threading.Thread(target=work, name="supervise", daemon=True).start()
+        while True:
+            kind, payload = events.get()
+            if kind == "decision":
+                view.add(*payload)
+                yield "\n".join(lines + ["training…"]), view.chart(), view.previews, view.log()
+            elif kind == "error":
+                yield "\n".join(lines + [f"error: {payload}"]), view.chart(), view.previews, view.log()
+                return
+            else:
+                done = [f"supervised run finished at step {payload.final_step}; best step {payload.best_step}"
+                        + (f" (loss {payload.best_loss:.6g})" if payload.best_loss is not None else ""),
+                        f"decisions: {payload.journal}"]
+                yield "\n".join(lines + done), view.chart(), view.previews, view.log()
+                return
+
+
+class SupervisedView:
+    """The live picture of a supervised run: decisions, the loss chart, and each segment's preview."""
+
+    def __init__(self, window: int):
+        self.window = window
+        self.decisions: list = []
+        self.previews: list[tuple[str, str]] = []
+        self.loss_csv: Optional[Path] = None
+
+    def add(self, decision, result) -> None:
+        self.decisions.append(decision)
+        self.loss_csv = result.loss_csv
+        if result.preview:
+            self.previews.append((str(result.preview), f"step {decision.step}: {decision.action}"))
+
+    def log(self) -> str:
+        return "\n".join(d.line() for d in self.decisions)
+
+    def chart(self):
+        log = read_loss_log(self.loss_csv, missing_ok=True) if self.loss_csv else None
+        rows = lineage(log.rows) if log else []
+        reverts = [d.step for d in self.decisions if d.action == REVERT]
+        return plot_loss(rows, rolling_median(rows, self.window), reverts)
 
 
 def build_ui(host: Optional[Host] = None) -> gr.Blocks:
@@ -369,10 +444,24 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 drop = gr.Slider(0, 1, value=0, step=0.05, label="Tag dropout")
                 sampling = gr.Radio(["once", "deterministic", "random"], value="once", label="Latent sampling")
             with gr.Row():
+                supervised = gr.Checkbox(label="Supervised: watch the loss, revert and step down", value=False,
+                                         elem_id="sdds_supervised")
+                segment = gr.Number(label="Segment (steps)", value=500, precision=0)
+                tolerance = gr.Number(label="Tolerance (rise over the best)", value=0.2)
+                factor = gr.Number(label="Step-down factor", value=0.5)
+                floor = gr.Textbox(label="Floor rate (blank: starting rate ÷ 20)", value="")
+                patience = gr.Number(label="Patience (segments, 0: never)", value=5, precision=0)
+            with gr.Row():
                 check_run = gr.Button("Check", elem_id="sdds_check_run")
                 train_run = gr.Button("Train", variant="primary", elem_id="sdds_train_run")
                 train_cancel = gr.Button("Interrupt", elem_id="sdds_train_cancel")
             train_log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log")
+            with gr.Row():
+                loss_chart = gr.Image(label="Loss (grey), smoothed (blue), reverts (red)", type="pil",
+                                      interactive=False, elem_id="sdds_loss_chart")
+                segment_previews = gr.Gallery(label="Preview after each segment", columns=4, height=300,
+                                              elem_id="sdds_segment_previews")
+            decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions")
 
         with gr.Accordion("Preview of the training set", open=True):
             with gr.Row():
@@ -416,11 +505,22 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         def do_check(*values):
             return "\n".join(tab.check(make_request(*values)))
 
-        def do_train(create_, init_, vectors_, layers_, activation_, norm_, dropout_, *values,
-                     progress=gr.Progress()):
-            create = CreateOptions(init_text=init_, vectors_per_token=int(vectors_ or 1), layer_structure=layers_,
-                                   activation=activation_, layer_norm=norm_, dropout=dropout_) if create_ else None
-            return tab.train(make_request(*values), create, progress)
+        def do_train(supervised_, segment_, tolerance_, factor_, floor_, patience_, create_, init_, vectors_,
+                     layers_, activation_, norm_, dropout_, *values, progress=gr.Progress()):
+            try:
+                create = CreateOptions(init_text=init_, vectors_per_token=int(vectors_ or 1),
+                                       layer_structure=layers_, activation=activation_, layer_norm=norm_,
+                                       dropout=dropout_) if create_ else None
+                request = make_request(*values)
+                if not supervised_:
+                    yield tab.train(request, create, progress), None, [], ""
+                    return
+                knobs = Knobs(segment=int(segment_ or 500), tolerance=float(tolerance_), factor=float(factor_),
+                              floor=float(floor_) if str(floor_).strip() else None,
+                              patience=int(patience_ or 0)).validated()
+                yield from tab.supervise(request, create, knobs, progress)
+            except (DatasetError, ValueError) as exc:
+                yield f"error: {exc}", None, [], ""
 
         def show_page(folder, number):
             result = preview_page(Path(folder), int(number or 1), PER_PAGE) if folder else None
@@ -459,7 +559,9 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
             trigger.change(tab.explain, [learn_rate, steps], explanation, queue=False)
         check_run.click(_sentence(do_check), request_inputs, train_log, api_name="check")
         create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout]
-        train_run.click(_sentence(do_train), create_inputs + request_inputs, train_log, api_name="train")
+        knob_inputs = [supervised, segment, tolerance, factor, floor, patience]
+        train_run.click(do_train, knob_inputs + create_inputs + request_inputs,
+                        [train_log, loss_chart, segment_previews, decisions], api_name="train")
         train_cancel.click(lambda: tab.cancels.cancel("train"), None, train_log, queue=False,
                            api_name="train_cancel")
         refresh.click(show_page, [preview_folder, page], preview_outputs, api_name="preview")
