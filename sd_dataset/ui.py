@@ -91,6 +91,15 @@ def _outcome(lines: list[str], ok: bool = True) -> str:
     return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
 
 
+def _run_controls(key: str, label: str):
+    """A step's Run and Cancel buttons and its log."""
+    with gr.Row():
+        run = gr.Button(label, variant="primary", elem_id=f"sdds_{key}_run")
+        cancel = gr.Button("Cancel", elem_id=f"sdds_{key}_cancel")
+    log = gr.Textbox(label=f"{label} log", lines=4, interactive=False, elem_id=f"sdds_{key}_log")
+    return run, cancel, log
+
+
 def _finding_lines(findings) -> list[str]:
     return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
 
@@ -334,10 +343,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 gif = gr.Checkbox(label="Also gif", value=False, scale=0)
                 base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
                                       scale=2)
-            with gr.Row():
-                fetch_run = gr.Button("Fetch", variant="primary", elem_id="sdds_fetch_run")
-                fetch_cancel = gr.Button("Cancel", elem_id="sdds_fetch_cancel")
-            fetch_log = gr.Textbox(label="Fetch log", lines=4, interactive=False, elem_id="sdds_fetch_log")
+            fetch_run, fetch_cancel, fetch_log = _run_controls("fetch", "Fetch")
 
         with gr.Accordion("2 · Tag", open=True):
             with gr.Row():
@@ -366,10 +372,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 escape = gr.Checkbox(label="Escape ( )", value=True)
                 keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
                 offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
-            with gr.Row():
-                tag_run = gr.Button("Tag", variant="primary", elem_id="sdds_tag_run")
-                tag_cancel = gr.Button("Cancel", elem_id="sdds_tag_cancel")
-            tag_log = gr.Textbox(label="Tag log", lines=4, interactive=False, elem_id="sdds_tag_log")
+            tag_run, tag_cancel, tag_log = _run_controls("tag", "Tag")
 
         with gr.Accordion("3 · Augment", open=True):
             with gr.Row():
@@ -387,10 +390,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
                 dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
                 fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
-            with gr.Row():
-                aug_run = gr.Button("Augment", variant="primary", elem_id="sdds_aug_run")
-                aug_cancel = gr.Button("Cancel", elem_id="sdds_aug_cancel")
-            aug_log = gr.Textbox(label="Augment log", lines=4, interactive=False, elem_id="sdds_aug_log")
+            aug_run, aug_cancel, aug_log = _run_controls("aug", "Augment")
 
         with gr.Accordion("4 · Template", open=False):
             with gr.Row():
@@ -539,19 +539,18 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         tpl_inputs = [tpl_dir, tpl_name, tpl_kind, tpl_prefix, tpl_artists, tpl_flavours, tpl_overwrite]
         preview_outputs = [gallery, page, page_label, freq, traits]
 
-        fetch_run.click(_sentence(do_fetch), fetch_inputs, fetch_log, api_name="fetch").then(
-            show_page, [preview_folder, page], preview_outputs)
-        fetch_cancel.click(lambda: tab.cancels.cancel("fetch"), None, fetch_log, queue=False, api_name="fetch_cancel")
+        def wire(step: str, run, cancel, log, fn, inputs, shown) -> None:
+            """Run → the step's log, then its output folder in the preview; Cancel stops it between files."""
+            run.click(_sentence(fn), inputs, log, api_name=step).then(
+                lambda out: out, shown, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
+            cancel.click(lambda: tab.cancels.cancel(step), None, log, queue=False, api_name=f"{step}_cancel")
+
         def do_tag(*values, progress=gr.Progress()):
             return tab.tag(*values, progress)
 
-        tag_run.click(_sentence(do_tag), tag_inputs, tag_log, api_name="tag").then(
-            lambda out: out, tag_out, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
-        tag_cancel.click(lambda: tab.cancels.cancel("tag"), None, tag_log, queue=False, api_name="tag_cancel")
-        aug_run.click(_sentence(do_augment), aug_inputs, aug_log, api_name="augment").then(
-            lambda out: out, aug_out, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
-        aug_cancel.click(lambda: tab.cancels.cancel("augment"), None, aug_log, queue=False,
-                         api_name="augment_cancel")
+        wire("fetch", fetch_run, fetch_cancel, fetch_log, do_fetch, fetch_inputs, fetch_out)
+        wire("tag", tag_run, tag_cancel, tag_log, do_tag, tag_inputs, tag_out)
+        wire("augment", aug_run, aug_cancel, aug_log, do_augment, aug_inputs, aug_out)
         tpl_run.click(_sentence(lambda *v: tab.template(*v)), tpl_inputs, tpl_log, api_name="template")
         preset.change(lambda key: (schedules.preset(key).schedule, schedules.preset(key).why), preset,
                       [learn_rate, preset_why], queue=False)

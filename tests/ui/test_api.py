@@ -1,0 +1,42 @@
+"""The tab's steps scripted through gradio_client, as a user automating the flow would."""
+
+import pytest
+
+from booru_server import ServerPost, image_bytes
+from sd_dataset.host import Host
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def test_fetch_and_tag_through_gradio_client(booru_server, tmp_path, launch_tab):
+    posts = [ServerPost(id=50 + i, data=image_bytes(i, size=(300, 300)), tags={"general": ["red_ball"]})
+             for i in range(4)]
+    server = booru_server(posts)
+    url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
+    client = gradio_client.Client(url)
+    downloaded, tagged = tmp_path / "d", tmp_path / "t"
+    log = client.predict(str(downloaded), "e621", server.url, "red_ball", 0, 2, False, api_name="/fetch")
+    assert log.startswith("considered 4 posts: downloaded 4"), log
+    log = client.predict(str(downloaded), str(tagged), "e621", server.url, "", "", "txt", "flat", 10, "", "", [], "",
+                         True, True, False, True, 0, False, True, api_name="/tag")
+    assert log.startswith("4 images: tagged 4"), log
+    assert sorted(p.read_text() for p in tagged.glob("*.txt")) == ["safe content, red ball"] * 4
+    error = client.predict(str(downloaded), "e621", server.url, "", 0, 2, False, api_name="/fetch")
+    assert error == "error: Type a search first, e.g. red_panda solo."
+
+
+def test_cancel_stops_a_running_fetch(booru_server, tmp_path, launch_tab):
+    import time
+
+    posts = [ServerPost(id=80 + i, data=image_bytes(i, size=(300, 300))) for i in range(30)]
+    server = booru_server(posts)
+    server.script("/data/", ["slow"] * 30)
+    url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
+    client = gradio_client.Client(url)
+    job = client.submit(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, api_name="/fetch")
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "d").glob("*.png")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.predict(api_name="/fetch_cancel") == "cancelling: the step stops after the current file"
+    assert job.result(timeout=60) == "error: Cancelled by the user; a rerun finishes what is not done."
+    assert len(list((tmp_path / "d").glob("*.png"))) < 30
