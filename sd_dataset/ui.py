@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -216,14 +216,20 @@ class DatasetTab:
             shuffle_tags=shuffle_tags, tag_drop_out=float(tag_drop_out), latent_sampling_method=latent_sampling,
         )
 
-    def check(self, request: TrainRequest) -> list[str]:
+    def _findings(self, request: TrainRequest, creating: bool = False):
         state = self.host.trainer.host_state(request) if self.host.trainer else None
-        findings = check_readiness(request, state)
+        if state is not None and creating:  # it does not exist yet: the create step makes it, at step 0
+            state = replace(state, loaded_embeddings=None, hypernetworks=None, current_step=0)
+        return check_readiness(request, state)
+
+    def check(self, request: TrainRequest, creating: bool = False) -> list[str]:
+        findings = self._findings(request, creating)
         return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
 
     def train(self, request: TrainRequest, create: Optional[CreateOptions], bar) -> str:
-        lines = self.check(request)
-        if has_errors(check_readiness(request, self.host.trainer.host_state(request) if self.host.trainer else None)):
+        findings = self._findings(request, create is not None)
+        lines = [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
+        if has_errors(findings):
             return "\n".join(lines + ["training not started: fix the errors above first"])
         if self.host.trainer is None:
             handed = {k: v for k, v in asdict(request).items()}
