@@ -339,16 +339,15 @@ def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     from modules import script_callbacks
 
     (blocks, _, _), = script_callbacks.ui_tabs_callback()
-    fn = next(d for d in blocks.dependencies if d.get("api_name") == "train")
-    fn_index = blocks.dependencies.index(fn)
-    block_fn = blocks.fns[fn_index]
-    inputs = [blocks.blocks[i] for i in fn["inputs"]]
+    function, inputs = _api_function(blocks, "train")
     labels = [getattr(c, "label", None) for c in inputs]
     data_root = dataset(tmp_path)
     template()
     values = []
     for component, label in zip(inputs, labels):
         value = component.value
+        if value is None and isinstance(component, gr.Textbox):
+            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
         value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
                  "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
                  "Preview image every N steps": 0}.get(label, value)
@@ -358,9 +357,18 @@ def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     tpl_dir = _index_of(inputs, "sdds_tpl_dir")
     values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
     values[_index_of(inputs, "sdds_tpl_name")] = "panda"
-    result = block_fn.fn(*values, progress=_NoBar())
+    result = function(*values, progress=_NoBar())
     assert "trained the embedding panda from step 0 to 8" in result, result
     assert len(stub_control.called("train_embedding")) == 1
+
+
+def _api_function(blocks, api_name):
+    """The function and input components behind ``api_name``, under gradio 3 and 4."""
+    if hasattr(blocks, "dependencies"):  # gradio 3: dependencies (dicts) and fns in the same order
+        index = next(i for i, d in enumerate(blocks.dependencies) if d.get("api_name") == api_name)
+        return blocks.fns[index].fn, [blocks.blocks[i] for i in blocks.dependencies[index]["inputs"]]
+    block_fn = next(f for f in blocks.fns.values() if f.api_name == api_name)  # gradio 4
+    return block_fn.fn, list(block_fn.inputs)
 
 
 class _NoBar:
