@@ -1,5 +1,6 @@
 """The extension inside a stand-in web UI 1.10 (``tests/webui_stub``), loaded the way the web UI loads it."""
 
+import importlib.metadata
 import importlib.util
 import shutil
 import sys
@@ -416,3 +417,19 @@ def test_a_supervised_run_reverts_to_the_best_copy_and_steps_the_rate_down(webui
     assert rates[:3] == ["0.005", "0.005", "0.005"] and rates[3] == "0.0025"
     assert shared.opts.training_write_csv_every == 500  # restored after the run
     assert summary.journal.exists()
+
+
+# --- install.py ------------------------------------------------------------------------------------------------------
+
+def test_install_asks_pip_only_for_what_the_web_ui_lacks(monkeypatch):
+    import runpy
+
+    monkeypatch.syspath_prepend(str(STUB))
+    import launch
+
+    launch.pip_calls.clear()
+    monkeypatch.setattr(launch, "is_installed", lambda dist: dist != "tenacity")
+    versions = {"pyrate-limiter": "4.1.0", "ImageHash": "3.9"}  # too old an ImageHash is replaced too
+    monkeypatch.setattr(importlib.metadata, "version", lambda dist: versions[dist], raising=True)
+    runpy.run_path(str(REPO / "install.py"), run_name="__main__")
+    assert [c[0] for c in launch.pip_calls] == ['install "tenacity>=8.2"', 'install "ImageHash>=4.3"']
