@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import importlib.util
 import inspect
-import os
 import re
 import secrets
 import string
