@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from .http import Credentials
 from .progress import Progress
 from .training import HostState, TrainRequest
+
+if TYPE_CHECKING:
+    from .supervisor import Decision, Knobs, RunSummary, SegmentResult
 
 STANDALONE_NO_TRAINING = (
     "Training runs inside the Stable Diffusion web UI (AUTOMATIC1111 1.x); here the Train section checks the run "
@@ -49,6 +52,11 @@ class Trainer(Protocol):
 
     def use_filename_captions(self) -> None: ...
 
+    def supervise(self, request: TrainRequest, knobs: "Knobs", progress: Progress,
+                  on_decision: Optional[Callable[["Decision", "SegmentResult"], None]] = None) -> "RunSummary":
+        """A supervised run (``sd_dataset.supervisor``): segments, loss watching, reverts; its summary."""
+        ...
+
 
 @dataclass
 class Host:
@@ -59,6 +67,7 @@ class Host:
     api_rate: Optional[float] = None  # None: the site's polite rate
     trainer: Optional[Trainer] = None
     no_training_reason: str = STANDALONE_NO_TRAINING
+    caption_defaults: dict = field(default_factory=dict)  # Tag section defaults from the host's settings, by option
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

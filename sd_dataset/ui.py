@@ -12,7 +12,7 @@ import functools
 import json
 import queue
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -233,16 +233,18 @@ class DatasetTab:
             shuffle_tags=shuffle_tags, tag_drop_out=float(tag_drop_out), latent_sampling_method=latent_sampling,
         )
 
-    def _findings(self, request: TrainRequest):
+    def _findings(self, request: TrainRequest, creating: bool = False):
         state = self.host.trainer.host_state(request) if self.host.trainer else None
+        if state is not None and creating:  # it does not exist yet: the create step makes it, at step 0
+            state = replace(state, loaded_embeddings=None, hypernetworks=None, current_step=0)
         return check_readiness(request, state)
 
-    def check(self, request: TrainRequest) -> list[str]:
-        return _finding_lines(self._findings(request))
+    def check(self, request: TrainRequest, creating: bool = False) -> list[str]:
+        return _finding_lines(self._findings(request, creating))
 
     def _start(self, request: TrainRequest, create: Optional[CreateOptions]) -> tuple[list[str], bool]:
         """The readiness check, then creation of a new embedding/hypernetwork; (log lines, may train)."""
-        findings = self._findings(request)
+        findings = self._findings(request, create is not None)
         lines = _finding_lines(findings)
         if has_errors(findings):
             return lines + ["training not started: fix the errors above first"], False
@@ -502,8 +504,8 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
             return tab.request(kind_, name_, data_root, template_file, rate, steps_, batch_, grad_, w, h, save_,
                                prev_, prompt, shuffle_, drop_, sampling_)
 
-        def do_check(*values):
-            return "\n".join(tab.check(make_request(*values)))
+        def do_check(create_, *values):
+            return "\n".join(tab.check(make_request(*values), creating=create_))
 
         def do_train(supervised_, segment_, tolerance_, factor_, floor_, patience_, create_, init_, vectors_,
                      layers_, activation_, norm_, dropout_, *values, progress=gr.Progress()):
@@ -556,7 +558,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                       [learn_rate, preset_why], queue=False)
         for trigger in (learn_rate, steps):
             trigger.change(tab.explain, [learn_rate, steps], explanation, queue=False)
-        check_run.click(_sentence(do_check), request_inputs, train_log, api_name="check")
+        check_run.click(_sentence(do_check), [create_new] + request_inputs, train_log, api_name="check")
         create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout]
         knob_inputs = [supervised, segment, tolerance, factor, floor, patience]
         train_run.click(do_train, knob_inputs + create_inputs + request_inputs,

@@ -81,6 +81,7 @@ class FakeTrainer:
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime(2024, 5, 6, 12, 0, 0)
     fail_at_step: Optional[int] = None  # raise inside the loop when this step is about to be trained
     interrupt_at_step: Optional[int] = None  # shared.state.interrupt() once this step is reached
+    on_step: Optional[Callable[[int], bool]] = None  # called before each step with the current step; True stops
     calls: List[Call] = field(default_factory=list)
     loaded: Dict[str, dict] = field(default_factory=dict)  # the embedding database (embeddings only)
     last_copy: Optional[Path] = None  # the last copy saved (the trainer's "Last saved embedding")
@@ -158,6 +159,8 @@ class FakeTrainer:
                         break
                 if self.interrupt_at_step is not None and state["step"] >= self.interrupt_at_step:
                     break
+                if self.on_step is not None and self.on_step(state["step"]):
+                    break  # the web UI's stub: shared.state.interrupted
                 if self.fail_at_step is not None and state["step"] + 1 >= self.fail_at_step:
                     raise RuntimeError("CUDA error: scripted failure")
                 state["step"] += 1

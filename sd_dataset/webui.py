@@ -1,0 +1,527 @@
+"""The web UI glue: the ONLY module that imports the web UI's ``modules.*`` (AUTOMATIC1111 1.x; Forge, reForge).
+
+It is imported only inside the web UI (by ``scripts/dataset_tab.py``) and every ``modules`` import sits
+inside a function, so importing this module never needs the web UI.  It provides:
+
+* :func:`register`: the settings section ("Dataset", under Training) and the Dataset tab;
+* :func:`webui_host`: a :class:`~sd_dataset.host.Host` filled from ``shared.opts`` and ``cmd_opts``;
+* :class:`WebuiTrainer`: the tab's :class:`~sd_dataset.host.Trainer`.  It creates embeddings and
+  hypernetworks with the web UI's own functions and trains through the web UI's own wrapper and queue
+  (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
+  ``hypernetworks.ui.train_hypernetwork``, as its Train tab does), so progress, the Interrupt button and
+  the GPU lock behave as there; the trainers' silent failures become one-sentence errors;
+* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments.
+
+Facts about the web UI this relies on are in ``webui-api.md``.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import inspect
+import re
+import secrets
+import string
+import threading
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+from .errors import DatasetError
+from .host import CreateOptions, Host
+from .progress import Progress
+from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
+
+SECTION = ("sd_dataset", "Dataset")
+CATEGORY = "training"
+TAB_TITLE, TAB_ID = "Dataset", "sd_dataset"
+OPT_ROOT = "sd_dataset_root"
+OPT_RATE = "sd_dataset_api_rate"
+CAPTION_OPTIONS = {  # setting → (default, label); the Tag section's defaults
+    "sd_dataset_caption": ("txt", "Default caption: .txt files, file names, or both"),
+    "sd_dataset_rating": (True, "Captions start with the rating"),
+    "sd_dataset_artist": (True, "Captions name the artist (by <artist>)"),
+    "sd_dataset_keep_underscores": (False, "Keep underscores in tags"),
+    "sd_dataset_escape": (True, "Escape ( ) in tags"),
+}
+HYPERNETWORK_SIZES = ["768", "320", "640", "1280"]  # the web UI's Create hypernetwork defaults (strings, as its UI)
+POLL_SECONDS = 0.25
+_RESULT = re.compile(r"Training (finished|interrupted) at (\d+) steps")
+_ERROR = re.compile(r"<div class='error'>(.*?)</div>", re.S)
+_NAME_OK = set(string.ascii_letters + string.digits + "._- ")
+
+
+# --- settings and the tab ------------------------------------------------------------------------------------------
+
+def _accounts() -> List[Tuple[str, str, bool]]:
+    """(env_prefix, account site, login is a user id) once per account, in SITES order."""
+    from .boorus import SITES
+
+    seen, accounts = set(), []
+    for site in SITES.values():
+        if site.env_prefix not in seen:
+            seen.add(site.env_prefix)
+            accounts.append((site.env_prefix, site.account_site, site.login_is_user_id))
+    return accounts
+
+
+def _user_key(prefix: str) -> str:
+    return f"sd_dataset_{prefix.lower()}_username"
+
+
+def _api_key_key(prefix: str) -> str:
+    return f"sd_dataset_{prefix.lower()}_api_key"
+
+
+def settings_options() -> dict:
+    """The settings section's options (``shared.OptionInfo``s), keyed by setting name."""
+    import gradio as gr
+    from modules import shared
+
+    info_params = inspect.signature(shared.OptionInfo).parameters
+    secret = {"restrict_api": True} if "restrict_api" in info_params else {}  # keep keys out of /sdapi/v1/options
+    options = {
+        OPT_ROOT: shared.OptionInfo("", "Default datasets folder (empty: datasets/ in the web UI's folder)"),
+        OPT_RATE: shared.OptionInfo(0.0, "API requests per second (0: each site's polite rate; never above its "
+                                         "limit)", gr.Number),
+    }
+    for key, (default, label) in CAPTION_OPTIONS.items():
+        if key == "sd_dataset_caption":
+            options[key] = shared.OptionInfo(default, label, gr.Radio, {"choices": ["txt", "filename", "both"]})
+        else:
+            options[key] = shared.OptionInfo(default, label)
+    for prefix, account, user_id in _accounts():
+        options[_user_key(prefix)] = shared.OptionInfo(
+            "", f"{account} {'user id' if user_id else 'username'} (empty: {prefix}_{'USER_ID' if user_id else 'USERNAME'})")
+        options[_api_key_key(prefix)] = shared.OptionInfo(
+            "", f"{account} API key (empty: {prefix}_API_KEY)", gr.Textbox, {"type": "password"}, **secret)
+    identifier = SECTION + (CATEGORY,) if "category_id" in info_params else SECTION
+    return shared.options_section(identifier, options)
+
+
+def on_ui_settings() -> None:
+    from modules import shared
+
+    for key, info in settings_options().items():
+        shared.opts.add_option(key, info)
+
+
+def on_ui_tabs():
+    from .ui import build_ui
+
+    return [(build_ui(webui_host()), TAB_TITLE, TAB_ID)]
+
+
+def register() -> None:
+    """Register the settings section and the Dataset tab (called by ``scripts/dataset_tab.py`` at load)."""
+    from modules import script_callbacks
+
+    script_callbacks.on_ui_settings(on_ui_settings)
+    script_callbacks.on_ui_tabs(on_ui_tabs)
+
+
+# --- the host ------------------------------------------------------------------------------------------------------
+
+def host_name() -> str:
+    if importlib.util.find_spec("modules_forge") is not None:
+        return "Forge"
+    return "AUTOMATIC1111 web UI"
+
+
+def _trainer_functions(kind: str):
+    """(low-level train function, ui-level train function, create function), or None where this web UI lacks one."""
+    try:
+        if kind == EMBEDDING:
+            from modules.textual_inversion import textual_inversion as low
+            from modules.textual_inversion import ui
+            names = ("train_embedding", "train_embedding", "create_embedding")
+        else:
+            from modules.hypernetworks import hypernetwork as low
+            from modules.hypernetworks import ui
+            names = ("train_hypernetwork", "train_hypernetwork", "create_hypernetwork")
+        from modules import call_queue
+    except ImportError:
+        return None
+    found = (getattr(low, names[0], None), getattr(ui, names[1], None), getattr(low, names[2], None))
+    if None in found or not hasattr(call_queue, "wrap_gradio_gpu_call"):
+        return None
+    return found
+
+
+def available_kinds() -> List[str]:
+    return [kind for kind in KINDS if _trainer_functions(kind) is not None]
+
+
+def no_training_reason(name: str) -> str:
+    return (f"This {name} has no built-in textual-inversion or hypernetwork trainer (Forge removed them), so the Train "
+            "section checks the run and shows what it would hand the trainer; train in AUTOMATIC1111 1.x instead.")
+
+
+def _opt(name: str, default=None):
+    from modules import shared
+
+    return getattr(shared.opts, name, default) if shared.opts is not None else default
+
+
+def webui_host() -> Host:
+    """A :class:`Host` from the web UI's settings and folders; ``trainer`` None where it cannot train."""
+    from modules import shared
+
+    from .http import Credentials
+
+    name = host_name()
+    root = str(_opt(OPT_ROOT, "") or "").strip()
+    datasets_root = Path(root).expanduser() if root else Path(getattr(shared, "data_path", ".")) / "datasets"
+    rate = _opt(OPT_RATE, 0) or 0
+    try:
+        rate = float(rate) if float(rate) > 0 else None
+    except (TypeError, ValueError):
+        rate = None
+
+    def credentials(site: str, env_prefix: str) -> Credentials:
+        return Credentials.resolve(_opt(_user_key(env_prefix), "") or None, _opt(_api_key_key(env_prefix), "") or None,
+                                   env_prefix)
+
+    kinds = available_kinds()
+    templates = getattr(shared.cmd_opts, "textual_inversion_templates_dir", None)
+    host = Host(name=name, datasets_root=datasets_root, templates_dir=Path(templates) if templates else None,
+                credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None)
+    if not kinds:
+        host.no_training_reason = no_training_reason(name)
+    if hasattr(host, "caption_defaults"):
+        host.caption_defaults = {key[len("sd_dataset_"):]: _opt(key, default)
+                                 for key, (default, _) in CAPTION_OPTIONS.items()}
+    return host
+
+
+# --- the trainer ---------------------------------------------------------------------------------------------------
+
+def _dropout_structure(layers: List[float]) -> str:
+    """A dropout structure for ``layers`` as the web UI wants it (a comma string): 0 first, then rising, 0.05 apart."""
+    values = [0.0] + [min(0.3, round(0.05 * i, 2)) for i in range(1, len(layers))]
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def _layers(text: str) -> List[float]:
+    try:
+        layers = [float(x.strip()) for x in str(text).split(",")]
+    except ValueError:
+        layers = []
+    if len(layers) < 2 or layers[0] != 1 or layers[-1] != 1 or any(v <= 0 for v in layers):
+        raise DatasetError(f'The layer structure "{text}" is not a list of sizes that starts and ends with 1; '
+                           'enter e.g. "1, 2, 1".')
+    return layers
+
+
+class WebuiTrainer:
+    """The tab's :class:`~sd_dataset.host.Trainer` inside the web UI."""
+
+    def __init__(self, kinds: Optional[List[str]] = None, name: str = "AUTOMATIC1111 web UI"):
+        self.kinds = list(KINDS if kinds is None else kinds)
+        self.name = name
+
+    # -- facts ------------------------------------------------------------------------------------------------
+    def _require(self, kind: str):
+        functions = _trainer_functions(kind) if kind in self.kinds else None
+        if functions is None:
+            raise DatasetError(f"This {self.name} cannot train a {kind} (its trainer is missing); train in "
+                               "AUTOMATIC1111 1.x instead.")
+        return functions
+
+    @staticmethod
+    def _embedding_db():
+        from modules import sd_hijack
+
+        return sd_hijack.model_hijack.embedding_db
+
+    def _reload(self, kind: str, force: bool = False) -> None:
+        from modules import shared
+
+        if kind == EMBEDDING:
+            self._embedding_db().load_textual_inversion_embeddings(force_reload=force)
+        elif hasattr(shared, "reload_hypernetworks"):
+            shared.reload_hypernetworks()
+
+    def names(self, kind: str) -> List[str]:
+        from modules import shared
+
+        try:
+            self._reload(kind)
+        except Exception:  # the database needs a loaded model; list what is known
+            pass
+        if kind == EMBEDDING:
+            return sorted(self._embedding_db().word_embeddings)
+        return sorted(getattr(shared, "hypernetworks", {}) or {})
+
+    def current_step(self, kind: str, name: str) -> Optional[int]:
+        """The step the embedding (as loaded) or hypernetwork (as saved) is at; None when it is unknown."""
+        from modules import shared
+
+        if kind == EMBEDDING:
+            embedding = self._embedding_db().word_embeddings.get(name)
+            return None if embedding is None else int(embedding.step or 0)
+        path = (getattr(shared, "hypernetworks", {}) or {}).get(name)
+        if path is None:
+            return None
+        from modules.hypernetworks import hypernetwork
+
+        network = hypernetwork.Hypernetwork()
+        network.load(path)
+        return int(network.step or 0)
+
+    def current_file(self, kind: str, name: str) -> Path:
+        """Where the trainer saves at the end of a call (``embeddings_dir``/``hypernetwork_dir`` + ``<name>.pt``)."""
+        from modules import shared
+
+        folder = shared.cmd_opts.embeddings_dir if kind == EMBEDDING else shared.cmd_opts.hypernetwork_dir
+        return Path(folder) / f"{name}.pt"
+
+    def _templates_dir(self) -> Path:
+        from modules import shared
+
+        return Path(shared.cmd_opts.textual_inversion_templates_dir)
+
+    def _template_target(self, path: Path) -> Optional[Path]:
+        """Where ``path`` must be copied for the web UI to list it (None: it is in the templates folder already)."""
+        folder = self._templates_dir().resolve()
+        try:
+            path.resolve().relative_to(folder)
+            return None
+        except ValueError:
+            return folder / path.name
+
+    def host_state(self, request: TrainRequest) -> HostState:
+        from modules import shared
+        from modules.textual_inversion import textual_inversion
+
+        state = HostState()
+        model = getattr(shared, "sd_model", None)
+        if model is not None:
+            state.model_is_sdxl = bool(getattr(model, "is_sdxl", False) or getattr(model, "is_sd3", False))
+        for kind in KINDS:
+            try:
+                self._reload(kind)
+            except Exception:
+                pass
+        state.loaded_embeddings = list(self._embedding_db().word_embeddings)
+        state.hypernetworks = list(getattr(shared, "hypernetworks", {}) or {})
+        if request.kind in KINDS and str(request.name or "").strip():
+            try:
+                state.current_step = self.current_step(request.kind, request.name.strip())
+            except Exception:
+                state.current_step = None
+        state.training_write_csv_every = _opt("training_write_csv_every")
+        state.dataset_filename_word_regex = _opt("dataset_filename_word_regex")
+        state.dataset_filename_join_string = _opt("dataset_filename_join_string")
+        state.save_training_settings_to_txt = _opt("save_training_settings_to_txt")
+        state.lowvram = bool(getattr(shared.cmd_opts, "lowvram", False))
+        names = set(textual_inversion.list_textual_inversion_templates())
+        template = Path(str(request.template_file or ""))
+        if template.name and template.is_file():
+            target = self._template_target(template)
+            if target is not None and (not target.exists() or target.read_bytes() == template.read_bytes()):
+                names.add(template.name)  # training copies it into the templates folder first
+        state.template_names = sorted(names)
+        return state
+
+    # -- actions ----------------------------------------------------------------------------------------------
+    def create(self, kind: str, name: str, options: CreateOptions) -> str:
+        from modules import shared
+
+        _, _, create = self._require(kind)
+        name = str(name or "").strip()
+        if not name or set(name) - _NAME_OK:
+            raise DatasetError(f'The name "{name}" has characters the web UI drops from file names; use only letters, '
+                               "digits, dots, hyphens, underscores and spaces.")
+        try:
+            if kind == EMBEDDING:
+                vectors = int(options.vectors_per_token)
+                if vectors < 1:
+                    raise DatasetError(f"Vectors per token must be 1 or more, not {vectors}; enter e.g. 1.")
+                filename = create(name, vectors, bool(options.overwrite), init_text=options.init_text)
+                self._reload(EMBEDDING, force=True)
+                return f"created embedding {name} ({filename}), {vectors} vector(s) per token, from \"{options.init_text}\""
+            layers = _layers(options.layer_structure)
+            sizes = list(HYPERNETWORK_SIZES)
+            if getattr(getattr(shared, "sd_model", None), "is_sd2", False):
+                sizes.append("1024")
+            create(name, sizes, bool(options.overwrite), options.layer_structure, options.activation,
+                   options.weight_init, bool(options.layer_norm), bool(options.dropout),
+                   _dropout_structure(layers) if options.dropout else None)
+            self._reload(HYPERNETWORK)
+        except AssertionError as exc:
+            if "already exists" in str(exc):
+                raise DatasetError(f'A {kind} named "{name}" already exists; untick "Create new" to train it, or choose '
+                                   "another name.") from None
+            raise DatasetError(f"The web UI could not create the {kind} {name} ({exc}); check the options.") from None
+        return f"created hypernetwork {name} (layers {options.layer_structure}, {options.activation})"
+
+    def use_template(self, path) -> None:
+        """Make the web UI list the template at ``path`` (copied into its templates folder when it lies elsewhere)."""
+        from modules.textual_inversion import textual_inversion
+
+        from .files import atomic_write_bytes
+
+        path = Path(path)
+        target = self._template_target(path)
+        if target is not None:
+            data = path.read_bytes()
+            if target.exists() and target.read_bytes() != data:
+                raise DatasetError(f"The web UI's templates folder already has a different {path.name}, which it would "
+                                   f"use instead of {path}; rename the template or write it into {target.parent}.")
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
+        textual_inversion.list_textual_inversion_templates()
+
+    def use_filename_captions(self) -> None:
+        """Set the web UI's "Filename join string" to ", " so file-name captions keep their commas."""
+        from modules import shared
+
+        if _opt("dataset_filename_join_string") == ", ":
+            return
+        if hasattr(shared.opts, "set"):
+            shared.opts.set("dataset_filename_join_string", ", ")
+        else:
+            shared.opts.dataset_filename_join_string = ", "
+        try:
+            shared.opts.save(shared.config_filename)
+        except Exception:  # frozen settings: the value holds until restart
+            pass
+
+    # -- training ---------------------------------------------------------------------------------------------
+    def _positional(self, low: Callable, request: TrainRequest) -> list:
+        """The train function's arguments after ``id_task``, in its own order, by name."""
+        kwargs = request.webui_kwargs()
+        names = list(inspect.signature(low).parameters)[1:]
+        missing = [n for n in names if n not in kwargs]
+        if missing:
+            raise DatasetError(f"This web UI's {request.kind} trainer takes {', '.join(missing)}, which this extension "
+                               "does not know; update the web UI to 1.7 or later.")
+        return [kwargs[n] for n in names]
+
+    def _call(self, request: TrainRequest, progress: Progress) -> Tuple[int, int, bool, str]:
+        """Run the web UI's train function once; (start step, end step, interrupted, saved file)."""
+        from modules import call_queue, shared
+
+        low, ui_train, _ = self._require(request.kind)
+        name = request.name.strip()
+        self.use_template(request.template_file)
+        start = self.current_step(request.kind, name)
+        if start is None:
+            raise DatasetError(f'The web UI has no {request.kind} "{name}"; create it first.')
+        args = self._positional(low, request)
+        saved = self.current_file(request.kind, name)
+        before = saved.stat().st_mtime_ns if saved.exists() else None
+        wrapped = call_queue.wrap_gradio_gpu_call(ui_train, extra_outputs=[None])
+        id_task = f"task({secrets.token_hex(8)})"
+        job = f"train-{request.kind}"
+        outcome: dict = {}
+
+        def work():
+            try:
+                outcome["result"] = wrapped(id_task, *args)
+            except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"sd_dataset {job}", daemon=True)
+        worker.start()
+        asked = False
+        reached = start
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            state = shared.state
+            ours = getattr(state, "job", "") == job
+            if ours and progress.cancelled and not asked:
+                state.interrupt()  # only once our job runs: earlier it would stop someone else's
+                asked = True
+            if ours and isinstance(state.job_no, int) and state.job_no > reached:
+                progress.advance(state.job_no - reached)
+                reached = state.job_no
+        if "error" in outcome:
+            raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
+        result = list(outcome.get("result") or [])
+        text = html.unescape(" ".join(str(part) for part in result if part))
+        error = _ERROR.search(" ".join(str(part) for part in result if part))
+        if error:
+            message = html.unescape(error.group(1)).strip().rstrip(".")
+            raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
+        match = _RESULT.search(text)
+        if match is None:
+            raise DatasetError(f"The web UI's trainer gave no result for {name} (see its console); check the console "
+                               "and start again.")
+        end = int(match.group(2))
+        if reached < end:
+            progress.advance(end - reached)
+        if end > start and before is not None and saved.exists() and saved.stat().st_mtime_ns == before:
+            raise DatasetError(f"The web UI's trainer reached step {end} but did not save {saved} (it logs the cause, "
+                               "such as an error while training, only in its console); fix that and train again.")
+        return start, end, match.group(1) == "interrupted" or asked, str(saved)
+
+    def train(self, request: TrainRequest, progress: Progress) -> str:
+        from .schedule import parse, plan
+
+        name = request.name.strip()
+        start_at = self.current_step(request.kind, name) or 0
+        try:
+            last = plan(parse(request.learn_rate), int(request.steps), start_at).last_step
+        except (DatasetError, TypeError, ValueError):
+            last = int(request.steps)
+        progress.start(max(0, last - start_at), f"training {request.kind} {name}")
+        try:
+            start, end, interrupted, saved = self._call(request, progress)
+        finally:
+            progress.close()
+        if interrupted:
+            return (f"interrupted at step {end}: the {request.kind} {name} is saved at step {end} in {saved}; train "
+                    "again to go on from there")
+        if end <= start:
+            raise DatasetError(f"The web UI's trainer stopped at step {end} without training (it logs the cause, such "
+                               "as an out-of-memory error, only in its console); fix what the console shows and train "
+                               "again.")
+        if end < last:
+            raise DatasetError(f"The web UI's trainer stopped at step {end}, before step {last}, without being "
+                               "interrupted (it logs the cause only in its console); fix that and train again to go on.")
+        return f"trained the {request.kind} {name} from step {start} to {end}; saved to {saved}"
+
+    # -- supervised training ----------------------------------------------------------------------------------
+    def supervisor_host(self, request: TrainRequest, progress: Optional[Progress] = None):
+        """A :class:`sd_dataset.supervisor.Host` over this web UI for ``request``'s embedding or hypernetwork."""
+        from modules import shared
+
+        from . import supervisor
+
+        kind, name = request.kind, request.name.strip()
+        self._require(kind)
+        quiet = Progress(progress.cancel_event if progress is not None else None)  # the supervisor shows progress
+
+        def train_segment(segment: TrainRequest, rate: str, end_step: int):
+            self._call(segment, quiet)
+            folder = supervisor.trainer_log_folder(segment.log_directory, name)
+            copies = sorted((folder / f"{kind}s").glob("*.pt"), key=lambda p: p.stat().st_mtime_ns)
+            images = sorted((folder / "images").glob("*.png"), key=lambda p: p.stat().st_mtime_ns)
+            return supervisor.SegmentResult(step=self.current_step(kind, name) or 0,
+                                            loss_csv=supervisor.trainer_loss_csv(folder, kind),
+                                            current_file=self.current_file(kind, name), log_folder=folder,
+                                            copy=copies[-1] if copies else None, preview=images[-1] if images else None)
+
+        def restore_copy(path) -> None:
+            supervisor.restore_file(path, self.current_file(kind, name))
+            self._reload(kind, force=True)
+
+        def set_csv_every(n: int) -> int:
+            previous = _opt("training_write_csv_every", 500)
+            shared.opts.training_write_csv_every = int(n)  # for this run only: not saved
+            return int(previous or 0)
+
+        return supervisor.Host(train_segment=train_segment, restore_copy=restore_copy, set_csv_every=set_csv_every,
+                               current_step=lambda: self.current_step(kind, name) or 0,
+                               current_file=lambda: self.current_file(kind, name))
+
+    def supervise(self, request: TrainRequest, knobs, progress: Progress, on_decision=None):
+        """A supervised run (see :mod:`sd_dataset.supervisor`); returns its :class:`RunSummary`."""
+        from .supervisor import Supervisor
+
+        self.use_template(request.template_file)
+        return Supervisor(request, self.supervisor_host(request, progress), knobs, progress,
+                          on_decision=on_decision).run()

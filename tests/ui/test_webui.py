@@ -1,0 +1,436 @@
+"""The extension inside a stand-in web UI 1.10 (``tests/webui_stub``), loaded the way the web UI loads it."""
+
+import importlib.metadata
+import importlib.util
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "tests" / "webui_stub"
+
+
+@pytest.fixture
+def webui(tmp_path, monkeypatch):
+    """A web UI folder with the extension installed (a copy), its script loaded as web UI 1.10 does."""
+    ext = tmp_path / "webui" / "extensions" / "sd-webui-dataset"
+    for item in ("sd_dataset", "scripts", "install.py"):
+        source = REPO / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, ext / item)
+    sys.path.insert(0, str(STUB))
+    import fake_trainer  # noqa: F401  (imports the repo's sd_dataset for its helpers, before it is set aside)
+    import stub_control
+    saved_modules = {k: v for k, v in sys.modules.items() if k == "sd_dataset" or k.startswith("sd_dataset.")}
+    for key in saved_modules:
+        del sys.modules[key]
+    saved_path = list(sys.path)
+    repo_entries = {str(REPO), ".", ""}
+    sys.path[:] = [p for p in sys.path if p not in repo_entries and Path(p or ".").resolve() != REPO]
+    from modules import script_callbacks
+
+    stub_control.reset(tmp_path / "webui")
+    script_callbacks.clear_callbacks()
+
+    # modules/scripts.py load_scripts(): the extension root on sys.path only while the file runs;
+    # script_loading.load_module(): spec_from_file_location(basename), not put in sys.modules
+    script = ext / "scripts" / "dataset_tab.py"
+    syspath = sys.path
+    sys.path = [str(ext)] + sys.path
+    try:
+        spec = importlib.util.spec_from_file_location(script.name, script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path = syspath
+    assert "dataset_tab.py" not in sys.modules and str(ext) not in sys.path
+    yield ext
+    for key in [k for k in sys.modules if k == "sd_dataset" or k.startswith("sd_dataset.")]:
+        del sys.modules[key]
+    sys.modules.update(saved_modules)
+    sys.path[:] = saved_path
+
+
+def package(ext, name="webui"):
+    module = sys.modules[f"sd_dataset.{name}"]
+    assert Path(module.__file__).resolve().is_relative_to(ext.resolve())  # the installed copy, not the repo
+    return module
+
+
+def dataset(root: Path, count=3) -> Path:
+    from PIL import Image
+
+    folder = root / "train"
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.new("RGB", (64, 64), (i * 40, 80, 120)).save(folder / f"img{i}.png")
+        (folder / f"img{i}.txt").write_text(f"red panda, solo, pose {i}", encoding="utf-8")
+    return folder
+
+
+def template(name="panda.txt") -> Path:
+    from modules import shared
+
+    path = Path(shared.cmd_opts.textual_inversion_templates_dir) / name
+    path.write_text("a photo of [name], [filewords]\n", encoding="utf-8")
+    return path
+
+
+def bar(*args, **kwargs):
+    pass
+
+
+def tab_and_request(ext, tmp_path, kind="embedding", name="panda", steps=12, learn_rate="0.005:6, 0.001"):
+    from sd_dataset.ui import DatasetTab
+    from sd_dataset.training import TrainRequest
+
+    webui_mod = package(ext)
+    host = webui_mod.webui_host()
+    request = TrainRequest(name=name, data_root=str(dataset(tmp_path)), template_file=str(template()),
+                           learn_rate=learn_rate, steps=float(steps), kind=kind, save_every=4.0,
+                           create_image_every=0, log_directory=str(tmp_path / "logs"))
+    return DatasetTab(host), request
+
+
+EMBEDDING_PARAMS = ["id_task", "embedding_name", "learn_rate", "batch_size", "gradient_step", "data_root",
+                    "log_directory", "training_width", "training_height", "varsize", "steps", "clip_grad_mode",
+                    "clip_grad_value", "shuffle_tags", "tag_drop_out", "latent_sampling_method", "use_weight",
+                    "create_image_every", "save_embedding_every", "template_filename",
+                    "save_image_with_stored_embedding", "preview_from_txt2img", "preview_prompt",
+                    "preview_negative_prompt", "preview_steps", "preview_sampler_name", "preview_cfg_scale",
+                    "preview_seed", "preview_width", "preview_height"]
+INTS = ("batch_size", "gradient_step", "steps", "create_image_every", "training_width", "training_height")
+
+
+# --- registration ------------------------------------------------------------------------------------------------
+
+def test_the_script_registers_the_settings_section_and_the_tab(webui):
+    from modules import script_callbacks, shared, errors
+
+    script_callbacks.ui_settings_callback()
+    labels = {k: v for k, v in shared.opts.data_labels.items() if k.startswith("sd_dataset_")}
+    assert not errors.reported
+    assert {"sd_dataset_root", "sd_dataset_api_rate", "sd_dataset_e621_username", "sd_dataset_e621_api_key",
+            "sd_dataset_danbooru_api_key", "sd_dataset_caption"} <= set(labels)
+    assert all(v.section == ("sd_dataset", "Dataset") and v.category_id == "training" for v in labels.values())
+    key = labels["sd_dataset_e621_api_key"]
+    assert key.component is gr.Textbox and key.component_args == {"type": "password"} and key.restrict_api
+    assert "user id" in labels["sd_dataset_gelbooru_username"].label
+
+    tabs = script_callbacks.ui_tabs_callback()  # after sys.path was restored: the lazy imports must still work
+    assert not errors.reported, errors.reported
+    assert [(type(t[0]), t[1], t[2]) for t in tabs] == [(gr.Blocks, "Dataset", "sd_dataset")]
+
+
+def test_the_host_reads_the_settings_and_falls_back_to_the_environment(webui, monkeypatch, tmp_path):
+    from modules import script_callbacks, shared
+
+    script_callbacks.ui_settings_callback()
+    webui_mod = package(webui)
+    shared.opts.sd_dataset_e621_username = "alice"
+    shared.opts.sd_dataset_e621_api_key = "s3cret"
+    shared.opts.sd_dataset_api_rate = 0.5
+    monkeypatch.setenv("DANBOORU_API_KEY", "from-env")
+    host = webui_mod.webui_host()
+    assert host.credentials("e621", "E621").username == "alice"
+    assert host.credentials("e621", "E621").api_key == "s3cret"
+    assert host.credentials("danbooru", "DANBOORU").api_key == "from-env"
+    assert "s3cret" not in repr(host.credentials("e621", "E621"))
+    assert host.api_rate == 0.5
+    assert host.templates_dir == Path(shared.cmd_opts.textual_inversion_templates_dir)
+    assert host.datasets_root == tmp_path / "webui" / "datasets"
+    assert host.trainer is not None and host.caption_defaults["caption"] == "txt"
+
+
+# --- training ------------------------------------------------------------------------------------------------------
+
+def test_train_creates_and_trains_an_embedding_with_the_real_parameters(webui, tmp_path):
+    import stub_control
+    from modules import sd_hijack
+    from fake_trainer import read_state
+    from sd_dataset.host import CreateOptions
+
+    tab, request = tab_and_request(webui, tmp_path)
+    text = tab.train(request, CreateOptions(init_text="red panda", vectors_per_token=2.0), bar)
+    assert "trained the embedding panda from step 0 to 12" in text, text
+
+    (args, kwargs), = stub_control.called("create_embedding")
+    assert args == ("panda", 2, False) and kwargs == {"init_text": "red panda"}
+    assert type(args[1]) is int
+    (_, call), = stub_control.called("train_embedding")
+    assert list(call) == EMBEDDING_PARAMS
+    assert call["id_task"].startswith("task(") and call["id_task"].endswith(")")
+    assert call["embedding_name"] == "panda" and call["learn_rate"] == "0.005:6, 0.001"
+    assert call["template_filename"] == "panda.txt" and call["data_root"] == request.data_root
+    assert call["save_embedding_every"] == 4 and type(call["save_embedding_every"]) is int
+    assert all(type(call[k]) is int for k in INTS), {k: type(call[k]) for k in INTS}
+    assert sd_hijack.optimization_calls == ["undo", "apply"]
+    assert read_state(Path(webui.parent.parent) / "embeddings" / "panda.pt")["step"] == 12
+    assert sd_hijack.model_hijack.embedding_db.word_embeddings["panda"].step == 12
+
+
+def test_train_creates_and_trains_a_hypernetwork_with_the_real_parameters(webui, tmp_path):
+    import stub_control
+    from modules import shared
+    from fake_trainer import read_state
+    from sd_dataset.host import CreateOptions
+
+    tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
+    options = CreateOptions(layer_structure="1, 2, 1", activation="swish", layer_norm=True, dropout=True)
+    text = tab.train(request, options, bar)
+    assert "trained the hypernetwork pandanet from step 0 to 12" in text, text
+
+    (args, kwargs), = stub_control.called("create_hypernetwork")
+    assert args == ("pandanet", ["768", "320", "640", "1280"], False)
+    assert kwargs == {"layer_structure": "1, 2, 1", "activation_func": "swish", "weight_init": "Normal",
+                      "add_layer_norm": True, "use_dropout": True, "dropout_structure": "0, 0.05, 0.1"}
+    (_, call), = stub_control.called("train_hypernetwork")
+    expected = [p for p in EMBEDDING_PARAMS if p != "save_image_with_stored_embedding"]
+    expected = [{"embedding_name": "hypernetwork_name", "save_embedding_every": "save_hypernetwork_every"}.get(p, p)
+                for p in expected]
+    assert list(call) == expected
+    assert all(type(call[k]) is int for k in INTS + ("save_hypernetwork_every",))
+    assert read_state(shared.hypernetworks["pandanet"])["step"] == 12
+
+
+def test_a_silent_failure_in_the_trainer_is_an_error_sentence(webui, tmp_path):
+    import stub_control
+    from sd_dataset.host import CreateOptions
+
+    tab, request = tab_and_request(webui, tmp_path)
+    tab.host.trainer.create("embedding", "panda", CreateOptions())
+    stub_control.trainers["embedding"].fail_at_step = 1  # logs "Error training embedding", returns at 0 steps
+    with pytest.raises(Exception) as info:
+        tab.train(request, None, bar)
+    assert type(info.value).__name__ == "DatasetError"
+    message = str(info.value)
+    assert message.startswith("The web UI's trainer stopped at step 0 without training") and message.endswith(".")
+    assert "\n" not in message
+
+
+def test_a_failure_later_in_the_run_is_an_error_too(webui, tmp_path):
+    import stub_control
+    from sd_dataset.host import CreateOptions
+
+    tab, request = tab_and_request(webui, tmp_path)
+    tab.host.trainer.create("embedding", "panda", CreateOptions())
+    stub_control.trainers["embedding"].fail_at_step = 7
+    with pytest.raises(Exception) as info:
+        tab.train(request, None, bar)
+    assert "did not save" in str(info.value) or "before step 12" in str(info.value)
+
+
+def test_the_web_uis_own_refusal_comes_back_as_a_sentence(webui, tmp_path):
+    from sd_dataset.host import CreateOptions
+
+    tab, request = tab_and_request(webui, tmp_path)
+    trainer = tab.host.trainer
+    trainer.create("embedding", "panda", CreateOptions())
+    request.data_root = str(tmp_path / "missing")
+    with pytest.raises(Exception) as info:
+        trainer.train(request, __import__("sd_dataset.progress").progress.Progress())
+    assert str(info.value) == ("The web UI refused to train the embedding (AssertionError: Dataset directory doesn't "
+                               "exist); fix that and start again.")
+
+
+def test_interrupt_stops_the_run_through_the_web_uis_state(webui, tmp_path):
+    import stub_control
+    from modules import shared
+    from fake_trainer import read_state
+
+    tab, request = tab_and_request(webui, tmp_path, steps=400, learn_rate="0.005")
+    stub_control.settings.step_delay = 0.01
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(text=tab.train(request, _create(), bar)))
+    worker.start()
+    deadline = time.time() + 20
+    while shared.state.job_no < 5 and time.time() < deadline:
+        time.sleep(0.02)
+    assert tab.cancels.cancel("train").startswith("cancelling")
+    worker.join(20)
+    assert not worker.is_alive()
+    step = read_state(Path(shared.cmd_opts.embeddings_dir) / "panda.pt")["step"]
+    assert 5 <= step < 400
+    assert f"interrupted at step {step}" in out["text"], out
+    assert shared.state.interrupted is False and shared.state.job == ""  # the wrapper cleaned up
+
+
+def _create():
+    from sd_dataset.host import CreateOptions
+
+    return CreateOptions()
+
+
+def test_existing_name_is_a_sentence(webui, tmp_path):
+    tab, request = tab_and_request(webui, tmp_path)
+    tab.host.trainer.create("embedding", "panda", _create())
+    with pytest.raises(Exception) as info:
+        tab.host.trainer.create("embedding", "panda", _create())
+    assert str(info.value).startswith('A embedding named "panda" already exists') or "already exists" in str(info.value)
+
+
+def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
+    import stub_control
+    from modules import shared
+
+    tab, request = tab_and_request(webui, tmp_path)
+    shared.sd_model.is_sdxl = True
+    text = tab.train(request, _create(), bar)
+    assert "SDXL" in text and "training not started" in text
+    assert not stub_control.called("train_embedding") and not stub_control.called("create_embedding")
+
+
+def test_forge_without_trainers_says_so_in_the_train_section(webui, tmp_path, monkeypatch):
+    import types
+    from modules.hypernetworks import hypernetwork, ui as hn_ui
+    from modules.textual_inversion import textual_inversion, ui as ti_ui
+
+    for module, name in ((textual_inversion, "train_embedding"), (ti_ui, "train_embedding"),
+                         (hypernetwork, "train_hypernetwork"), (hypernetwork, "create_hypernetwork"),
+                         (hn_ui, "train_hypernetwork")):
+        monkeypatch.delattr(module, name)
+    monkeypatch.setitem(sys.modules, "modules_forge", types.ModuleType("modules_forge"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "modules_forge" else None)
+    tab, request = tab_and_request(webui, tmp_path)
+    host = tab.host
+    assert host.trainer is None and host.name == "Forge"
+    assert host.no_training_reason.startswith("This Forge has no built-in textual-inversion or hypernetwork trainer")
+    text = tab.train(request, _create(), bar)
+    assert host.no_training_reason in text and "it would pass" in text and '"learn_rate": "0.005:6, 0.001"' in text
+    from sd_dataset.ui import build_ui
+
+    blocks = build_ui(host)
+    shown = [b.value for b in blocks.blocks.values() if isinstance(b, gr.Markdown)]
+    assert host.no_training_reason in shown
+
+
+def test_a_template_outside_the_templates_folder_is_copied_in_and_listed(webui, tmp_path):
+    from modules.textual_inversion import textual_inversion
+
+    tab, _ = tab_and_request(webui, tmp_path)
+    outside = tmp_path / "mine.txt"
+    outside.write_text("[name], [filewords]\n", encoding="utf-8")
+    tab.host.trainer.use_template(outside)
+    assert "mine.txt" in textual_inversion.textual_inversion_templates
+    other = tmp_path / "other" / "mine.txt"
+    other.parent.mkdir()
+    other.write_text("something else\n", encoding="utf-8")
+    with pytest.raises(Exception, match="already has a different mine.txt"):
+        tab.host.trainer.use_template(other)
+
+
+def test_filename_captions_set_the_join_string_and_save(webui, tmp_path):
+    import json
+    from modules import shared
+
+    tab, _ = tab_and_request(webui, tmp_path)
+    tab.host.trainer.use_filename_captions()
+    assert shared.opts.dataset_filename_join_string == ", "
+    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
+
+
+def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
+    """The Blocks' train function, as the browser would call it (create + train)."""
+    import stub_control
+    from modules import script_callbacks
+
+    (blocks, _, _), = script_callbacks.ui_tabs_callback()
+    function, inputs = _api_function(blocks, "train")
+    labels = [getattr(c, "label", None) for c in inputs]
+    data_root = dataset(tmp_path)
+    template()
+    values = []
+    for component, label in zip(inputs, labels):
+        value = component.value
+        if value is None and isinstance(component, gr.Textbox):
+            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
+        value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
+                 "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
+                 "Preview image every N steps": 0}.get(label, value)
+        values.append(value)
+    # the data folder and template come from the augment output and template boxes
+    values[_index_of(inputs, "sdds_aug_out")] = str(data_root)
+    tpl_dir = _index_of(inputs, "sdds_tpl_dir")
+    values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
+    values[_index_of(inputs, "sdds_tpl_name")] = "panda"
+    *_, (result, chart, previews, decisions) = function(*values, progress=_NoBar())  # a generator: the last update
+    assert "trained the embedding panda from step 0 to 8" in result, result
+    assert (chart, previews, decisions) == (None, [], "")  # not supervised
+    assert len(stub_control.called("train_embedding")) == 1
+
+
+def _api_function(blocks, api_name):
+    """The function and input components behind ``api_name``, under gradio 3 and 4."""
+    if hasattr(blocks, "dependencies"):  # gradio 3: dependencies (dicts) and fns in the same order
+        index = next(i for i, d in enumerate(blocks.dependencies) if d.get("api_name") == api_name)
+        return blocks.fns[index].fn, [blocks.blocks[i] for i in blocks.dependencies[index]["inputs"]]
+    block_fn = next(f for f in blocks.fns.values() if f.api_name == api_name)  # gradio 4
+    return block_fn.fn, list(block_fn.inputs)
+
+
+class _NoBar:
+    def __call__(self, *args, **kwargs):
+        pass
+
+
+def _index_of(components, elem_id):
+    for index, component in enumerate(components):
+        if getattr(component, "elem_id", None) == elem_id:
+            return index
+    raise AssertionError(f"no input {elem_id}")
+
+
+# --- supervised ------------------------------------------------------------------------------------------------------
+
+def test_a_supervised_run_reverts_to_the_best_copy_and_steps_the_rate_down(webui, tmp_path):
+    import stub_control
+    from modules import sd_hijack, shared
+    from fake_trainer import read_state
+    from sd_dataset.progress import Progress
+    from sd_dataset.supervisor import REVERT, Knobs
+
+    def curve(step, rate):  # fries above step 40 at the full rate, fine at half of it
+        return 10.0 if step > 40 and rate > 0.003 else 1.0 / (1 + step / 20)
+
+    stub_control.settings.curve = curve
+    tab, request = tab_and_request(webui, tmp_path, steps=80, learn_rate="0.005")
+    trainer = tab.host.trainer
+    trainer.create("embedding", "panda", _create())
+    seen = []
+
+    def on_decision(decision, result):
+        if decision.action == REVERT:
+            current = read_state(trainer.current_file("embedding", "panda"))
+            seen.append((decision.restore_step, current["step"],
+                         sd_hijack.model_hijack.embedding_db.word_embeddings["panda"].step, current["weight"]))
+
+    summary = trainer.supervise(request, Knobs(segment=20, patience=0), Progress(), on_decision)
+    assert [(d.step, d.action) for d in summary.decisions][:3] == [(20, "continue"), (40, "continue"), (60, REVERT)]
+    assert seen and seen[0][:3] == (40, 40, 40)  # the file and the loaded embedding are back at step 40
+    assert seen[0][3] == pytest.approx(40 * 0.005)  # ... with the weights of step 40
+    assert summary.final_step == 80 and summary.decisions[-1].action == "stop"
+    rates = [c.learn_rate for c in stub_control.trainers["embedding"].calls]
+    assert rates[:3] == ["0.005", "0.005", "0.005"] and rates[3] == "0.0025"
+    assert shared.opts.training_write_csv_every == 500  # restored after the run
+    assert summary.journal.exists()
+
+
+# --- install.py ------------------------------------------------------------------------------------------------------
+
+def test_install_asks_pip_only_for_what_the_web_ui_lacks(monkeypatch):
+    import runpy
+
+    monkeypatch.syspath_prepend(str(STUB))
+    import launch
+
+    launch.pip_calls.clear()
+    monkeypatch.setattr(launch, "is_installed", lambda dist: dist != "tenacity")
+    versions = {"pyrate-limiter": "4.1.0", "ImageHash": "3.9"}  # too old an ImageHash is replaced too
+    monkeypatch.setattr(importlib.metadata, "version", lambda dist: versions[dist], raising=True)
+    runpy.run_path(str(REPO / "install.py"), run_name="__main__")
+    assert [c[0] for c in launch.pip_calls] == ['install "tenacity>=8.2"', 'install "ImageHash>=4.3"']

@@ -1,0 +1,1 @@
+"""Stand-in for the web UI's ``modules`` package (tests only)."""

@@ -1,0 +1,31 @@
+"""The parts of ``modules.shared`` (web UI 1.10) the extension reads: opts, cmd_opts, state, sd_model, hypernetworks."""
+
+import os
+
+from modules import options, shared_cmd_options, shared_items
+from modules.shared_state import State
+
+cmd_opts = shared_cmd_options.cmd_opts
+data_path = os.getcwd()
+config_filename = cmd_opts.ui_settings_file
+
+hypernetworks = {}
+loaded_hypernetworks = []
+state = State()
+sd_model = None
+
+options_section = options.options_section
+OptionInfo = options.OptionInfo
+
+options_templates = {}
+options_templates.update(options_section(('training', "Training", "training"), {
+    "unload_models_when_training": OptionInfo(False, "Move VAE and CLIP to RAM when training if possible. Saves VRAM."),
+    "save_training_settings_to_txt": OptionInfo(True, "Save textual inversion and hypernet settings to a text file whenever training starts."),
+    "dataset_filename_word_regex": OptionInfo("", "Filename word regex"),
+    "dataset_filename_join_string": OptionInfo(" ", "Filename join string"),
+    "training_write_csv_every": OptionInfo(500, "Save an csv containing the loss to log directory every N steps, 0 to disable"),
+    "training_xattention_optimizations": OptionInfo(False, "Use cross attention optimizations while training"),
+}))
+opts = options.Options(options_templates, set())
+
+reload_hypernetworks = shared_items.reload_hypernetworks

@@ -1,0 +1,7 @@
+import argparse
+
+cmd_opts = argparse.Namespace(
+    embeddings_dir="embeddings", hypernetwork_dir="models/hypernetworks",
+    textual_inversion_templates_dir="textual_inversion_templates", lowvram=False, medvram=False,
+    skip_install=False, freeze_settings=False, ui_settings_file="config.json",
+)

@@ -1,0 +1,81 @@
+"""The tests' handle on the stand-in web UI: reset it into a folder, script its trainer, read what it was called with."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Dict, List, Tuple
+
+from fake_trainer import FakeTrainer
+
+calls: List[Tuple[str, tuple, dict]] = []
+trainers: Dict[str, FakeTrainer] = {}
+settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50))
+TEMPLATE_FILES = {"style_filewords.txt": "a painting, [filewords], by [name]\n",
+                  "subject_filewords.txt": "a photo of a [name], [filewords]\n"}
+
+
+def record(function: str, *args, **kwargs) -> None:
+    calls.append((function, args, kwargs))
+
+
+def called(function: str) -> List[Tuple[tuple, dict]]:
+    return [(args, kwargs) for name, args, kwargs in calls if name == function]
+
+
+def trainer(kind: str) -> FakeTrainer:
+    from modules import shared
+
+    fake = trainers[kind]
+    fake.csv_every = shared.opts.training_write_csv_every
+    return fake
+
+
+def _on_step(step: int) -> bool:
+    from modules import shared
+
+    shared.state.job_no = step
+    if settings.step_delay:
+        time.sleep(settings.step_delay)
+    return shared.state.interrupted
+
+
+def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Path:
+    """A fresh web UI in ``root``: folders, options, state, an SD1 model, empty databases."""
+    from modules import errors, options, sd_hijack, shared
+    from modules.textual_inversion import textual_inversion
+
+    root = Path(root)
+    calls.clear()
+    errors.reported.clear()
+    sd_hijack.optimization_calls.clear()
+    settings.step_delay = 0.0
+    if curve is not None:
+        settings.curve = curve
+    cmd = shared.cmd_opts
+    cmd.embeddings_dir = str(root / "embeddings")
+    cmd.hypernetwork_dir = str(root / "hypernetworks")
+    cmd.textual_inversion_templates_dir = str(root / "textual_inversion_templates")
+    cmd.lowvram = False
+    cmd.ui_settings_file = shared.config_filename = str(root / "config.json")
+    shared.data_path = str(root)
+    Path(cmd.embeddings_dir).mkdir(parents=True, exist_ok=True)
+    Path(cmd.hypernetwork_dir).mkdir(parents=True, exist_ok=True)
+    Path(cmd.textual_inversion_templates_dir).mkdir(parents=True, exist_ok=True)
+    for name, text in TEMPLATE_FILES.items():
+        (Path(cmd.textual_inversion_templates_dir) / name).write_text(text, encoding="utf-8")
+    shared.opts = options.Options(dict(shared.options_templates), set())
+    shared.state = shared.State()
+    shared.sd_model = SimpleNamespace(is_sdxl=False, is_sd1=True, is_sd2=False, is_sd3=False,
+                                      cond_stage_model=SimpleNamespace())
+    shared.hypernetworks = {}
+    sd_hijack.model_hijack = sd_hijack.StableDiffusionModelHijack()
+    sd_hijack.model_hijack.embedding_db.add_embedding_dir(cmd.embeddings_dir)
+    textual_inversion.list_textual_inversion_templates()
+    shared.reload_hypernetworks()
+    for kind in ("embedding", "hypernetwork"):
+        trainers[kind] = FakeTrainer(root, lambda step, rate: settings.curve(step, rate), kind=kind,
+                                     now=datetime.datetime.now, on_step=_on_step)
+    return root
