@@ -233,18 +233,21 @@ class DatasetTab:
             shuffle_tags=shuffle_tags, tag_drop_out=float(tag_drop_out), latent_sampling_method=latent_sampling,
         )
 
-    def _findings(self, request: TrainRequest, creating: bool = False):
+    def _findings(self, request: TrainRequest, creating: bool = False, csv_every: Optional[int] = None):
         state = self.host.trainer.host_state(request) if self.host.trainer else None
         if state is not None and creating:  # it does not exist yet: the create step makes it, at step 0
             state = replace(state, loaded_embeddings=None, hypernetworks=None, current_step=0)
+        if state is not None and csv_every is not None:  # a supervised run sets the loss-log interval itself
+            state = replace(state, training_write_csv_every=csv_every)
         return check_readiness(request, state)
 
     def check(self, request: TrainRequest, creating: bool = False) -> list[str]:
         return _finding_lines(self._findings(request, creating))
 
-    def _start(self, request: TrainRequest, create: Optional[CreateOptions]) -> tuple[list[str], bool]:
+    def _start(self, request: TrainRequest, create: Optional[CreateOptions],
+               csv_every: Optional[int] = None) -> tuple[list[str], bool]:
         """The readiness check, then creation of a new embedding/hypernetwork; (log lines, may train)."""
-        findings = self._findings(request, create is not None)
+        findings = self._findings(request, create is not None, csv_every)
         lines = _finding_lines(findings)
         if has_errors(findings):
             return lines + ["training not started: fix the errors above first"], False
@@ -264,7 +267,7 @@ class DatasetTab:
     def supervise(self, request: TrainRequest, create: Optional[CreateOptions], knobs: Knobs,
                   bar) -> Iterator[tuple]:
         """Run supervised training, yielding (log, loss chart, segment previews, decisions) after every segment."""
-        lines, go = self._start(request, create)
+        lines, go = self._start(request, create, knobs.csv_every)
         if not go:
             yield "\n".join(lines), None, [], ""
             return
@@ -611,7 +614,7 @@ def _folders_update(tab: DatasetTab, root: str, name: str):
     return (downloaded, downloaded, tagged, tagged, train, train, str(templates), name.strip())
 
 
-def queue(blocks: gr.Blocks) -> gr.Blocks:
+def enable_queue(blocks: gr.Blocks) -> gr.Blocks:
     """Let Cancel and the preview run while a step works, under gradio 3 and 4."""
     if GRADIO_4:
         return blocks.queue(default_concurrency_limit=4)

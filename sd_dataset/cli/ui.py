@@ -25,7 +25,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         from ..host import standalone_host
-        from ..ui import build_ui, queue
+        from ..ui import build_ui, enable_queue
     except ImportError as exc:
         raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\"") \
             from None
@@ -33,6 +33,6 @@ def run(args: argparse.Namespace) -> int:
     if args.listen:
         print("warning: --listen serves the tab to every network this computer is on; anyone who reaches it can "
               "start downloads and write into your folders.", file=sys.stderr)
-    blocks = queue(build_ui(standalone_host(args.root)))
+    blocks = enable_queue(build_ui(standalone_host(args.root)))
     blocks.launch(server_name=host, server_port=args.port, inbrowser=not args.no_browser, show_api=True)
     return 0

@@ -18,12 +18,12 @@ def free_port() -> int:
 @pytest.fixture
 def launch_tab():
     """Serve a Dataset tab for a host on a free loopback port; returns its URL."""
-    from sd_dataset.ui import build_ui, queue
+    from sd_dataset.ui import build_ui, enable_queue
 
     launched = []
 
     def launch(host) -> str:
-        blocks = queue(build_ui(host))
+        blocks = enable_queue(build_ui(host))
         port = free_port()
         blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True)
         launched.append(blocks)

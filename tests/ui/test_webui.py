@@ -420,6 +420,24 @@ def test_a_supervised_run_reverts_to_the_best_copy_and_steps_the_rate_down(webui
     assert summary.journal.exists()
 
 
+def test_the_tab_shows_a_supervised_run_live(webui, tmp_path):
+    import stub_control
+    from sd_dataset.lossplot import REVERT as REVERT_COLOUR
+    from sd_dataset.supervisor import Knobs
+
+    stub_control.settings.curve = lambda step, rate: 10.0 if step > 40 and rate > 0.003 else 1.0 / (1 + step / 20)
+    tab, request = tab_and_request(webui, tmp_path, steps=80, learn_rate="0.005")
+    updates = list(tab.supervise(request, _create(), Knobs(segment=20, patience=0), bar))
+    assert len(updates) == len(stub_control.trainers["embedding"].calls) + 1  # one per segment, then the end
+    log, chart, previews, decisions = updates[-1]
+    assert "supervised run finished at step 80" in log and "supervisor.jsonl" in log
+    assert "training_write_csv_every" not in log  # the supervisor sets the loss-log interval itself
+    assert [line.split()[4] for line in decisions.splitlines()][:3] == ["continue", "continue",
+                                                                       "revert_and_step_down"]
+    assert REVERT_COLOUR in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}  # the revert is marked
+    assert updates[0][3].count("\n") == 0 and updates[1][3].count("\n") == 1  # the decisions grow live
+
+
 # --- install.py ------------------------------------------------------------------------------------------------------
 
 def test_install_asks_pip_only_for_what_the_web_ui_lacks(monkeypatch):
