@@ -27,6 +27,7 @@ from . import images
 from .errors import DatasetError
 from .files import atomic_open, atomic_write_bytes, ensure_writable_dir, remove_stale_temps
 from .images import ImageProblem
+from .lock import folder_lock
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -368,9 +369,14 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     src, out = check_folders(src, out)
     sources, ignored = list_sources(src)
     out = ensure_writable_dir(out)
+    with folder_lock(out, "augment"):
+        return _augment_locked(sources, ignored, out, options, workers, progress or Progress(), executor_factory)
+
+
+def _augment_locked(sources: list[Path], ignored: int, out: Path, options: AugmentOptions, workers: Optional[int],
+                    progress: Progress, executor_factory: Optional[Callable[[int], Executor]]) -> AugmentReport:
     remove_stale_temps(out)
     report = AugmentReport(sources=len(sources), ignored=ignored)
-    progress = progress or Progress()
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
 

@@ -13,6 +13,7 @@ from typing import Optional
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
 from .errors import DatasetError
 from .files import atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .lock import folder_lock
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,13 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The limit must be zero or more.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
+    with folder_lock(out, "fetch"):
+        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress or Progress())
+
+
+def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], workers: int, include_gif: bool,
+                  progress: Progress) -> FetchReport:
     remove_stale_temps(out)
-    progress = progress or Progress()
     progress.start(limit, f"fetch {query}")
     report = FetchReport()
     exts = wanted_exts(include_gif)

@@ -26,6 +26,7 @@ from .boorus.base import Booru, Post
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar
 from .files import TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
@@ -166,6 +167,12 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files = _list_images(src)
+    with folder_lock(ensure_writable_dir(root), "tag"):
+        return _tag_locked(src, dest, root, files, options, booru, cache, progress)
+
+
+def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], options: TagOptions, booru: Optional[Booru],
+                cache: Optional[PostCache], progress: Progress) -> TagReport:
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
                        offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
