@@ -25,9 +25,10 @@ from . import postindex
 from .boorus.base import Booru, Post
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar
-from .files import TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, link_leaves,
+                    md5_of_file, remove_stale_temps)
 from .lock import folder_lock
-from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, utf8_len
+from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tags import CaptionRules
@@ -100,6 +101,7 @@ class TagReport:
     tagged: int = 0
     untagged: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)  # files not read on purpose (links leading outside)
     sources: Counter = field(default_factory=Counter)
     frequency: Counter = field(default_factory=Counter)
     captions: dict[str, str] = field(default_factory=dict)  # output name -> caption
@@ -130,6 +132,7 @@ class TagReport:
                                                         if self.sources[k]))
         lines += [f"  untagged {name}: no post found for its md5" for name in self.untagged]
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
             lines.append("hint: --offline asked no site; tag again without it to look these up.")
         elif self.untagged:
@@ -171,11 +174,20 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
         return _tag_locked(src, dest, root, files, options, booru, cache, progress)
 
 
+def _skip_outside_links(files: list[Path], src: Path, report: TagReport) -> list[Path]:
+    real_src = src.resolve()
+    outside = [p for p in files if link_leaves(p, real_src)]
+    report.skipped += [Failure(p.name, LINK_OUTSIDE) for p in outside]
+    return [p for p in files if p not in outside]
+
+
 def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], options: TagOptions, booru: Optional[Booru],
                 cache: Optional[PostCache], progress: Progress) -> TagReport:
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
                        offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
+    files = _skip_outside_links(files, src, report)
+    report.images = len(files)
     items = _identify(files, report, progress)
     _find_posts(items, src, booru, cache, options, report)
     _caption(items, options, report)
@@ -197,7 +209,7 @@ def _check_folders(src: Path, out: Path, options: TagOptions) -> tuple[Path, Pat
     dest = root
     if options.layout == "kohya":
         concept = options.concept or options.rules.trigger or src.resolve().name or "concept"
-        dest = root / safe_filename(f"{options.repeats}_{concept}")
+        dest = root / f"{options.repeats}_{safe_user_name(concept, MAX_NAME_BYTES - 12)}"
     real_src, real_root, real_dest = src.resolve(), root.resolve(), dest.resolve()
     for folder in (real_root, real_dest):
         if folder == real_src or real_src in folder.parents:
@@ -213,6 +225,10 @@ def _list_images(src: Path) -> list[Path]:
         raise DatasetError(f"Cannot read the source folder {src} ({exc.strerror or exc}); check its permissions.") \
             from None
     files = [p for p in entries if p.suffix[1:].lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()]
+    real_src = src.resolve()
+    if files and all(link_leaves(p, real_src) for p in files):
+        raise DatasetError(f"Every image in {src} is a link to a file outside it, and such links are never "
+                           f"followed; copy the images into the folder.")
     if not files:
         raise DatasetError(f"{src} has no images (jpg, jpeg, png, webp, gif, bmp); point tag at the folder that "
                            f"holds them.")
@@ -485,7 +501,8 @@ def _rel(path: Path, root: Path) -> str:
 def _read_manifest(path: Path) -> set[str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {f for f in data.get("files", []) if isinstance(f, str) and ".." not in f.split("/")}
+        return {f for f in data.get("files", []) if isinstance(f, str) and f and ".." not in f.split("/")
+                and not f.startswith("/") and "\\" not in f and ":" not in f}
     except (OSError, ValueError, AttributeError):
         return set()
 
