@@ -112,6 +112,7 @@ class TagReport:
     unchanged: int = 0
     removed: int = 0
     api_requests: int = 0
+    retries: int = 0
     kept_untagged: bool = False
     offline: bool = False
     caption_mode: str = "txt"
@@ -140,7 +141,7 @@ class TagReport:
                          "these images with empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
-        lines.append(f"API requests: {self.api_requests}")
+        lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
         if self.frequency:
             lines.append(f"top tags of {self.tagged} tagged images (full table in {FREQUENCY_FILE}):")
             width = max(len(self.tag_names.get(t, t)) for t, _ in self.frequency.most_common(top))
@@ -283,7 +284,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         unknown = [m for m in unknown if m not in posts]
     failed_md5s: dict[str, str] = {}
     if unknown and booru is not None and not options.offline:
-        before = booru.http.stats.api_requests
+        before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
         try:
             found = booru.posts_by_md5(unknown)
         except DatasetError as exc:
@@ -291,6 +292,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             found = {}
         finally:
             report.api_requests += booru.http.stats.api_requests - before
+            report.retries += booru.http.stats.retries - retries_before
         rejected = list(booru.rejected)
         booru.rejected.clear()
         report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]

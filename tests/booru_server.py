@@ -83,6 +83,7 @@ class BooruServer:
         self.rng = random.Random(seed)
         self.requests: list[SeenRequest] = []
         self.faults_served: list[str] = []
+        self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -270,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = server.pick_fault(parts.path)
         if fault:
             server.faults_served.append(fault)
+            server.fault_log.append((fault, parts.path))
             if self._serve_fault(fault, parts.path):
                 return
         if parts.path == "/posts.json":
