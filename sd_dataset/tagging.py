@@ -353,6 +353,12 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         else:
             item.output = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename",
                                            companions=companions)
+    # claim every planned name before writing any, so a run killed midway (no ``finally`` runs then) leaves a
+    # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
+    planned = {_rel(dest / item.output, root) for item in keep}
+    if with_txt:
+        planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+    _write_manifest(manifest_path, planned | previous)
     written: set[str] = set()
     complete = False
     progress.start(len(keep), "tag")
@@ -390,10 +396,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         report.removed += _remove_stale(previous - written, root) if complete else 0
         if complete:
             _write_manifest(manifest_path, written)
-        else:  # files of a cut-short run may exist beyond those we counted: claim every planned name
-            planned = {_rel(dest / item.output, root) for item in keep}
-            if with_txt:
-                planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+        else:  # files of a cut-short run may exist beyond those we counted: keep every planned name claimed
             _write_manifest(manifest_path, written | planned | previous)
         _write_frequency(root / FREQUENCY_FILE, report)
 

@@ -29,6 +29,7 @@ PAGE_MAX = 320
 FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
 # hostile answers a test asks for by ``script`` (never drawn at random: no retry can mend them)
 HOSTILE = ("endless", "html")
+# ``trickle``: a file sent half now and half a while later (``trickle_seconds``), so a kill can land mid-write
 
 
 def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (24, 16)) -> bytes:
@@ -84,6 +85,8 @@ class BooruServer:
         self.requests: list[SeenRequest] = []
         self.faults_served: list[str] = []
         self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
+        self.trickle_seconds = 5.0
+        self.trickling = threading.Event()  # set once a trickled file's first half is out
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -323,6 +326,21 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:  # the client hung up, as it should
                 pass
             self.close_connection = True
+        elif fault == "trickle" and path.startswith("/data/"):
+            data = self.booru.file_bytes(path) or b""
+            half = len(data) // 2
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data[:half])
+                self.wfile.flush()
+                self.booru.trickling.set()
+                time.sleep(self.booru.trickle_seconds)
+                self.wfile.write(data[half:])
+            except OSError:
+                self.close_connection = True
         elif fault == "html":  # an error page with 200, where an image or JSON should be
             self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", "text/html")
         elif fault == "badjson" and path.endswith(".json"):
