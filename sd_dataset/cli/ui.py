@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         from ..host import standalone_host
         from ..ui import build_ui, queue
     except ImportError as exc:
-        raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\"") \
+        raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\".") \
             from None
     if args.listen:
         print("warning: --listen serves the tab to every network this computer is on; anyone who reaches it can "
