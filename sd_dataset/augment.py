@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from . import images
 from .errors import DatasetError
-from .files import atomic_open, atomic_write_bytes, ensure_writable_dir, remove_stale_temps
+from .files import LINK_OUTSIDE, atomic_open, atomic_write_bytes, ensure_writable_dir, link_leaves, remove_stale_temps
 from .images import ImageProblem
+from .lock import folder_lock
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -368,9 +368,17 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     src, out = check_folders(src, out)
     sources, ignored = list_sources(src)
     out = ensure_writable_dir(out)
+    with folder_lock(out, "augment"):
+        return _augment_locked(src, sources, ignored, out, options, workers, progress or Progress(),
+                               executor_factory)
+
+
+def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, options: AugmentOptions,
+                    workers: Optional[int], progress: Progress,
+                    executor_factory: Optional[Callable[[int], Executor]]) -> AugmentReport:
     remove_stale_temps(out)
     report = AugmentReport(sources=len(sources), ignored=ignored)
-    progress = progress or Progress()
+    sources = _drop_outside_links(src, sources, report)
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
 
@@ -429,6 +437,20 @@ def list_sources(src: Path) -> tuple[list[Path], int]:
         raise DatasetError(f"The source folder {src} holds no images ({', '.join(sorted(IMAGE_EXTS))}); "
                            "point at the folder that holds them.")
     return found, ignored
+
+
+def _drop_outside_links(src: Path, sources: list[Path], report: AugmentReport) -> list[Path]:
+    """Skip sources (or captions) that are links to files outside ``src``: only what is in the folder is read."""
+    real_src = src.resolve()
+    kept = []
+    for source in sources:
+        if link_leaves(source, real_src):
+            report.skipped.append(Skipped(source.name, LINK_OUTSIDE))
+        elif link_leaves(caption_path(source), real_src):
+            report.skipped.append(Skipped(source.name, f"its caption {caption_path(source).name}: {LINK_OUTSIDE}"))
+        else:
+            kept.append(source)
+    return kept
 
 
 def _drop_name_clashes(sources: list[Path], opts: AugmentOptions, report: AugmentReport) -> list[Path]:

@@ -13,6 +13,8 @@ from typing import Optional
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
 from .errors import DatasetError
 from .files import atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .http import looks_like_html
+from .lock import folder_lock
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,13 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The limit must be zero or more.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
+    with folder_lock(out, "fetch"):
+        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress or Progress())
+
+
+def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], workers: int, include_gif: bool,
+                  progress: Progress) -> FetchReport:
     remove_stale_temps(out)
-    progress = progress or Progress()
     progress.start(limit, f"fetch {query}")
     report = FetchReport()
     exts = wanted_exts(include_gif)
@@ -166,20 +173,28 @@ def _store_post(booru: Booru, post: Post, out: Path) -> str:
 
 
 def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> None:
+    web_page = False
     for attempt in range(1, tries + 1):
         try:
             with atomic_open(final, "w+b") as fh:
                 md5, _ = booru.http.download(post.file_url, fh, max_bytes=post.size or None)
                 if md5 != post.md5:
-                    raise _Mismatch()
+                    fh.seek(0)
+                    raise _Mismatch(looks_like_html(fh.read(512)))
             return
-        except _Mismatch:
+        except _Mismatch as exc:
+            web_page = exc.web_page
             log.info("%s: bytes do not match the md5 (try %d of %d)", post.filename, attempt, tries)
+    if web_page:
+        raise DatasetError(f"the server sent a web page (an error or login page) instead of the image, so its md5 "
+                           f"did not match, in {tries} tries; nothing was kept, and a rerun tries again")
     raise DatasetError(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again")
 
 
 class _Mismatch(Exception):
-    pass
+    def __init__(self, web_page: bool = False):
+        super().__init__()
+        self.web_page = web_page
 
 
 def sidecar_path(folder: Path, md5: str) -> Path:

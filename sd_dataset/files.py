@@ -81,6 +81,25 @@ def ensure_writable_dir(folder: Path) -> Path:
     return folder
 
 
+def link_leaves(path: Path, real_root: Path) -> bool:
+    """True when ``path`` is a symbolic link whose target lies outside ``real_root`` (a resolved folder).
+
+    Steps that read a source folder skip such links: a folder handed to the tool
+    must not make it read, copy or publish files from elsewhere.  Links that stay
+    inside the folder are followed like the files they point to.
+    """
+    if not os.path.islink(path):
+        return False
+    try:
+        target = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling or looping: nothing inside to read
+        return True
+    return target != real_root and real_root not in target.parents
+
+
+LINK_OUTSIDE = "it is a link to a file outside the source folder, which is never followed"
+
+
 def md5_of_file(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as fh:

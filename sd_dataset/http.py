@@ -347,8 +347,8 @@ class HttpSession:
                 body += chunk
                 if len(body) > self.policy.max_json_bytes:
                     raise DatasetError(
-                        f"{self.site_label} sent an answer larger than {self.policy.max_json_bytes // 2**20} MiB; "
-                        "refusing it."
+                        f"{self.site_label} sent an answer larger than {size_text(self.policy.max_json_bytes)} "
+                        f"from {host_of(url)}; refusing it (check --base-url points at the site's API)."
                     )
             _check_length(resp, len(body))
         if empty is not _NO_DEFAULT and not body.strip():
@@ -356,7 +356,7 @@ class HttpSession:
         try:
             return json.loads(body)
         except ValueError:
-            raise _Transient("malformed JSON") from None
+            raise _Transient("a web page instead of JSON" if looks_like_html(body) else "malformed JSON") from None
 
     def _download_attempt(self, url: str, fh: IO[bytes], limit: int) -> tuple[str, int]:
         resp = self._send(url, None, api=False)
@@ -368,11 +368,29 @@ class HttpSession:
             for chunk in _iter_body(resp):
                 size += len(chunk)
                 if size > limit:
-                    raise DatasetError(f"the file from {host_of(url)} is larger than the {limit} bytes expected")
+                    raise DatasetError(f"the file from {host_of(url)} is larger than the {size_text(limit)} "
+                                       f"expected; refused")
                 digest.update(chunk)
                 fh.write(chunk)
             _check_length(resp, size)
         return digest.hexdigest(), size
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes for a message: ``512 bytes``, ``3.5 KiB``, ``64 MiB``."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024 or unit == "GiB":
+            return f"{n:.3g} {unit}"
+    return f"{n} bytes"  # unreachable
+
+
+def looks_like_html(head: bytes) -> bool:
+    """True when a body that should be an image or JSON starts like a web page (a proxy's or site's error page)."""
+    text = bytes(head[:512]).lstrip().lower()
+    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<title"))
 
 
 def _iter_body(resp: requests.Response):

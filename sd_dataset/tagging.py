@@ -25,8 +25,10 @@ from . import postindex
 from .boorus.base import Booru, Post
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar
-from .files import TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
-from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, utf8_len
+from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, link_leaves,
+                    md5_of_file, remove_stale_temps)
+from .lock import folder_lock
+from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tags import CaptionRules
@@ -99,6 +101,7 @@ class TagReport:
     tagged: int = 0
     untagged: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)  # files not read on purpose (links leading outside)
     sources: Counter = field(default_factory=Counter)
     frequency: Counter = field(default_factory=Counter)
     captions: dict[str, str] = field(default_factory=dict)  # output name -> caption
@@ -109,6 +112,7 @@ class TagReport:
     unchanged: int = 0
     removed: int = 0
     api_requests: int = 0
+    retries: int = 0
     kept_untagged: bool = False
     offline: bool = False
     caption_mode: str = "txt"
@@ -129,6 +133,7 @@ class TagReport:
                                                         if self.sources[k]))
         lines += [f"  untagged {name}: no post found for its md5" for name in self.untagged]
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
             lines.append("hint: --offline asked no site; tag again without it to look these up.")
         elif self.untagged:
@@ -136,7 +141,7 @@ class TagReport:
                          "these images with empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
-        lines.append(f"API requests: {self.api_requests}")
+        lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
         if self.frequency:
             lines.append(f"top tags of {self.tagged} tagged images (full table in {FREQUENCY_FILE}):")
             width = max(len(self.tag_names.get(t, t)) for t, _ in self.frequency.most_common(top))
@@ -166,9 +171,24 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files = _list_images(src)
+    with folder_lock(ensure_writable_dir(root), "tag"):
+        return _tag_locked(src, dest, root, files, options, booru, cache, progress)
+
+
+def _skip_outside_links(files: list[Path], src: Path, report: TagReport) -> list[Path]:
+    real_src = src.resolve()
+    outside = [p for p in files if link_leaves(p, real_src)]
+    report.skipped += [Failure(p.name, LINK_OUTSIDE) for p in outside]
+    return [p for p in files if p not in outside]
+
+
+def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], options: TagOptions, booru: Optional[Booru],
+                cache: Optional[PostCache], progress: Progress) -> TagReport:
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
                        offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
+    files = _skip_outside_links(files, src, report)
+    report.images = len(files)
     items = _identify(files, report, progress)
     _find_posts(items, src, booru, cache, options, report)
     _caption(items, options, report)
@@ -190,7 +210,7 @@ def _check_folders(src: Path, out: Path, options: TagOptions) -> tuple[Path, Pat
     dest = root
     if options.layout == "kohya":
         concept = options.concept or options.rules.trigger or src.resolve().name or "concept"
-        dest = root / safe_filename(f"{options.repeats}_{concept}")
+        dest = root / f"{options.repeats}_{safe_user_name(concept, MAX_NAME_BYTES - 12)}"
     real_src, real_root, real_dest = src.resolve(), root.resolve(), dest.resolve()
     for folder in (real_root, real_dest):
         if folder == real_src or real_src in folder.parents:
@@ -206,6 +226,10 @@ def _list_images(src: Path) -> list[Path]:
         raise DatasetError(f"Cannot read the source folder {src} ({exc.strerror or exc}); check its permissions.") \
             from None
     files = [p for p in entries if p.suffix[1:].lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()]
+    real_src = src.resolve()
+    if files and all(link_leaves(p, real_src) for p in files):
+        raise DatasetError(f"Every image in {src} is a link to a file outside it, and such links are never "
+                           f"followed; copy the images into the folder.")
     if not files:
         raise DatasetError(f"{src} has no images (jpg, jpeg, png, webp, gif, bmp); point tag at the folder that "
                            f"holds them.")
@@ -260,7 +284,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         unknown = [m for m in unknown if m not in posts]
     failed_md5s: dict[str, str] = {}
     if unknown and booru is not None and not options.offline:
-        before = booru.http.stats.api_requests
+        before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
         try:
             found = booru.posts_by_md5(unknown)
         except DatasetError as exc:
@@ -268,6 +292,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             found = {}
         finally:
             report.api_requests += booru.http.stats.api_requests - before
+            report.retries += booru.http.stats.retries - retries_before
         rejected = list(booru.rejected)
         booru.rejected.clear()
         report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
@@ -328,6 +353,12 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         else:
             item.output = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename",
                                            companions=companions)
+    # claim every planned name before writing any, so a run killed midway (no ``finally`` runs then) leaves a
+    # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
+    planned = {_rel(dest / item.output, root) for item in keep}
+    if with_txt:
+        planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+    _write_manifest(manifest_path, planned | previous)
     written: set[str] = set()
     complete = False
     progress.start(len(keep), "tag")
@@ -365,10 +396,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         report.removed += _remove_stale(previous - written, root) if complete else 0
         if complete:
             _write_manifest(manifest_path, written)
-        else:  # files of a cut-short run may exist beyond those we counted: claim every planned name
-            planned = {_rel(dest / item.output, root) for item in keep}
-            if with_txt:
-                planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+        else:  # files of a cut-short run may exist beyond those we counted: keep every planned name claimed
             _write_manifest(manifest_path, written | planned | previous)
         _write_frequency(root / FREQUENCY_FILE, report)
 
@@ -478,7 +506,8 @@ def _rel(path: Path, root: Path) -> str:
 def _read_manifest(path: Path) -> set[str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {f for f in data.get("files", []) if isinstance(f, str) and ".." not in f.split("/")}
+        return {f for f in data.get("files", []) if isinstance(f, str) and f and ".." not in f.split("/")
+                and not f.startswith("/") and "\\" not in f and ":" not in f}
     except (OSError, ValueError, AttributeError):
         return set()
 

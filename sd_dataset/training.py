@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from .errors import DatasetError
+from .names import safe_user_name
 from .schedule import Plan, parse, plan
 from .templates import FILEWORDS, NAME, read_template, template_issues
 
@@ -235,6 +236,18 @@ def _as_whole(value):
     return None
 
 
+def _unsafe_name(name: str, kind: str) -> str:
+    """Why ``name`` must not become the trainer's ``<name>.pt`` file, or ``""``: the web UI joins it to a path as is."""
+    try:
+        safe = safe_user_name(name)
+    except DatasetError as exc:
+        return str(exc)
+    if safe != name:
+        return (f'The {kind} name "{name}" is not a safe file name (the web UI saves it as <name>.pt); '
+                f'use "{safe}" instead.')
+    return ""
+
+
 def _examples(names: List[str]) -> str:
     shown = ", ".join(names[:_EXAMPLES])
     return shown + (", …" if len(names) > _EXAMPLES else "")
@@ -256,6 +269,10 @@ def check_readiness(request: TrainRequest, host: Optional[HostState] = None) -> 
         return findings
     if not str(request.name or "").strip():
         error("no-name", f"No {kind} is named; choose the {kind} to train.")
+    else:
+        problem = _unsafe_name(str(request.name).strip(), kind)
+        if problem:
+            error("unsafe-name", problem)
 
     # --- host facts ----------------------------------------------------------------------------------------
     if host is not None:

@@ -27,6 +27,9 @@ from PIL import Image
 
 PAGE_MAX = 320
 FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
+# hostile answers a test asks for by ``script`` (never drawn at random: no retry can mend them)
+HOSTILE = ("endless", "html")
+# ``trickle``: a file sent half now and half a while later (``trickle_seconds``), so a kill can land mid-write
 
 
 def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (24, 16)) -> bytes:
@@ -63,6 +66,7 @@ class ServerPost:
     hidden: bool = False  # no url for anonymous requests
     md5: Optional[str] = None  # what the API claims; defaults to the real md5 of data
     score: int = 10
+    size: Optional[int] = None  # what the API claims; defaults to the real size of data
 
     def __post_init__(self):
         self.real_md5 = hashlib.md5(self.data).hexdigest()
@@ -80,6 +84,9 @@ class BooruServer:
         self.rng = random.Random(seed)
         self.requests: list[SeenRequest] = []
         self.faults_served: list[str] = []
+        self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
+        self.trickle_seconds = 5.0
+        self.trickling = threading.Event()  # set once a trickled file's first half is out
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -165,7 +172,8 @@ class BooruServer:
         visible = not post.deleted and (logged_in or not post.hidden)
         return {
             "id": post.id,
-            "file": {"width": 24, "height": 16, "ext": post.ext, "size": len(post.data), "md5": post.md5,
+            "file": {"width": 24, "height": 16, "ext": post.ext,
+                     "size": len(post.data) if post.size is None else post.size, "md5": post.md5,
                      "url": self.file_url(post) if visible else None},
             "preview": {"width": 24, "height": 16, "url": None},
             "sample": {"has": False, "height": 16, "width": 24, "url": None, "alternates": {}},
@@ -266,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = server.pick_fault(parts.path)
         if fault:
             server.faults_served.append(fault)
+            server.fault_log.append((fault, parts.path))
             if self._serve_fault(fault, parts.path):
                 return
         if parts.path == "/posts.json":
@@ -305,6 +314,35 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "slow":
             time.sleep(0.3)
             return False
+        elif fault == "endless":  # 200 and a body that never ends (chunked, no length)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json" if path.endswith(".json") else "image/png")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = (b"[" if path.endswith(".json") else b"\x89PNG") + b" " * 65532
+            try:
+                while True:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:  # the client hung up, as it should
+                pass
+            self.close_connection = True
+        elif fault == "trickle" and path.startswith("/data/"):
+            data = self.booru.file_bytes(path) or b""
+            half = len(data) // 2
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data[:half])
+                self.wfile.flush()
+                self.booru.trickling.set()
+                time.sleep(self.booru.trickle_seconds)
+                self.wfile.write(data[half:])
+            except OSError:
+                self.close_connection = True
+        elif fault == "html":  # an error page with 200, where an image or JSON should be
+            self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", "text/html")
         elif fault == "badjson" and path.endswith(".json"):
             self._send(200, b'{"posts": [{"id": ', "application/json")
         else:

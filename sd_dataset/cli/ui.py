@@ -27,12 +27,25 @@ def run(args: argparse.Namespace) -> int:
         from ..host import standalone_host
         from ..ui import build_ui, enable_queue
     except ImportError as exc:
-        raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\"") \
+        raise DatasetError(f"The app needs gradio ({exc.name} is missing); install it with: pip install -e \".[ui]\".") \
             from None
-    host = "0.0.0.0" if args.listen else "127.0.0.1"
     if args.listen:
         print("warning: --listen serves the tab to every network this computer is on; anyone who reaches it can "
               "start downloads and write into your folders.", file=sys.stderr)
     blocks = enable_queue(build_ui(standalone_host(args.root)))
-    blocks.launch(server_name=host, server_port=args.port, inbrowser=not args.no_browser, show_api=True)
+    blocks.launch(**launch_options(args))
     return 0
+
+
+LOOPBACK, EVERY_INTERFACE = "127.0.0.1", "0.0.0.0"
+
+
+def bind_address(listen: bool) -> str:
+    """Where the app listens: this computer only, unless the user asked for ``--listen``."""
+    return EVERY_INTERFACE if listen else LOOPBACK
+
+
+def launch_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments for gradio's ``launch``; kept apart so a test can read them without gradio."""
+    return dict(server_name=bind_address(args.listen), server_port=args.port, inbrowser=not args.no_browser,
+                show_api=True, share=False)

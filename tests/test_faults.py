@@ -1,0 +1,80 @@
+"""Fault suite: fetch and tag against a server that fails a seeded 20% of requests end complete and correct.
+
+The faults are the server's FAULTS (429 with Retry-After 1, 503, connection reset, truncated body, slow answer,
+malformed JSON).  Backoffs are the tests' short ones, but Retry-After is honoured in full, so the post counts stay
+small.  ``max_tries`` is raised from 5 to 8: at a 20% fault rate five failures in a row hit about one request in
+3000 (a rerun would finish it); eight make that one in 390 000, so the suite does not flake.
+"""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from booru_server import ServerPost, image_bytes
+from conftest import client_for, make_posts
+from sd_dataset.fetch import fetch
+from sd_dataset.lock import LOCK_NAME
+from sd_dataset.tagging import TagOptions, tag_folder
+
+FAULT_RATE = 0.2
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def retried_faults(server) -> int:
+    """Faults that must have cost a retry: a slow answer still arrives, and JSON garbage only hurts API answers."""
+    return sum(1 for fault, path in server.fault_log
+               if fault != "slow" and not (fault == "badjson" and not path.endswith(".json")))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fetch_under_faults_equals_a_clean_run(booru_server, tmp_path, seed):
+    posts = make_posts(24)
+    posts.append(ServerPost(id=3001, data=image_bytes(3001, "JPEG"), ext="jpg"))
+    server = booru_server(posts, fault_rate=FAULT_RATE, seed=seed)
+    faulty = tmp_path / "faulty"
+    report = fetch(client_for(server, max_tries=8), "red_ball", faulty, workers=3)
+    served = retried_faults(server)
+    assert served >= 3, server.fault_log  # the seed gives the run real faults
+    assert report.ok, report.summary()
+    assert report.downloaded == len(posts)
+    assert report.retries == served
+    assert f"{report.retries} retried" in report.summary()[-1]
+
+    server.fault_rate = 0
+    clean = tmp_path / "clean"
+    clean_report = fetch(client_for(server), "red_ball", clean)
+    assert clean_report.retries == 0
+    assert folder_state(faulty) == folder_state(clean)
+    assert not (faulty / LOCK_NAME).exists()
+
+
+def test_tag_under_faults_equals_a_clean_run(booru_server, tmp_path):
+    # 400 images: the lookup takes two batched requests, so faults land on API answers
+    posts = [ServerPost(id=5000 + i, data=image_bytes(5000 + i), tags={"general": [f"tag_{i % 7}", "red_ball"]})
+             for i in range(400)]
+    server = booru_server(posts, fault_rate=0.0, seed=4)
+    src = tmp_path / "src"
+    src.mkdir()
+    for post in posts:
+        (src / f"{post.md5}.png").write_bytes(post.data)  # no sidecars: every post comes from the site
+
+    server.fault_rate = FAULT_RATE
+    faulty = tmp_path / "faulty"
+    report = tag_folder(src, faulty, TagOptions(), booru=client_for(server, max_tries=8))
+    served = retried_faults(server)
+    assert served >= 1, server.fault_log
+    assert report.ok and report.tagged == 400 and not report.untagged, report.summary()
+    assert report.api_requests == len(server.api_requests()) >= 2 + served  # two batches, and the retries
+    assert report.retries == served
+    assert f"API requests: {report.api_requests}, {served} retried" in report.summary()
+
+    server.fault_rate = 0
+    clean = tmp_path / "clean"
+    clean_report = tag_folder(src, clean, TagOptions(), booru=client_for(server))
+    assert clean_report.tagged == 400
+    assert folder_state(faulty) == folder_state(clean)
