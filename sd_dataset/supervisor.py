@@ -298,7 +298,7 @@ def replay(rows: Sequence[LossRow], knobs: Knobs = Knobs(), schedule: Optional[s
         try:
             rate_at = schedule_rates(schedule, None)
         except DatasetError as exc:
-            raise DatasetError(f"The learning-rate schedule is invalid: {exc}") from None
+            raise DatasetError(f"The learning-rate schedule is invalid: {str(exc).rstrip('.')}.") from None
     else:
         rate_at = logged_rates(rows)
     start_rate = rate_at(start + 1)
@@ -448,7 +448,7 @@ class Supervisor:
         try:
             schedule = parse(request.learn_rate)
         except DatasetError as exc:
-            raise DatasetError(f"The learning-rate schedule is invalid: {exc}") from None
+            raise DatasetError(f"The learning-rate schedule is invalid: {str(exc).rstrip('.')}.") from None
         start = int(host.current_step() or 0)
         max_steps = _as_whole(request.steps)
         if max_steps is None or max_steps < 1:

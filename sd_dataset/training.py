@@ -343,7 +343,7 @@ def check_readiness(request: TrainRequest, host: Optional[HostState] = None) -> 
     try:
         schedule = parse(request.learn_rate)
     except DatasetError as exc:
-        error("schedule-invalid", f"The learning-rate schedule is invalid: {exc}")
+        error("schedule-invalid", f"The learning-rate schedule is invalid: {str(exc).rstrip('.')}.")
     else:
         if steps is not None and current >= steps:
             error("already-trained", f"The {kind} is already at step {current}, so the web UI stops at once without "

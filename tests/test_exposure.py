@@ -39,7 +39,7 @@ def test_ui_command_launches_with_those_options(monkeypatch, capsys, listen):
     """The real ``ui`` command path, with a stand-in for the gradio app (gradio is not needed here)."""
     fake = types.ModuleType("sd_dataset.ui")
     fake.build_ui = lambda host: FakeBlocks()
-    fake.queue = lambda blocks: blocks
+    fake.enable_queue = lambda blocks: blocks
     monkeypatch.setitem(sys.modules, "sd_dataset.ui", fake)
     argv = ["ui", "--no-browser", "--port", "7999"] + (["--listen"] if listen else [])
     assert main(argv) == 0
