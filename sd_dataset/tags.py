@@ -324,7 +324,8 @@ class CaptionRules:
 
     def __post_init__(self):
         self.include = tuple(self.include)
-        unknown = [c for c in self.include if c not in INCLUDABLE]
+        kept = {c for site in SITES.values() for c in site.caption_categories}  # always in: naming them is harmless
+        unknown = [c for c in self.include if c not in INCLUDABLE and c not in kept]
         if unknown:
             own = site_of(self.site)
             choices = tuple(dict.fromkeys((own.includable if own else ()) + INCLUDABLE))
