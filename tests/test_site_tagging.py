@@ -152,7 +152,9 @@ def test_plain_folder_tagged_by_md5_lookups_on_each_family(booru_server, site_se
 # -- a plain folder, through the command line, on a Danbooru-shaped server -----------------------------
 
 @pytest.fixture
-def danbooru_world(tmp_path, site_server, vocab_file):
+def danbooru_world(tmp_path, site_server, vocab_file, monkeypatch):
+    for name in ("DANBOORU_USERNAME", "DANBOORU_API_KEY"):
+        monkeypatch.delenv(name, raising=False)  # anonymous: Danbooru hides some posts' md5 from it
     posts = site_posts("banned_artist", ["g", "s", "q", "e"])
     posts.append(ServerPost(id=600, data=image_bytes(600), rating="s", hidden=True,
                             tags={"general": ["red_ball"]}))  # Danbooru hides its md5 from this login
@@ -371,3 +373,19 @@ def test_wrong_login_fails_each_file_in_one_sentence_without_the_key(tmp_path, s
     args[-1] = GEL_AUTH[1]
     assert main(args) == 0  # the failure was not remembered as a miss
     assert (tmp_path / "out" / "a.txt").read_text() == "general content, by some artist, red ball, blue sky"
+
+
+def test_python_m_sd_dataset_tag_on_a_plain_folder_with_booru_danbooru(danbooru_world):
+    import os
+    import subprocess
+    import sys
+
+    w = danbooru_world
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "sd_dataset", "tag", str(w["src"]), "--out", str(w["out"]),
+                             "--booru", "danbooru", "--base-url", w["server"].url, "--cache", str(w["cache"]),
+                             "--vocab", str(w["vocab"])], cwd=root, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "DANBOORU_USERNAME": "", "DANBOORU_API_KEY": ""})
+    assert result.returncode == 0, result.stderr
+    assert "6 images: tagged 4, untagged 2 (left out), failed 0" in result.stdout
+    assert (w["out"] / "beach day.txt").read_text() == "sensitive content, red ball, green leaf"
