@@ -328,10 +328,13 @@ class CaptionRules:
         unknown = [c for c in self.include if c not in INCLUDABLE and c not in kept]
         if unknown:
             own = site_of(self.site)
-            choices = tuple(dict.fromkeys((own.includable if own else ()) + INCLUDABLE))
-            whose = f" ({own.name}'s first)" if own else ""
-            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; choose from{whose}: "
-                               f"{', '.join(choices)}.")
+            if own is None:
+                choices = f"choose from: {', '.join(INCLUDABLE)}"
+            else:
+                others = [c for c in INCLUDABLE if c not in own.includable]
+                choices = f"choose from {own.name}'s: {', '.join(own.includable)}" + \
+                    (f" (other sites' posts also have: {', '.join(others)})" if others else "")
+            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; {choices}.")
         self.exclude = frozenset(normalize_tag(t) for t in self.exclude)
 
     def site_for(self, post: Post) -> Site:

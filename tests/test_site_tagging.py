@@ -267,7 +267,8 @@ def test_kept_categories_per_site():
         assert set(site.includable) <= set(INCLUDABLE) and "artist" not in site.includable
         assert {"character", "copyright", "meta"} <= set(site.includable)
     with pytest.raises(DatasetError, match=r"Unknown tag category 'circles' for --include; choose from "
-                                           r"\(danbooru's first\): copyright, character, meta, "):
+                                           r"danbooru's: copyright, character, meta \(other sites' posts also "
+                                           r"have: lore, contributor, invalid, deprecated\)\.$"):
         CaptionRules(include=("circles",), site="danbooru")
 
 
@@ -330,7 +331,7 @@ def test_tag_errors_are_one_sentence(tmp_path, capsys, monkeypatch, vocab_file):
                                   "gelbooru account's options page."),
         (["--booru", "rule34"], "rule34 answers its API only with a login"),
         (["--booru", "danbooru", "--include", "species,character,nope"], "Unknown tag category 'nope' for --include; "
-                                                                "choose from (danbooru's first): copyright, "),
+                                                                "choose from danbooru's: copyright, "),
         (["--vocab-numbering", "danbooru"], "--vocab-numbering says how a vocabulary file numbers its categories; "
                                             "give the file with --vocab too."),
     ]
