@@ -191,6 +191,8 @@ def load_vocabulary(path: Path, numbering: Optional[str] = None) -> Vocabulary:
     vocab.numbering = numbering or _numbering_of(vocab, path)
     names = VOCAB_NUMBERINGS[vocab.numbering or DEFAULT_SITE]
     vocab.categories = {tag: names.get(number, "general") for tag, number in vocab.category_numbers.items()}
+    if vocab.numbering is not None:
+        vocab.category_numbers = {}  # the names say it all; only a file of unknown numbering keeps its numbers
     return vocab
 
 
