@@ -2,7 +2,10 @@
 
 A :class:`Vocabulary` knows which tags a model was trained on and how often it saw
 each; :class:`CaptionRules` turns a :class:`~sd_dataset.boorus.base.Post` into the
-caption the trainer reads.
+caption the trainer reads.  The rules follow the post's site (its ``site`` field, else
+the run's ``--booru``): its rating words, the categories a caption keeps, the
+artist-category tags that name no artist, and how a tag-autocomplete vocabulary's
+category numbers read (e621.csv and danbooru.csv number them differently).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
 from .boorus.base import Post
 from .errors import DatasetError
 
@@ -23,18 +27,19 @@ from .errors import DatasetError
 CATEGORY_NAMES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
                   6: "invalid", 7: "meta", 8: "lore"}
 CATEGORY_IDS = {name: number for number, name in CATEGORY_NAMES.items()}
-# categories a caption may add with --include (general and species are always in, artist has its own part)
-INCLUDABLE = ("character", "copyright", "meta", "lore", "contributor", "invalid")
+# categories a caption may add with --include on some site (each site keeps its own content categories,
+# general and on e621 species, and the artist has its own part); the site table says which apply where
+INCLUDABLE = tuple(dict.fromkeys(("character", "copyright", "meta", "lore", "contributor", "invalid")
+                                 + tuple(c for site in SITES.values() for c in site.includable)))
 UNCATEGORISED = "unknown"  # tags whose category we could not learn (an offline index without the tags export)
+DEFAULT_SITE = "e621"  # whose rules a post of no known site follows when the rules name no site either
 
-RATING_WORDS = {"s": "safe", "q": "questionable", "e": "explicit"}
+RATING_WORDS = SITES[DEFAULT_SITE].rating_words  # e621's; other sites' are in the site table
 
-# artist-category tags that name no artist
-NOT_ARTISTS = frozenset({
-    "conditional_dnp", "avoid_posting", "sound_warning", "epilepsy_warning", "jumpscare_warning",
-    "unknown_artist", "unknown_artist_signature", "anonymous_artist", "third-party_edit", "third_party_edit",
-    "artist_request", "unknown_creator", "anonymous_creator",
-})
+# e621's artist-category tags that name no artist (other sites' are in the site table)
+NOT_ARTISTS = E621_NOT_ARTISTS
+# autocomplete category numbers only e621's numbering has: a file using one is e621.csv, whatever its name
+_E621_ONLY_NUMBERS = frozenset(VOCAB_NUMBERINGS["e621"]) - frozenset(VOCAB_NUMBERINGS["danbooru"])
 
 GUIDE, AUTOCOMPLETE, E621_TAGS = "tag,count", "autocomplete", "e621 tags export"
 E621_TAGS_HEADERLESS = "e621 tags export (no header)"
@@ -70,11 +75,24 @@ class Vocabulary:
     """Known tags with their counts (and categories when the file has them), plus aliases."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    # category names, as the file's numbering reads them (e621's when the file does not say which it uses)
     categories: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # alias (antecedent) -> canonical (consequent)
     format: str = ""
     source: str = ""
     _reverse: Optional[dict[str, list[str]]] = field(default=None, repr=False)
+    category_numbers: dict[str, int] = field(default_factory=dict)  # the file's own numbers
+    # whose numbering the file uses (a VOCAB_NUMBERINGS key); None: unknown, each post's site decides
+    numbering: Optional[str] = None
+
+    def category(self, tag: str, numbering: Optional[str] = None) -> Optional[str]:
+        """The category the vocabulary files ``tag`` under, its numbers read as the file's own numbering,
+        else as ``numbering`` (the post's site's), else as e621's; None when the file gives none."""
+        number = self.category_numbers.get(tag)
+        if number is None:
+            return self.categories.get(tag)
+        names = VOCAB_NUMBERINGS.get(self.numbering or numbering or DEFAULT_SITE, VOCAB_NUMBERINGS[DEFAULT_SITE])
+        return names.get(number, "general")
 
     def __contains__(self, tag: str) -> bool:
         return tag in self.counts
@@ -138,9 +156,17 @@ def detect_format(rows: list[list[str]]) -> Optional[str]:
     return None
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
-    """Read a vocabulary in any known format (plain or gzip); one clear sentence when that fails."""
+def load_vocabulary(path: Path, numbering: Optional[str] = None) -> Vocabulary:
+    """Read a vocabulary in any known format (plain or gzip); one clear sentence when that fails.
+
+    ``numbering`` (``"e621"`` or ``"danbooru"``) says how a tag-autocomplete file numbers its categories.
+    Without it: e621's when the file uses a number only e621 has (2, 6, 7, 8) or its name says e621 (as
+    tag-autocomplete's ``e621.csv``), Danbooru's when its name says danbooru, else each post's site decides.
+    e621's tags export always uses e621's numbers.
+    """
     path = Path(path).expanduser()
+    if numbering is not None and numbering not in VOCAB_NUMBERINGS:
+        raise DatasetError(f"Unknown vocabulary numbering {numbering!r}; choose {' or '.join(VOCAB_NUMBERINGS)}.")
     try:
         with open_text(path) as fh:
             reader = csv.reader(fh)
@@ -162,7 +188,26 @@ def load_vocabulary(path: Path) -> Vocabulary:
                            f"check that it is a readable CSV file, plain or .gz.") from None
     if not vocab.counts:
         raise DatasetError(f"The vocabulary {path} has no tags; check that it is the right file.")
+    vocab.numbering = numbering or _numbering_of(vocab, path)
+    names = VOCAB_NUMBERINGS[vocab.numbering or DEFAULT_SITE]
+    vocab.categories = {tag: names.get(number, "general") for tag, number in vocab.category_numbers.items()}
+    if vocab.numbering is not None:
+        vocab.category_numbers = {}  # the names say it all; only a file of unknown numbering keeps its numbers
     return vocab
+
+
+def _numbering_of(vocab: Vocabulary, path: Path) -> Optional[str]:
+    """Whose category numbers a vocabulary file uses, when the file itself tells; None when it does not."""
+    if vocab.format in (E621_TAGS, E621_TAGS_HEADERLESS):
+        return "e621"
+    if not vocab.category_numbers:
+        return None
+    if any(n in _E621_ONLY_NUMBERS for n in set(vocab.category_numbers.values())):
+        return "e621"
+    name = path.name.lower()
+    says = [key for key, words in (("e621", ("e621", "e926")), ("danbooru", ("danbooru",)))
+            if any(w in name for w in words)]
+    return says[0] if len(says) == 1 else None
 
 
 def _read_rows(vocab: Vocabulary, fmt: str, first: list[list[str]], rows: Iterable[list[str]]) -> None:
@@ -195,7 +240,7 @@ def _add(vocab: Vocabulary, name: str, count: str, category: Optional[str]) -> N
     if number >= vocab.counts.get(name, -1):
         vocab.counts[name] = number
     if category is not None and _is_int(category):
-        vocab.categories[name] = CATEGORY_NAMES.get(int(category), "general")
+        vocab.category_numbers[name] = int(category)
 
 
 def read_aliases(path: Path) -> list[tuple[str, str]]:
@@ -266,6 +311,9 @@ def format_tag(tag: str, keep_underscores: bool = False, escape: bool = True) ->
 
 @dataclass
 class CaptionRules:
+    """How a post becomes a caption.  ``site`` names the site whose rules posts of no known site follow
+    (the run's ``--booru``); a post that names its site (every fetched or looked-up post does) follows its own."""
+
     vocab: Optional[Vocabulary] = None
     include: tuple[str, ...] = ()
     exclude: frozenset = frozenset()
@@ -274,40 +322,62 @@ class CaptionRules:
     keep_underscores: bool = False
     escape: bool = True
     trigger: str = ""
+    site: str = ""
 
     def __post_init__(self):
-        unknown = [c for c in self.include if c not in INCLUDABLE]
+        self.include = tuple(self.include)
+        kept = {c for site in SITES.values() for c in site.caption_categories}  # always in: naming them is harmless
+        unknown = [c for c in self.include if c not in INCLUDABLE and c not in kept]
         if unknown:
-            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; choose from: "
-                               f"{', '.join(INCLUDABLE)}.")
+            own = site_of(self.site)
+            if own is None:
+                choices = f"choose from: {', '.join(INCLUDABLE)}"
+            else:
+                others = [c for c in INCLUDABLE if c not in own.includable]
+                choices = f"choose from {own.name}'s: {', '.join(own.includable)}" + \
+                    (f" (other sites' posts also have: {', '.join(others)})" if others else "")
+            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; {choices}.")
         self.exclude = frozenset(normalize_tag(t) for t in self.exclude)
+
+    def site_for(self, post: Post) -> Site:
+        """The site table entry whose rules ``post`` follows: its own site's, else the rules' site's, else e621's."""
+        return site_of(post.site) or site_of(self.site) or SITES[DEFAULT_SITE]
 
     def fmt(self, tag: str) -> str:
         return format_tag(tag, self.keep_underscores, self.escape)
 
     def rating_part(self, post: Post) -> Optional[str]:
-        word = RATING_WORDS.get((post.rating or "").lower()[:1])
+        word = self.site_for(post).rating_words.get((post.rating or "").lower()[:1])
         return f"{word} content" if self.rating and word else None
 
     def artists(self, post: Post) -> list[str]:
         if not self.artist:
             return []
+        not_artists = self.site_for(post).not_artists
         seen, names = set(), []
         for tag in post.tags.get("artist", []):
-            if tag in NOT_ARTISTS or tag in self.exclude or tag in seen:
+            if tag in not_artists or tag in self.exclude or tag in seen:
                 continue
             seen.add(tag)
             names.append(tag)
         return names
 
+    def _sorted_by_vocab(self, post: Post) -> list[str]:
+        """Categories whose tags the vocabulary sorts: tags of unknown category, and a flat-tag site's tags."""
+        flat = self.site_for(post).flat_tags and self.vocab is not None
+        return [UNCATEGORISED, "general"] if flat else [UNCATEGORISED]
+
     def content_tags(self, post: Post) -> list[str]:
-        """The post's general and species (and included) tags the model knows, highest count first."""
-        wanted = ("general", "species", UNCATEGORISED) + tuple(self.include)
+        """The post's content (its site's kept categories, and included ones) tags the model knows,
+        highest count first."""
+        site = self.site_for(post)
+        wanted = tuple(dict.fromkeys(site.caption_categories + (UNCATEGORISED,) + tuple(self.include)))
+        by_vocab = self._sorted_by_vocab(post)
         vocab = self.vocab
         chosen: dict[str, int] = {}
         for category in wanted:
             for tag in post.tags.get(category, []):
-                if category == UNCATEGORISED and not self._uncategorised_wanted(tag):
+                if category in by_vocab and not self._uncategorised_wanted(tag, site):
                     continue
                 name = tag if vocab is None else vocab.resolve(tag)
                 if name is None or tag in self.exclude or name in self.exclude:
@@ -315,20 +385,25 @@ class CaptionRules:
                 chosen.setdefault(name, vocab.count(name) if vocab is not None else 0)
         return sorted(chosen, key=lambda t: (-chosen[t], t))
 
-    def _uncategorised_wanted(self, tag: str) -> bool:
-        """A tag of unknown category counts as general unless the vocabulary files it elsewhere."""
-        category = None
-        if self.vocab is not None:
-            name = self.vocab.resolve(tag)
-            category = self.vocab.categories.get(name) if name else None
+    def _vocab_category(self, tag: str, site: Site) -> Optional[str]:
+        if self.vocab is None:
+            return None
+        name = self.vocab.resolve(tag)
+        return self.vocab.category(name, site.vocab_numbering) if name else None
+
+    def _uncategorised_wanted(self, tag: str, site: Optional[Site] = None) -> bool:
+        """A tag of unknown category counts as content unless the vocabulary files it elsewhere."""
+        category = self._vocab_category(tag, site or SITES[DEFAULT_SITE])
         return category in (None, "general", "species") or category in self.include
 
     def uncategorised_artists(self, post: Post) -> list[str]:
-        """Artists hidden among uncategorised tags, found through the vocabulary's categories."""
+        """Artists hidden among uncategorised (or a flat-tag site's) tags, found through the vocabulary."""
         if self.vocab is None or not self.artist:
             return []
-        return [t for t in post.tags.get(UNCATEGORISED, [])
-                if self.vocab.categories.get(t) == "artist" and t not in NOT_ARTISTS and t not in self.exclude]
+        site = self.site_for(post)
+        return [t for category in self._sorted_by_vocab(post) for t in post.tags.get(category, [])
+                if self._vocab_category(t, site) == "artist" and t not in site.not_artists
+                and t not in self.exclude]
 
     def caption(self, post: Optional[Post], drop: frozenset = frozenset()) -> str:
         """The caption for ``post`` (just the trigger for a file with no post); ``drop`` removes more tags."""

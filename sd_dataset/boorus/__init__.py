@@ -3,7 +3,9 @@
 Every site has a short name (``--booru NAME``), a family (which client speaks its
 API), a base URL (``--base-url`` overrides it), a polite rate and the site's hard
 limit, the environment variables its login comes from, and, as data for the
-caption code, its rating words and tag categories.
+caption code, its rating words, tag categories, the categories a caption keeps,
+the artist-category tags that name no artist, and how a tag-autocomplete
+vocabulary's category numbers read for its posts.
 
 Credentials come from ``--username``/``--api-key`` or ``<PREFIX>_USERNAME`` and
 ``<PREFIX>_API_KEY``; on Gelbooru-style sites the "username" is the numeric user
@@ -32,6 +34,23 @@ GELBOORU_RATINGS = {"g": "general", "s": "sensitive", "q": "questionable", "e": 
 # rule34.xxx and safebooru.org name their ratings safe/questionable/explicit ("general" read as g, just in case)
 GELBOORU_V02_RATINGS = {"g": "general", "s": "safe", "q": "questionable", "e": "explicit"}
 
+# How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories: e621.csv uses
+# e621's numbers, danbooru.csv Danbooru's (which Gelbooru's tag API shares; Moebooru users use danbooru.csv)
+VOCAB_NUMBERINGS = {"e621": E621_CATEGORIES, "danbooru": danbooru.CATEGORY_NUMBERS}
+
+# artist-category tags that name no artist, per site family (data for the caption's "by <artist>" parts)
+E621_NOT_ARTISTS = frozenset({
+    "conditional_dnp", "avoid_posting", "sound_warning", "epilepsy_warning", "jumpscare_warning",
+    "unknown_artist", "unknown_artist_signature", "anonymous_artist", "third-party_edit", "third_party_edit",
+    "artist_request", "unknown_creator", "anonymous_creator",
+})
+DANBOORU_NOT_ARTISTS = frozenset({
+    "banned_artist", "unknown_artist", "anonymous_artist", "nameless_artist", "artist_request",
+    "third-party_edit", "unknown_artist_signature",
+})
+GELBOORU_NOT_ARTISTS = DANBOORU_NOT_ARTISTS
+MOEBOORU_NOT_ARTISTS = DANBOORU_NOT_ARTISTS
+
 
 @dataclass(frozen=True)
 class Site:
@@ -47,6 +66,11 @@ class Site:
     credentials_required: bool = False  # the API answers nothing without a login
     login_is_user_id: bool = False  # the "username" is the numeric user id
     tag_lookup: bool = False  # ask the site's tag API for the categories of flat tags
+    # -- caption data --
+    caption_categories: tuple = ("general",)  # the content categories a caption keeps by default
+    not_artists: frozenset = field(default_factory=frozenset, hash=False)  # artist tags that name no artist
+    flat_tags: bool = False  # posts carry all tags as "general": a vocabulary's categories sort them
+    vocab_numbering: str = "danbooru"  # how a tag-autocomplete vocabulary's numbers read: a VOCAB_NUMBERINGS key
 
     @property
     def login_hint(self) -> str:
@@ -59,25 +83,45 @@ class Site:
     def category_order(self) -> list[str]:
         return list(self.tag_categories.values())
 
+    @property
+    def includable(self) -> tuple:
+        """The categories ``--include`` may add for this site's posts: its own, or for flat tags the vocabulary's."""
+        names = VOCAB_NUMBERINGS[self.vocab_numbering].values() if self.flat_tags else self.category_order
+        return tuple(c for c in names if c != "artist" and c not in self.caption_categories)
+
+
+# posts that name a source other than a site of the table, and the site whose caption rules they follow
+SITE_ALIASES = {"e621-export": "e621"}  # the offline index's posts (e621's posts export)
+
+
+def site_of(name: Optional[str]) -> Optional[Site]:
+    """The table entry for a post's ``site`` (or an alias of one); None when it names no known site."""
+    name = (name or "").strip().lower()
+    return SITES.get(name) or SITES.get(SITE_ALIASES.get(name, ""))
+
 
 SITES: dict[str, Site] = {s.name: s for s in (
-    Site("e621", "e621", "https://e621.net", "E621", "e621", 1.0, 2.0, E621_RATINGS, E621_CATEGORIES),
-    Site("e926", "e621", "https://e926.net", "E621", "e621", 1.0, 2.0, E621_RATINGS, E621_CATEGORIES),
+    Site("e621", "e621", "https://e621.net", "E621", "e621", 1.0, 2.0, E621_RATINGS, E621_CATEGORIES,
+         caption_categories=("general", "species"), not_artists=E621_NOT_ARTISTS, vocab_numbering="e621"),
+    Site("e926", "e621", "https://e926.net", "E621", "e621", 1.0, 2.0, E621_RATINGS, E621_CATEGORIES,
+         caption_categories=("general", "species"), not_artists=E621_NOT_ARTISTS, vocab_numbering="e621"),
     Site("danbooru", "danbooru", "https://danbooru.donmai.us", "DANBOORU", "danbooru", 2.0, 10.0,
-         danbooru.RATING_WORDS, danbooru.CATEGORY_NUMBERS),
+         danbooru.RATING_WORDS, danbooru.CATEGORY_NUMBERS, not_artists=DANBOORU_NOT_ARTISTS),
     Site("safebooru-donmai", "danbooru", "https://safebooru.donmai.us", "DANBOORU", "danbooru", 2.0, 10.0,
-         danbooru.RATING_WORDS, danbooru.CATEGORY_NUMBERS),
+         danbooru.RATING_WORDS, danbooru.CATEGORY_NUMBERS, not_artists=DANBOORU_NOT_ARTISTS),
     Site("gelbooru", "gelbooru", "https://gelbooru.com", "GELBOORU", "gelbooru", 1.0, 2.0,
          GELBOORU_RATINGS, gelbooru.CATEGORY_NUMBERS, credentials_required=True, login_is_user_id=True,
-         tag_lookup=True),
+         tag_lookup=True, not_artists=GELBOORU_NOT_ARTISTS),
     Site("rule34", "gelbooru", "https://api.rule34.xxx", "RULE34", "rule34", 1.0, 2.0,
-         GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, credentials_required=True, login_is_user_id=True),
+         GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, credentials_required=True, login_is_user_id=True,
+         not_artists=GELBOORU_NOT_ARTISTS, flat_tags=True),
     Site("safebooru", "gelbooru", "https://safebooru.org", "SAFEBOORU", "safebooru", 1.0, 2.0,
-         GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, login_is_user_id=True),
+         GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, login_is_user_id=True,
+         not_artists=GELBOORU_NOT_ARTISTS, flat_tags=True),
     Site("yandere", "moebooru", "https://yande.re", "YANDERE", "yandere", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
     Site("konachan", "moebooru", "https://konachan.com", "KONACHAN", "konachan", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
 )}
 
 _CLIENTS = {"e621": E621, "danbooru": Danbooru, "gelbooru": Gelbooru, "moebooru": Moebooru}
@@ -96,12 +140,15 @@ def get_site(name: str) -> Site:
 
 
 def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: Optional[str] = None,
-               api_key: Optional[str] = None, policy: Optional[HttpPolicy] = None) -> Booru:
-    """A ready client for a site in :data:`SITES`, with credentials from options or the environment."""
+               api_key: Optional[str] = None, policy: Optional[HttpPolicy] = None, offline: bool = False) -> Booru:
+    """A ready client for a site in :data:`SITES`, with credentials from options or the environment.
+
+    ``offline``: the caller will make no request (``tag --offline``), so a missing login is no error.
+    """
     site = get_site(name)
     credentials = Credentials.resolve(username, api_key, site.env_prefix)
     own_address = base_url is None or base_url.rstrip("/") == site.base_url
-    if site.credentials_required and own_address and not credentials.complete:
+    if site.credentials_required and own_address and not credentials.complete and not offline:
         raise DatasetError(
             f"{site.name} answers its API only with a login; give {site.login_hint}, both from your "
             f"{site.account_site} account's options page."
@@ -117,4 +164,4 @@ def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: 
     return client
 
 
-__all__ = ["Booru", "Post", "Site", "SITES", "get_site", "open_booru", "site_names"]
+__all__ = ["Booru", "Post", "Site", "SITES", "VOCAB_NUMBERINGS", "get_site", "open_booru", "site_names", "site_of"]

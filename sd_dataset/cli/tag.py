@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..boorus import SITES, VOCAB_NUMBERINGS, open_booru
 from ..errors import DatasetError
+from ..http import HttpPolicy
 from ..postcache import PostCache
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
-from ..tags import INCLUDABLE, CaptionRules, load_vocabulary, normalize_tag, read_aliases, read_tag_list
-from .options import add_site_options, booru_from_args
+from ..tags import CaptionRules, load_vocabulary, normalize_tag, read_aliases, read_tag_list
+from .options import add_site_options
+
+
+def _per_site(what) -> str:
+    """``e621, e926: a, b; danbooru, …: c`` — a per-site value, sites with the same value together."""
+    groups: dict = {}
+    for site in SITES.values():
+        groups.setdefault(what(site), []).append(site.name)
+    return "; ".join(f"{', '.join(names)}: {value}" for value, names in groups.items())
 
 
 def register(sub) -> None:
@@ -21,24 +31,33 @@ def register(sub) -> None:
         "local cache, the offline index, or one batched API lookup — and write the image with its caption into "
         "--out. The source folder is never written; a rerun makes no request and skips what is complete.",
     )
-    parser.add_argument("src", help="folder of images (e.g. fetch's output)")
+    parser.add_argument("src", help="folder of images (fetch's output, or any images: their posts are looked up by "
+                        "md5 on the --booru site)")
     parser.add_argument("--out", required=True, help="folder to write the captioned dataset into (created if missing)")
     vocab = parser.add_argument_group("vocabulary")
     vocab.add_argument("--vocab", metavar="FILE", help="the model's tags: tag,count (the guide's tags.csv), "
                        "tag-autocomplete name,category,count,\"aliases\", or e621's tags export (plain or .gz); "
                        "without it every tag is kept")
+    vocab.add_argument("--vocab-numbering", choices=list(VOCAB_NUMBERINGS),
+                       help="how a tag-autocomplete vocabulary numbers its categories: e621 (e621.csv: 5 species, "
+                       "7 meta) or danbooru (danbooru.csv: 5 meta); default: e621's when the file uses 2, 6, 7 or 8 "
+                       "or its name says e621, danbooru's when its name says danbooru, else each post's site's")
     vocab.add_argument("--aliases", metavar="FILE", help="e621's tag_aliases export (plain or .gz): active aliases "
                        "map tags renamed since training back to the vocabulary's names")
     caption = parser.add_argument_group("caption")
     caption.add_argument("--include", metavar="CATEGORIES", default="",
-                         help=f"also keep these tag categories, comma separated ({', '.join(INCLUDABLE)})")
+                         help="also keep these tag categories, comma separated; each site's: "
+                         + _per_site(lambda site: ", ".join(site.includable))
+                         + " (kept always: " + _per_site(lambda site: " and ".join(site.caption_categories)) + ")")
     caption.add_argument("--exclude", metavar="TAGS", action="append", default=[],
                          help="leave out these tags, comma separated (repeatable), e.g. the subject's own traits")
     caption.add_argument("--exclude-file", metavar="FILE", action="append", default=[],
                          help="leave out the tags in FILE (one a line or comma separated; # comments)")
     caption.add_argument("--exclude-common", metavar="SHARE", type=float, nargs="?", const=0.8,
                          help="leave out tags on at least SHARE of the images (default 0.8 when given bare)")
-    caption.add_argument("--no-rating", action="store_true", help="no 'safe/questionable/explicit content' part")
+    caption.add_argument("--no-rating", action="store_true",
+                         help="no '<rating> content' part (its words follow the post's site: safe, questionable, "
+                         "explicit on e621; general, sensitive, questionable, explicit on danbooru and gelbooru)")
     caption.add_argument("--no-artist", action="store_true", help="no 'by <artist>' parts")
     caption.add_argument("--keep-underscores", action="store_true", help="keep underscores in tag names")
     caption.add_argument("--no-escape", action="store_true", help="do not escape ( and ) as \\( and \\)")
@@ -67,7 +86,10 @@ def register(sub) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> TagOptions:
-    vocab = load_vocabulary(Path(args.vocab)) if args.vocab else None
+    if args.vocab_numbering and not args.vocab:
+        raise DatasetError("--vocab-numbering says how a vocabulary file numbers its categories; give the file "
+                           "with --vocab too.")
+    vocab = load_vocabulary(Path(args.vocab), args.vocab_numbering) if args.vocab else None
     if args.aliases:
         pairs = read_aliases(Path(args.aliases))
         if vocab is None:
@@ -79,7 +101,7 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
     include = tuple(c.strip().lower() for c in args.include.split(",") if c.strip())
     rules = CaptionRules(vocab=vocab, include=include, exclude=frozenset(exclude), rating=not args.no_rating,
                          artist=not args.no_artist, keep_underscores=args.keep_underscores,
-                         escape=not args.no_escape, trigger=args.trigger.strip())
+                         escape=not args.no_escape, trigger=args.trigger.strip(), site=args.booru)
     options = TagOptions(rules=rules, caption=args.caption, layout=args.layout, repeats=args.repeats,
                          concept=args.concept, keep_untagged=args.keep_untagged,
                          exclude_common=args.exclude_common, retry_missing=args.retry_missing,
@@ -88,9 +110,17 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
     return options
 
 
+def booru_for_tag(args: argparse.Namespace):
+    """The --booru site's client; with --offline it makes no request, so it needs no login."""
+    site = SITES[args.booru]
+    policy = HttpPolicy(rate=args.rate if args.rate is not None else site.rate, max_rate=site.max_rate)
+    return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key,
+                      policy=policy, offline=args.offline)
+
+
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    booru = booru_from_args(args)
+    booru = booru_for_tag(args)
     cache = None if args.no_cache else PostCache(args.cache)
     try:
         report = tag_folder(Path(args.src), Path(args.out), options, booru=booru, cache=cache,
