@@ -270,6 +270,22 @@ def read_aliases(path: Path) -> list[tuple[str, str]]:
                            f"check that it is e621's tag_aliases export, plain or .gz.") from None
 
 
+def load_vocabulary_and_aliases(vocab: Optional[Path], aliases: Optional[Path] = None,
+                                numbering: Optional[str] = None) -> Optional[Vocabulary]:
+    """The model's vocabulary (or None), with an aliases export applied; one sentence for a bad combination."""
+    if vocab is None:
+        if numbering:
+            raise DatasetError("The vocabulary numbering says how a vocabulary file numbers its categories; give "
+                               "the vocabulary file too (--vocab).")
+        if aliases is not None:
+            raise DatasetError("Aliases map tags to a vocabulary's names; give the vocabulary file too (--vocab).")
+        return None
+    vocabulary = load_vocabulary(Path(vocab), numbering)
+    if aliases is not None:
+        vocabulary.add_aliases(read_aliases(Path(aliases)))
+    return vocabulary
+
+
 def read_tag_list(path: Path) -> list[str]:
     """Tags from a file: one per line or comma separated; ``#`` starts a comment."""
     path = Path(path).expanduser()

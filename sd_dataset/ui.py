@@ -20,7 +20,7 @@ import gradio as gr
 
 from . import schedule as schedules
 from .augment import AugmentOptions, augment
-from .boorus import SITES, open_booru
+from .boorus import SITES, VOCAB_NUMBERINGS, open_booru
 from .errors import DatasetError
 from .fetch import fetch
 from .files import ensure_writable_dir
@@ -33,7 +33,7 @@ from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
 from .tagging import TagOptions, tag_folder
-from .tags import INCLUDABLE, CaptionRules, load_vocabulary, read_aliases
+from .tags import INCLUDABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
@@ -42,6 +42,7 @@ from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, ha
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
 STEP_FOLDERS = ("downloaded", "tagged", "train")
+AUTO = "auto"
 
 
 class GradioProgress(Progress):
@@ -167,18 +168,17 @@ class DatasetTab:
             booru.close()
         return _outcome(report.summary(spec.account_site, spec.env_prefix), report.ok)
 
-    def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, aliases: str, caption: str,
-            layout: str, repeats, concept: str, trigger: str, include: list, exclude: str, rating: bool,
-            artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
+    def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
+            caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
+            rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, bar) -> str:
-        vocabulary = load_vocabulary(Path(vocab.strip())) if vocab.strip() else None
-        if aliases.strip():
-            if vocabulary is None:
-                raise DatasetError("Aliases map tags to a vocabulary's names; choose the vocabulary file too.")
-            vocabulary.add_aliases(read_aliases(Path(aliases.strip())))
+        vocabulary = load_vocabulary_and_aliases(Path(vocab.strip()) if vocab.strip() else None,
+                                                 Path(aliases.strip()) if aliases.strip() else None,
+                                                 None if numbering == AUTO else numbering)
         rules = CaptionRules(vocab=vocabulary, include=tuple(include or ()),
                              exclude=frozenset(t.strip() for t in exclude.split(",") if t.strip()), rating=rating,
-                             artist=artist, keep_underscores=keep_underscores, escape=escape, trigger=trigger.strip())
+                             artist=artist, keep_underscores=keep_underscores, escape=escape, trigger=trigger.strip(),
+                             site=site)
         options = TagOptions(rules=rules, caption=caption, layout=layout, repeats=int(repeats or 10),
                              concept=concept.strip(), keep_untagged=keep_untagged,
                              exclude_common=float(exclude_common) or None, offline=offline)
@@ -350,17 +350,20 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                                       scale=2)
             fetch_run, fetch_cancel, fetch_log = _run_controls("fetch", "Fetch")
 
+        defaults = host.caption_defaults
         with gr.Accordion("2 · Tag", open=True):
             with gr.Row():
                 tag_src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
                 tag_out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
             with gr.Row():
                 vocab = gr.Textbox(label="Model vocabulary (tags.csv, autocomplete csv or e621 tags export)",
-                                   elem_id="sdds_vocab")
+                                   elem_id="sdds_vocab", scale=2)
+                numbering = gr.Dropdown([AUTO] + list(VOCAB_NUMBERINGS), value=AUTO,
+                                        label="Its category numbers (autocomplete csv)", scale=0)
                 aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
             with gr.Row():
-                caption = gr.Radio(["txt", "filename", "both"], value="txt", label="Caption as",
-                                   elem_id="sdds_caption")
+                caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
+                                   label="Caption as", elem_id="sdds_caption")
                 layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
                 repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
                 concept = gr.Textbox(label="Concept (kohya)")
@@ -371,10 +374,10 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 exclude_common = gr.Slider(0, 1, value=0, step=0.05,
                                            label="Leave out tags on at least this share of images (0: off)")
             with gr.Row():
-                rating = gr.Checkbox(label="Rating first", value=True)
-                artist = gr.Checkbox(label="by <artist>", value=True)
-                keep_underscores = gr.Checkbox(label="Keep underscores", value=False)
-                escape = gr.Checkbox(label="Escape ( )", value=True)
+                rating = gr.Checkbox(label="Rating first", value=defaults.get("rating", True))
+                artist = gr.Checkbox(label="by <artist>", value=defaults.get("artist", True))
+                keep_underscores = gr.Checkbox(label="Keep underscores", value=defaults.get("keep_underscores", False))
+                escape = gr.Checkbox(label="Escape ( )", value=defaults.get("escape", True))
                 keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
                 offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
             tag_run, tag_cancel, tag_log = _run_controls("tag", "Tag")
@@ -536,7 +539,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                     ", ".join(stats.traits()) or "none")
 
         fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif]
-        tag_inputs = [tag_src, tag_out, site, base_url, vocab, aliases, caption, layout, repeats, concept, trigger,
+        tag_inputs = [tag_src, tag_out, site, base_url, vocab, numbering, aliases, caption, layout, repeats, concept, trigger,
                       include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
                       offline]
         aug_inputs = [aug_src, aug_out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe,

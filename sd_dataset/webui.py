@@ -185,12 +185,11 @@ def webui_host() -> Host:
     kinds = available_kinds()
     templates = getattr(shared.cmd_opts, "textual_inversion_templates_dir", None)
     host = Host(name=name, datasets_root=datasets_root, templates_dir=Path(templates) if templates else None,
-                credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None)
+                credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None,
+                caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
+                                  for key, (default, _) in CAPTION_OPTIONS.items()})
     if not kinds:
         host.no_training_reason = no_training_reason(name)
-    if hasattr(host, "caption_defaults"):
-        host.caption_defaults = {key[len("sd_dataset_"):]: _opt(key, default)
-                                 for key, (default, _) in CAPTION_OPTIONS.items()}
     return host
 
 

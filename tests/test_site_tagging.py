@@ -332,8 +332,10 @@ def test_tag_errors_are_one_sentence(tmp_path, capsys, monkeypatch, vocab_file):
         (["--booru", "rule34"], "rule34 answers its API only with a login"),
         (["--booru", "danbooru", "--include", "species,character,nope"], "Unknown tag category 'nope' for --include; "
                                                                 "choose from danbooru's: copyright, "),
-        (["--vocab-numbering", "danbooru"], "--vocab-numbering says how a vocabulary file numbers its categories; "
-                                            "give the file with --vocab too."),
+        (["--vocab-numbering", "danbooru"], "The vocabulary numbering says how a vocabulary file numbers its "
+                                            "categories; give the vocabulary file too (--vocab)."),
+        (["--aliases", "aliases.csv"], "Aliases map tags to a vocabulary's names; give the vocabulary file too "
+                                       "(--vocab)."),
     ]
     for extra, sentence in cases:
         assert main(base + extra) == 2

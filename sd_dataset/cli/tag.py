@@ -6,12 +6,11 @@ import argparse
 from pathlib import Path
 
 from ..boorus import SITES, VOCAB_NUMBERINGS, open_booru
-from ..errors import DatasetError
 from ..http import HttpPolicy
 from ..postcache import PostCache
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
-from ..tags import CaptionRules, load_vocabulary, normalize_tag, read_aliases, read_tag_list
+from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
 from .options import add_site_options
 
 
@@ -86,15 +85,8 @@ def register(sub) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> TagOptions:
-    if args.vocab_numbering and not args.vocab:
-        raise DatasetError("--vocab-numbering says how a vocabulary file numbers its categories; give the file "
-                           "with --vocab too.")
-    vocab = load_vocabulary(Path(args.vocab), args.vocab_numbering) if args.vocab else None
-    if args.aliases:
-        pairs = read_aliases(Path(args.aliases))
-        if vocab is None:
-            raise DatasetError("--aliases maps tags to a vocabulary's names; give the vocabulary with --vocab too.")
-        vocab.add_aliases(pairs)
+    vocab = load_vocabulary_and_aliases(Path(args.vocab) if args.vocab else None,
+                                        Path(args.aliases) if args.aliases else None, args.vocab_numbering)
     exclude = [normalize_tag(t) for value in args.exclude for t in value.split(",") if t.strip()]
     for path in args.exclude_file:
         exclude += read_tag_list(Path(path))

@@ -17,7 +17,8 @@ def test_fetch_and_tag_through_gradio_client(booru_server, tmp_path, launch_tab)
     downloaded, tagged = tmp_path / "d", tmp_path / "t"
     log = client.predict(str(downloaded), "e621", server.url, "red_ball", 0, 2, False, api_name="/fetch")
     assert log.startswith("considered 4 posts: downloaded 4"), log
-    log = client.predict(str(downloaded), str(tagged), "e621", server.url, "", "", "txt", "flat", 10, "", "", [], "",
+    log = client.predict(str(downloaded), str(tagged), "e621", server.url, "", "auto", "", "txt", "flat", 10, "", "",
+                         [], "",
                          True, True, False, True, 0, False, True, api_name="/tag")
     assert log.startswith("4 images: tagged 4"), log
     assert sorted(p.read_text() for p in tagged.glob("*.txt")) == ["safe content, red ball"] * 4
@@ -40,3 +41,13 @@ def test_cancel_stops_a_running_fetch(booru_server, tmp_path, launch_tab):
     assert client.predict(api_name="/fetch_cancel") == "cancelling: the step stops after the current file"
     assert job.result(timeout=60) == "error: Cancelled by the user; a rerun finishes what is not done."
     assert len(list((tmp_path / "d").glob("*.png"))) < 30
+
+
+def test_the_hosts_caption_defaults_fill_the_tag_section(tmp_path):
+    from sd_dataset.ui import build_ui
+
+    blocks = build_ui(Host(datasets_root=tmp_path, caption_defaults={"caption": "both", "rating": False}))
+    by_id = {getattr(b, "elem_id", None): b for b in blocks.blocks.values()}
+    assert by_id["sdds_caption"].value == "both"
+    rating = next(b for b in blocks.blocks.values() if getattr(b, "label", None) == "Rating first")
+    assert rating.value is False
