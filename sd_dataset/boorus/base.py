@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from ..errors import DatasetError
 
@@ -71,11 +71,16 @@ class Post:
 class Booru(ABC):
     """A site client.  ``name`` is the site's short name (``e621``, ``danbooru``…)."""
 
-    name: str
-    http: "HttpSession"
     max_tags_per_search: Optional[int] = None
-    rejected: list[tuple[str, str]]  # (which post, why) for server data we refuse to use
     login_hint: str = "--username and --api-key"  # how to log in, for messages; the site table sets it
+    #: The site family's ``parse_post(raw, site, base_url) -> Post``; raises on data we must not trust.
+    parse_post: Callable[[dict, str, str], Post]
+
+    def __init__(self, http: "HttpSession", base_url: str, name: str):
+        self.http = http
+        self.base_url = base_url.rstrip("/") + "/"
+        self.name = name
+        self.rejected: list[tuple[str, str]] = []  # (which post, why) for server data we refuse to use
 
     @abstractmethod
     def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
@@ -90,6 +95,15 @@ class Booru(ABC):
 
     def close(self) -> None:
         self.http.close()
+
+    def _parse_or_reject(self, raw) -> Optional[Post]:
+        """The post, or None with the reason kept in ``rejected`` (one bad post never stops a search)."""
+        try:
+            return type(self).parse_post(raw, self.name, self.base_url)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            post_id = raw.get("id") if isinstance(raw, dict) else None
+            self.rejected.append((f"post {post_id}", str(exc)))
+            return None
 
 
 def check_query(query: str, max_tags: Optional[int], site: str) -> None:

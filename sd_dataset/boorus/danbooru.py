@@ -94,8 +94,6 @@ class Danbooru(E621):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return data
 
-    def _parse(self, raw) -> Post:
-        return parse_post(raw, self.name, self.base_url)
 
 
 def _tag_list(value) -> list[str]:
@@ -138,3 +136,6 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         deleted=bool(raw.get("is_deleted")),
         site=site,
     )
+
+
+Danbooru.parse_post = staticmethod(parse_post)

@@ -27,10 +27,7 @@ class E621(Booru):
     md5_batch_max = PAGE_LIMIT  # hashes per md5: lookup
 
     def __init__(self, http: HttpSession, base_url: str = "https://e621.net", name: str = "e621"):
-        self.http = http
-        self.base_url = base_url.rstrip("/") + "/"
-        self.name = name
-        self.rejected: list[tuple[str, str]] = []
+        super().__init__(http, base_url, name)
 
     @property
     def _posts_url(self) -> str:
@@ -128,16 +125,7 @@ class E621(Booru):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return posts
 
-    def _parse(self, raw) -> Post:
-        return parse_post(raw, self.name, self.base_url)
 
-    def _parse_or_reject(self, raw) -> Optional[Post]:
-        try:
-            return self._parse(raw)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            post_id = raw.get("id") if isinstance(raw, dict) else None
-            self.rejected.append((f"post {post_id}", str(exc)))
-            return None
 
 
 def _order_of(query: str) -> str:
@@ -183,3 +171,6 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         deleted=bool(flags.get("deleted")),
         site=site,
     )
+
+
+E621.parse_post = staticmethod(parse_post)

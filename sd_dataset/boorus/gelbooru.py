@@ -47,10 +47,7 @@ class Gelbooru(Booru):
 
     def __init__(self, http: HttpSession, base_url: str = "https://gelbooru.com", name: str = "gelbooru", *,
                  tag_categories: bool = False):
-        self.http = http
-        self.base_url = base_url.rstrip("/") + "/"
-        self.name = name
-        self.rejected: list[tuple[str, str]] = []
+        super().__init__(http, base_url, name)
         self.tag_categories = tag_categories
         self._tag_types: dict[str, str] = {}  # tag name → category name, for this session
 
@@ -159,13 +156,6 @@ class Gelbooru(Booru):
                 return posts
         raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
 
-    def _parse_or_reject(self, raw) -> Optional[Post]:
-        try:
-            return parse_post(raw, self.name, self.base_url)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            post_id = raw.get("id") if isinstance(raw, dict) else None
-            self.rejected.append((f"post {post_id}", str(exc)))
-            return None
 
 
 _CATEGORY_WORDS = {"tag": "general", "general": "general", "artist": "artist", "copyright": "copyright",
@@ -238,3 +228,6 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         deleted=str(raw.get("status") or "").lower() == "deleted",
         site=site,
     )
+
+
+Gelbooru.parse_post = staticmethod(parse_post)

@@ -35,10 +35,7 @@ class Moebooru(Booru):
     auth_params = ("login", "password_hash")
 
     def __init__(self, http: HttpSession, base_url: str = "https://yande.re", name: str = "yandere"):
-        self.http = http
-        self.base_url = base_url.rstrip("/") + "/"
-        self.name = name
-        self.rejected: list[tuple[str, str]] = []
+        super().__init__(http, base_url, name)
 
     @property
     def _posts_url(self) -> str:
@@ -86,13 +83,6 @@ class Moebooru(Booru):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return data
 
-    def _parse_or_reject(self, raw) -> Optional[Post]:
-        try:
-            return parse_post(raw, self.name, self.base_url)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            post_id = raw.get("id") if isinstance(raw, dict) else None
-            self.rejected.append((f"post {post_id}", str(exc)))
-            return None
 
 
 def parse_post(raw: dict, site: str, base_url: str) -> Post:
@@ -126,3 +116,6 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         deleted=str(raw.get("status") or "").lower() == "deleted",
         site=site,
     )
+
+
+Moebooru.parse_post = staticmethod(parse_post)
