@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 # Above this many pixels an image is treated as a decompression bomb.  100 MP is
 # larger than any camera or scan a dataset needs (12000x8000 is 96 MP) yet keeps

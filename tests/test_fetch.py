@@ -11,7 +11,6 @@ import pytest
 
 from booru_server import ServerPost, image_bytes
 from conftest import client_for, make_posts
-from sd_dataset.cli import main
 from sd_dataset.errors import Cancelled, DatasetError
 from sd_dataset.fetch import fetch, read_sidecar
 from sd_dataset.files import TEMP_SUFFIX

@@ -3,7 +3,6 @@
 import gzip
 
 from booru_server import image_bytes
-from conftest import client_for
 from sd_dataset.cli import main
 from sd_dataset.postcache import PostCache
 from sd_dataset.postindex import lookup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -82,9 +83,23 @@ class Booru(ABC):
         self.name = name
         self.rejected: list[tuple[str, str]] = []  # (which post, why) for server data we refuse to use
 
-    @abstractmethod
     def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
-        """Posts matching ``query`` lazily, in the site's order, at most ``limit`` of them."""
+        """Posts matching ``query`` lazily, in the site's order, at most ``limit`` of them.
+
+        Pages are asked for only as the posts are consumed, so stopping early costs no request.
+        """
+        check_query(query, self.max_tags_per_search, self.name)
+        if limit is not None and limit <= 0:
+            return
+        posts = (post for raw_posts in self._pages(query, limit) for post in self._page_posts(raw_posts))
+        yield from itertools.islice(posts, limit)
+
+    @abstractmethod
+    def _pages(self, query: str, limit: Optional[int]) -> Iterator[list]:
+        """The site's raw pages for ``query``, asking for no more results than ``limit`` in all."""
+
+    def _page_posts(self, raw_posts: list) -> list[Post]:
+        return [post for post in map(self._parse_or_reject, raw_posts) if post is not None]
 
     @abstractmethod
     def posts_by_md5(self, md5s: Iterable[str]) -> dict[str, Post]:

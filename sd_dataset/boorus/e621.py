@@ -10,7 +10,7 @@ import requests
 
 from ..errors import DatasetError
 from ..http import HttpSession, NotFound
-from .base import EXT_RE, MD5_RE, Booru, Post, check_query
+from .base import EXT_RE, MD5_RE, Booru, Post
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +35,20 @@ class E621(Booru):
 
     # -- search ----------------------------------------------------------
 
-    def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
-        check_query(query, self.max_tags_per_search, self.name)
-        if limit is not None and limit <= 0:
-            return
+    def _pages(self, query: str, limit: Optional[int]) -> Iterator[list]:
         order = _order_of(query)
         page: Optional[str] = None if order in ("", "id_desc") else ("a0" if order == "id" else "1")
-        remaining = limit
+        asked = 0
         while True:
-            want = min(self.page_limit, remaining) if remaining is not None else self.page_limit
+            want = self.page_limit if limit is None else min(self.page_limit, limit - asked)
+            if want <= 0:
+                return
             params = {"tags": query, "limit": want}
             if page is not None:
                 params["page"] = page
             raw_posts = self._get_posts(params)
-            for raw in raw_posts:
-                post = self._parse_or_reject(raw)
-                if post is None:
-                    continue
-                yield post
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
+            asked += len(raw_posts)
+            yield raw_posts
             if len(raw_posts) < want:
                 return
             page = self._next_page(page, raw_posts)

@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import DatasetError
 from ..http import HttpSession
-from .base import Booru, Post, as_int, check_query, checked_ext, checked_md5, checked_url, order_of, wanted_md5s
+from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_url, order_of, wanted_md5s
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +57,22 @@ class Gelbooru(Booru):
 
     # -- search ----------------------------------------------------------
 
-    def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
-        check_query(query, self.max_tags_per_search, self.name)
-        if limit is not None and limit <= 0:
-            return
+    def _pages(self, query: str, limit: Optional[int]) -> Iterator[list]:
         query = " ".join(query.split())
         cursor = order_of(query) in ("", "id:desc")
-        pid, last_id = 0, None
-        remaining = limit
+        pid, last_id, asked = 0, None, 0
         while True:
-            want = min(PAGE_LIMIT, remaining) if remaining is not None else PAGE_LIMIT
+            want = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - asked)
+            if want <= 0:
+                return
             if cursor:
                 tags = query if last_id is None else f"{query} id:<{last_id}".strip()
                 params = {"tags": tags, "limit": want}
             else:
                 params = {"tags": query, "limit": want, "pid": pid}
             raw_posts = self._get_posts(params)
-            posts = [post for post in map(self._parse_or_reject, raw_posts) if post is not None]
-            self._add_categories(posts)
-            for post in posts:
-                yield post
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
+            asked += len(raw_posts)
+            yield raw_posts
             # gelbooru sometimes answers a page short of the limit mid-search, so only a
             # page under half the limit ends it (one extra request at worst)
             if len(raw_posts) < max(1, want // 2):
@@ -95,6 +87,11 @@ class Gelbooru(Booru):
                 log.warning("%s stops numbered pages near result %d; narrow the search to see more", self.name,
                             MAX_OFFSET)
                 return
+
+    def _page_posts(self, raw_posts: list) -> list[Post]:
+        posts = super()._page_posts(raw_posts)
+        self._add_categories(posts)
+        return posts
 
     # -- md5 lookups ---------------------------------------------------------
 

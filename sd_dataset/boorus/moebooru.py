@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import DatasetError
 from ..http import HttpSession
-from .base import Booru, Post, as_int, check_query, checked_ext, checked_md5, checked_url, md5_batches, wanted_md5s
+from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_url, md5_batches, wanted_md5s
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +41,13 @@ class Moebooru(Booru):
     def _posts_url(self) -> str:
         return urljoin(self.base_url, "post.json")
 
-    def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
-        check_query(query, self.max_tags_per_search, self.name)
-        if limit is not None and limit <= 0:
-            return
+    def _pages(self, query: str, limit: Optional[int]) -> Iterator[list]:
         # numbered pages must keep one size, or their boundaries shift: the last one may bring more than needed
         size = min(PAGE_LIMIT, limit) if limit is not None else PAGE_LIMIT
-        page, remaining = 1, limit
+        page = 1
         while True:
             raw_posts = self._get_posts({"tags": query, "limit": size, "page": page})
-            for raw in raw_posts:
-                post = self._parse_or_reject(raw)
-                if post is None:
-                    continue
-                yield post
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
+            yield raw_posts
             if len(raw_posts) < size:
                 return
             page += 1

@@ -4,7 +4,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 
 from booru_server import ServerPost, image_bytes
 from sd_dataset.host import Host
