@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from .tags import iter_caption_tags
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 THUMB_SIDE = 256
 TRAIT_SHARE = 0.8
+NOT_TRAITS = re.compile(r"^(by .+|\w+ content)$")  # the caption's artist and rating parts
 
 
 def cache_root() -> Path:
@@ -50,9 +52,11 @@ class TagStats:
         return [[tag, n, f"{n / self.images:.0%}"] for tag, n in self.counts.most_common(top)]
 
     def traits(self, share: float = TRAIT_SHARE) -> list[str]:
+        """Tags on at least ``share`` of the images; the rating and artist parts of a caption are not traits."""
         if not self.images:
             return []
-        return [tag for tag, n in self.counts.most_common() if n / self.images >= share]
+        return [tag for tag, n in self.counts.most_common()
+                if n / self.images >= share and not NOT_TRAITS.match(tag)]
 
 
 def list_images(folder: Path) -> list[Path]:
