@@ -48,15 +48,18 @@ class TagStats:
     images: int = 0
     counts: Counter = field(default_factory=Counter)
 
+    def ranked(self) -> list[tuple[str, int]]:
+        """Tags by how many images carry them, most first, ties by name."""
+        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+
     def table(self, top: int = 30) -> list[list]:
-        return [[tag, n, f"{n / self.images:.0%}"] for tag, n in self.counts.most_common(top)]
+        return [[tag, n, f"{n / self.images:.0%}"] for tag, n in self.ranked()[:top]]
 
     def traits(self, share: float = TRAIT_SHARE) -> list[str]:
         """Tags on at least ``share`` of the images; the rating and artist parts of a caption are not traits."""
         if not self.images:
             return []
-        return [tag for tag, n in self.counts.most_common()
-                if n / self.images >= share and not NOT_TRAITS.match(tag)]
+        return [tag for tag, n in self.ranked() if n / self.images >= share and not NOT_TRAITS.match(tag)]
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -43,6 +43,8 @@ GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
 STEP_FOLDERS = ("downloaded", "tagged", "train")
 AUTO = "auto"
+# The extension's stylesheet: the web UI loads it for every extension; the standalone app passes it to its Blocks.
+STYLE = Path(__file__).resolve().parent.parent / "style.css"
 
 
 class GradioProgress(Progress):
@@ -92,12 +94,18 @@ def _outcome(lines: list[str], ok: bool = True) -> str:
     return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
 
 
+def _style() -> Optional[str]:
+    """The stylesheet's text; None where only the package was installed (the tab works, unstyled)."""
+    return STYLE.read_text(encoding="utf-8") if STYLE.is_file() else None
+
+
 def _run_controls(key: str, label: str):
     """A step's Run and Cancel buttons and its log."""
     with gr.Row():
         run = gr.Button(label, variant="primary", elem_id=f"sdds_{key}_run")
         cancel = gr.Button("Cancel", elem_id=f"sdds_{key}_cancel")
-    log = gr.Textbox(label=f"{label} log", lines=4, interactive=False, elem_id=f"sdds_{key}_log")
+    log = gr.Textbox(label=f"{label} log", lines=4, interactive=False, elem_id=f"sdds_{key}_log",
+                     elem_classes=["sdds-log"])
     return run, cancel, log
 
 
@@ -329,12 +337,12 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
     """The Dataset tab as a Blocks, for ``on_ui_tabs`` or for launching alone."""
     host = host or standalone_host()
     tab = DatasetTab(host)
-    with gr.Blocks(analytics_enabled=False, title="Dataset") as blocks:
+    with gr.Blocks(analytics_enabled=False, title="Dataset", css=_style()) as blocks:
         with gr.Row():
             root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
             name = gr.Textbox(label="Dataset name", placeholder="e.g. red_panda", elem_id="sdds_name", scale=1)
             run_all = gr.Button("Run all", variant="primary", elem_id="sdds_run_all", scale=0)
-        all_log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log")
+        all_log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log", elem_classes=["sdds-log"])
 
         with gr.Accordion("1 · Fetch", open=True):
             with gr.Row():
@@ -412,7 +420,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 tpl_flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
                 tpl_overwrite = gr.Checkbox(label="Overwrite", value=False)
             tpl_run = gr.Button("Write template", elem_id="sdds_tpl_run")
-            tpl_log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log")
+            tpl_log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log", elem_classes=["sdds-log"])
 
         with gr.Accordion("5 · Train", open=False):
             if host.trainer is None:
@@ -436,7 +444,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                                         elem_id="sdds_learn_rate", scale=2)
             preset_why = gr.Markdown(schedules.preset("embedding-default").why)
             explanation = gr.Textbox(label="What the trainer will do", lines=4, interactive=False,
-                                     elem_id="sdds_explanation")
+                                     elem_id="sdds_explanation", elem_classes=["sdds-log"])
             with gr.Row():
                 steps = gr.Number(label="Steps", value=3000, precision=0, elem_id="sdds_steps")
                 batch = gr.Number(label="Batch size", value=1, precision=0)
@@ -463,13 +471,13 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 check_run = gr.Button("Check", elem_id="sdds_check_run")
                 train_run = gr.Button("Train", variant="primary", elem_id="sdds_train_run")
                 train_cancel = gr.Button("Interrupt", elem_id="sdds_train_cancel")
-            train_log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log")
+            train_log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log", elem_classes=["sdds-log"])
             with gr.Row():
                 loss_chart = gr.Image(label="Loss (grey), smoothed (blue), reverts (red)", type="pil",
                                       interactive=False, elem_id="sdds_loss_chart")
                 segment_previews = gr.Gallery(label="Preview after each segment", columns=4, height=300,
                                               elem_id="sdds_segment_previews")
-            decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions")
+            decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions", elem_classes=["sdds-log"])
 
         with gr.Accordion("Preview of the training set", open=True):
             with gr.Row():

@@ -67,7 +67,7 @@ def test_fetch_augment_preview_in_the_browser(booru_server, tmp_path, launch_tab
         assert output.with_suffix(".txt").read_text() == "safe content, by some artist, blue sky, red ball"
     page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 20", timeout=30_000)
     assert re.search(r"page 1 of 1 \(20 images\)", page.locator("#sdds_page_label").first.inner_text())
-    assert page.locator("#sdds_traits textarea").input_value() == "red ball, blue sky"  # not rating, not artist
+    assert page.locator("#sdds_traits textarea").input_value() == "blue sky, red ball"  # not rating, not artist
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "tab.png"), full_page=True)
     page.close()
