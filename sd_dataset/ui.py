@@ -50,9 +50,10 @@ STYLE = Path(__file__).resolve().parent.parent / "style.css"
 class GradioProgress(Progress):
     """The library's progress, shown by ``gr.Progress``."""
 
-    def __init__(self, bar, cancel_event: threading.Event):
+    def __init__(self, bar, cancel_event: threading.Event, unit: str = "files"):
         super().__init__(cancel_event)
         self._bar = bar
+        self._unit = unit
 
     def start(self, total, desc):
         super().start(total, desc)
@@ -62,11 +63,8 @@ class GradioProgress(Progress):
         super().advance(n)
         self._show()
 
-    def set_total(self, total):
-        super().set_total(total)
-
     def _show(self):
-        self._bar((self.done, self.total), desc=self.desc, unit="files")
+        self._bar((self.done, self.total), desc=self.desc, unit=self._unit)
 
 
 class _Cancels:
@@ -149,7 +147,7 @@ class DatasetTab:
         return tuple(str(base / sub) for sub in STEP_FOLDERS)
 
     def _progress(self, step: str, bar) -> GradioProgress:
-        return GradioProgress(bar, self.cancels.fresh(step))
+        return GradioProgress(bar, self.cancels.fresh(step), unit="steps" if step == "train" else "files")
 
     # -- steps ----------------------------------------------------------------
 
@@ -437,6 +435,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                                          value="linear", label="Activation (hypernetwork)")
                 layer_norm = gr.Checkbox(label="Layer norm", value=False)
                 dropout = gr.Checkbox(label="Dropout", value=False)
+                overwrite = gr.Checkbox(label="Overwrite an existing one", value=False)
             with gr.Row():
                 preset = gr.Dropdown([p.key for p in schedules.PRESETS], value="embedding-default",
                                      label="Schedule preset", elem_id="sdds_preset")
@@ -522,11 +521,11 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
             return "\n".join(tab.check(make_request(*values), creating=create_))
 
         def do_train(supervised_, segment_, tolerance_, factor_, floor_, patience_, create_, init_, vectors_,
-                     layers_, activation_, norm_, dropout_, *values, progress=gr.Progress()):
+                     layers_, activation_, norm_, dropout_, overwrite_, *values, progress=gr.Progress()):
             try:
                 create = CreateOptions(init_text=init_, vectors_per_token=int(vectors_ or 1),
                                        layer_structure=layers_, activation=activation_, layer_norm=norm_,
-                                       dropout=dropout_) if create_ else None
+                                       dropout=dropout_, overwrite=overwrite_) if create_ else None
                 request = make_request(*values)
                 if not supervised_:
                     yield tab.train(request, create, progress), None, [], ""
@@ -573,7 +572,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         for trigger in (learn_rate, steps):
             trigger.change(tab.explain, [learn_rate, steps], explanation, queue=False)
         check_run.click(_sentence(do_check), [create_new] + request_inputs, train_log, api_name="check")
-        create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout]
+        create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout, overwrite]
         knob_inputs = [supervised, segment, tolerance, factor, floor, patience]
         train_run.click(do_train, knob_inputs + create_inputs + request_inputs,
                         [train_log, loss_chart, segment_previews, decisions], api_name="train")

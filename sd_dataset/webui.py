@@ -350,8 +350,9 @@ class WebuiTrainer:
             self._reload(HYPERNETWORK)
         except AssertionError as exc:
             if "already exists" in str(exc):
-                raise DatasetError(f'A {kind} named "{name}" already exists; untick "Create new" to train it, or choose '
-                                   "another name.") from None
+                article = "An" if kind == EMBEDDING else "A"
+                raise DatasetError(f'{article} {kind} named "{name}" already exists; untick "Create new" to train it, '
+                                   'tick "Overwrite an existing one", or choose another name.') from None
             raise DatasetError(f"The web UI could not create the {kind} {name} ({exc}); check the options.") from None
         return f"created hypernetwork {name} (layers {options.layer_structure}, {options.activation})"
 

@@ -266,12 +266,19 @@ def _create():
     return CreateOptions()
 
 
-def test_existing_name_is_a_sentence(webui, tmp_path):
+def test_existing_name_is_a_sentence_unless_overwriting(webui, tmp_path):
+    from dataclasses import replace
+
+    from sd_dataset.errors import DatasetError
+
     tab, request = tab_and_request(webui, tmp_path)
     tab.host.trainer.create("embedding", "panda", _create())
-    with pytest.raises(Exception) as info:
+    with pytest.raises(DatasetError) as info:
         tab.host.trainer.create("embedding", "panda", _create())
-    assert str(info.value).startswith('A embedding named "panda" already exists') or "already exists" in str(info.value)
+    assert str(info.value) == ('An embedding named "panda" already exists; untick "Create new" to train it, tick '
+                               '"Overwrite an existing one", or choose another name.')
+    assert tab.host.trainer.create("embedding", "panda", replace(_create(), overwrite=True)).startswith(
+        "created embedding panda")
 
 
 def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
