@@ -25,7 +25,7 @@ step-down every step trains at exactly the rate the schedule gives it, and after
 ``n`` step-downs at ``factor ** n`` times that rate.  The floor is compared with
 the rate the stepped-down schedule gives the first step after the best copy.
 
-Everything the web UI knows comes through :class:`Host`, a handful of
+Everything the web UI knows comes through :class:`TrainerHooks`, a handful of
 callables the web UI glue (or a test) provides.  Every decision is appended,
 with its reason, as one JSON line to ``supervisor.jsonl`` in the run's log
 folder ``<log_directory>/<YYYY-MM-DD>/<name>/``; the best copy is kept in that
@@ -372,7 +372,7 @@ class SegmentResult:
 
 
 @dataclass
-class Host:
+class TrainerHooks:
     """What the supervisor needs from the web UI (or a test stand-in)."""
 
     #: Call the web UI's train function with ``request.webui_kwargs()``; the supervisor has already set
@@ -402,9 +402,9 @@ class RunSummary:
 
 
 class Supervisor:
-    """Drives a supervised run through a :class:`Host`; :meth:`run` returns a :class:`RunSummary`."""
+    """Drives a supervised run through :class:`TrainerHooks`; :meth:`run` returns a :class:`RunSummary`."""
 
-    def __init__(self, request: TrainRequest, host: Host, knobs: Knobs = Knobs(), progress: Optional[Progress] = None,
+    def __init__(self, request: TrainRequest, host: TrainerHooks, knobs: Knobs = Knobs(), progress: Optional[Progress] = None,
                  now: Callable[[], datetime.datetime] = datetime.datetime.now,
                  on_decision: Optional[Callable[[Decision, SegmentResult], None]] = None):
         self.request = request

@@ -486,7 +486,7 @@ class WebuiTrainer:
 
     # -- supervised training ----------------------------------------------------------------------------------
     def supervisor_host(self, request: TrainRequest, progress: Optional[Progress] = None):
-        """A :class:`sd_dataset.supervisor.Host` over this web UI for ``request``'s embedding or hypernetwork."""
+        """The :class:`sd_dataset.supervisor.TrainerHooks` of this web UI for ``request``'s embedding or hypernetwork."""
         from modules import shared
 
         from . import supervisor
@@ -514,9 +514,10 @@ class WebuiTrainer:
             shared.opts.training_write_csv_every = int(n)  # for this run only: not saved
             return int(previous or 0)
 
-        return supervisor.Host(train_segment=train_segment, restore_copy=restore_copy, set_csv_every=set_csv_every,
-                               current_step=lambda: self.current_step(kind, name) or 0,
-                               current_file=lambda: self.current_file(kind, name))
+        return supervisor.TrainerHooks(train_segment=train_segment, restore_copy=restore_copy,
+                                       set_csv_every=set_csv_every,
+                                       current_step=lambda: self.current_step(kind, name) or 0,
+                                       current_file=lambda: self.current_file(kind, name))
 
     def supervise(self, request: TrainRequest, knobs, progress: Progress, on_decision=None):
         """A supervised run (see :mod:`sd_dataset.supervisor`); returns its :class:`RunSummary`."""

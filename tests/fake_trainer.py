@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from sd_dataset.supervisor import Host, SegmentResult, restore_file, trainer_log_folder, trainer_loss_csv
+from sd_dataset.supervisor import SegmentResult, TrainerHooks, restore_file, trainer_log_folder, trainer_loss_csv
 
 LossCurve = Callable[[int, float], float]
 
@@ -205,8 +205,8 @@ class FakeTrainer:
         return None, str(self.file(hypernetwork_name))
 
 
-def fake_host(trainer: FakeTrainer, reload_after_restore: bool = True) -> Host:
-    """A :class:`Host` over the stand-in trainer, the way the web UI glue is meant to build one."""
+def fake_host(trainer: FakeTrainer, reload_after_restore: bool = True) -> TrainerHooks:
+    """The :class:`TrainerHooks` of the stand-in trainer, the way the web UI glue is meant to build one."""
 
     def train_segment(request, rate, end_step) -> SegmentResult:
         assert request.learn_rate == rate and request.steps == end_step
@@ -225,5 +225,5 @@ def fake_host(trainer: FakeTrainer, reload_after_restore: bool = True) -> Host:
         previous, trainer.csv_every = trainer.csv_every, n
         return previous
 
-    return Host(train_segment=train_segment, restore_copy=restore_copy, set_csv_every=set_csv_every,
-                current_step=trainer.current_step, current_file=trainer.file)
+    return TrainerHooks(train_segment=train_segment, restore_copy=restore_copy, set_csv_every=set_csv_every,
+                        current_step=trainer.current_step, current_file=trainer.file)
