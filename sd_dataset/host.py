@@ -8,6 +8,7 @@ has no trainer, so the Train section says what it would have passed instead.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
@@ -67,6 +68,9 @@ class Host:
     api_rate: Optional[float] = None  # None: the site's polite rate
     trainer: Optional[Trainer] = None
     no_training_reason: str = STANDALONE_NO_TRAINING
+    #: How augment spreads its work: None is a process pool; a host whose package child processes cannot import
+    #: (the web UI where processes are spawned, not forked) gives a thread pool instead.
+    augment_executor: Optional[Callable[[int], Executor]] = None
     caption_defaults: dict = field(default_factory=dict)  # Tag section defaults from the host's settings, by option
 
 

@@ -203,7 +203,8 @@ class DatasetTab:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
                                  dedupe=dedupe, format=fmt)
-        report = augment(Path(src), Path(out), options, progress=self._progress("augment", bar))
+        report = augment(Path(src), Path(out), options, progress=self._progress("augment", bar),
+                         executor_factory=self.host.augment_executor)
         return _outcome(report.summary(), report.ok)
 
     def template(self, folder: str, name: str, kind: str, prefix: str, artists: str, flavours: bool,

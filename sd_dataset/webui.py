@@ -20,10 +20,12 @@ from __future__ import annotations
 import html
 import importlib.util
 import inspect
+import multiprocessing
 import re
 import secrets
 import string
 import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -187,10 +189,19 @@ def webui_host() -> Host:
     host = Host(name=name, datasets_root=datasets_root, templates_dir=Path(templates) if templates else None,
                 credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None,
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
-                                  for key, (default, _) in CAPTION_OPTIONS.items()})
+                                  for key, (default, _) in CAPTION_OPTIONS.items()},
+                augment_executor=augment_executor())
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host
+
+
+def augment_executor() -> Optional[Callable[[int], Executor]]:
+    """Threads where processes are spawned (Windows, macOS): the web UI takes this extension's folder off
+    ``sys.path`` after loading it, so a spawned process could not import the package; forked ones inherit it."""
+    if multiprocessing.get_start_method(allow_none=False) == "fork":
+        return None
+    return lambda workers: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="augment")
 
 
 # --- the trainer ---------------------------------------------------------------------------------------------------

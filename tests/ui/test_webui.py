@@ -459,3 +459,28 @@ def test_install_asks_pip_only_for_what_the_web_ui_lacks(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", lambda dist: versions[dist], raising=True)
     runpy.run_path(str(REPO / "install.py"), run_name="__main__")
     assert [c[0] for c in launch.pip_calls] == ['install "tenacity>=8.2"', 'install "ImageHash>=4.3"']
+
+
+def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatch, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    webui_mod = package(webui)
+    monkeypatch.setattr(webui_mod.multiprocessing, "get_start_method", lambda allow_none=False: "fork")
+    assert webui_mod.webui_host().augment_executor is None  # forked workers inherit the imported package
+    monkeypatch.setattr(webui_mod.multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
+    host = webui_mod.webui_host()
+    pool = host.augment_executor(2)
+    assert isinstance(pool, ThreadPoolExecutor)
+    pool.shutdown()
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        Image.new("RGB", (300, 280), (i * 50, 90, 10)).save(src / f"a{i}.png")
+    from sd_dataset.ui import DatasetTab
+
+    log = DatasetTab(host).augment(str(src), str(tmp_path / "out"), True, False, 0.5, 0.2, "pad", 512, False, 256,
+                                   False, "png", bar)
+    assert log.startswith("3 images: 3 augmented"), log
+    assert len(list((tmp_path / "out").glob("*.png"))) == 6
