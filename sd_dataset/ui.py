@@ -196,7 +196,12 @@ class DatasetTab:
         finally:
             booru.close()
             cache.close()
-        return _outcome(report.summary(), report.ok)
+        lines = report.summary()
+        if caption != "txt" and self.host.trainer is not None:
+            self.host.trainer.use_filename_captions()
+            lines.append("set the web UI's \"Filename join string\" to \", \" so the trainer reads file-name captions "
+                         "with their commas")
+        return _outcome(lines, report.ok)
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:

@@ -7,6 +7,12 @@ def make_posts(count: int, start_id: int = 1000, **kwargs) -> list[ServerPost]:
     return [ServerPost(id=start_id + i, data=image_bytes(start_id + i), **kwargs) for i in range(count)]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Post caches and thumbnails of the tab go to a folder of the test session, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def booru_server():
     servers = []

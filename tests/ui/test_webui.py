@@ -484,3 +484,28 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
                                    False, "png", bar)
     assert log.startswith("3 images: 3 augmented"), log
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
+
+
+def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
+    import json
+
+    from modules import shared
+    from PIL import Image
+
+    from sd_dataset.ui import DatasetTab
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(src / "picture.png")
+    host = package(webui).webui_host()
+    shared.opts.dataset_filename_join_string = " "
+    args = [str(src), "", "e621", "", "", "auto", "", None, "flat", 10, "", "", [], "", True, True, False, True, 0,
+            True, True, bar]
+    args[1], args[7] = str(tmp_path / "txt"), "txt"
+    DatasetTab(host).tag(*args)
+    assert shared.opts.dataset_filename_join_string == " "  # .txt captions need no change
+    args[1], args[7] = str(tmp_path / "names"), "filename"
+    log = DatasetTab(host).tag(*args)
+    assert "set the web UI's \"Filename join string\" to \", \"" in log
+    assert shared.opts.dataset_filename_join_string == ", "
+    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
