@@ -23,6 +23,7 @@ def webui(tmp_path, monkeypatch):
     for item in ("sd_dataset", "scripts", "install.py"):
         source = REPO / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, ext / item)
+    monkeypatch.chdir(tmp_path / "webui")  # the web UI runs in its own folder: relative log folders land there
     sys.path.insert(0, str(STUB))
     import fake_trainer  # noqa: F401  (imports the repo's sd_dataset for its helpers, before it is set aside)
     import stub_control
