@@ -380,11 +380,12 @@ def size_text(n: int) -> str:
     """``n`` bytes for a message: ``512 bytes``, ``3.5 KiB``, ``64 MiB``."""
     if n < 1024:
         return f"{n} bytes"
-    for unit in ("KiB", "MiB", "GiB"):
-        n /= 1024
-        if n < 1024 or unit == "GiB":
-            return f"{n:.3g} {unit}"
-    return f"{n} bytes"  # unreachable
+    value, unit = n / 1024, "KiB"
+    for bigger in ("MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.3g} {unit}"
 
 
 def looks_like_html(head: bytes) -> bool:
