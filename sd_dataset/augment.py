@@ -25,13 +25,12 @@ from typing import Callable, Iterable, Iterator, Optional
 from . import images
 from .errors import DatasetError
 from .files import LINK_OUTSIDE, atomic_open, atomic_write_bytes, ensure_writable_dir, link_leaves, remove_stale_temps
-from .images import ImageProblem
+from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "jfif", "webp", "gif", "bmp", "tif", "tiff"})
 FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp")}
 SQUARE_MODES = ("pad", "crop", "none")
 CAPTION_EXT = ".txt"

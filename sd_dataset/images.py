@@ -22,6 +22,12 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 # instead of changing Image.MAX_IMAGE_PIXELS, which is global state the web UI and
 # other extensions share.
 MAX_PIXELS = 100_000_000
+# Extensions of the image files the steps read, and the web UI's trainer tries, as training images.
+IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "jfif", "webp", "gif", "bmp", "tif", "tiff"})
+
+
+def has_image_ext(name: str) -> bool:
+    return Path(name).suffix.lower().lstrip(".") in IMAGE_EXTS
 
 HIGH_QUALITY = Image.Resampling.LANCZOS
 

@@ -18,9 +18,9 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 from .files import atomic_open
+from .images import has_image_ext
 from .tags import iter_caption_tags
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 THUMB_SIDE = 256
 TRAIT_SHARE = 0.8
 NOT_TRAITS = re.compile(r"^(by .+|\w+ content)$")  # the caption's artist and rating parts
@@ -69,7 +69,7 @@ def list_images(folder: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(Path(e.path) for e in entries
-                  if e.is_file() and not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
+                  if e.is_file() and not e.name.startswith(".") and has_image_ext(e.name))
 
 
 def read_caption(image: Path) -> str:

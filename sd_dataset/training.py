@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from .errors import DatasetError
+from .images import has_image_ext
 from .names import safe_user_name
 from .schedule import Plan, parse, plan
 from .templates import FILEWORDS, NAME, read_template, template_issues
@@ -27,7 +28,6 @@ KINDS = (EMBEDDING, HYPERNETWORK)
 ERROR, WARNING = "error", "warning"
 CLIP_GRAD_MODES = ("disabled", "value", "norm")
 LATENT_SAMPLING_METHODS = ("once", "deterministic", "random")
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif"}
 # The trainer's caption from a file name: the stem without leading numbers and hyphens.
 NUMBERS_AT_START = re.compile(r"^[-\d]+\s*")
 _EXAMPLES = 3
@@ -157,10 +157,6 @@ class DatasetScan:
     subfolders: List[str] = field(default_factory=list)
 
 
-def _looks_like_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
 def _jpeg_ends_cleanly(path: str) -> bool:
     """Cheap: a complete JPEG has its end marker (FF D9) at, or very near, the end of the file."""
     with open(path, "rb") as fh:
@@ -187,7 +183,7 @@ def scan_dataset(folder) -> DatasetScan:
                 with Image.open(path) as image:
                     image.load()  # a cut-off download: decode it to be sure, as the trainer will
         except Exception:
-            if _looks_like_image(entry):
+            if has_image_ext(entry):
                 scan.unreadable.append(entry)
             continue
         if fmt in ("JPEG", "MPO", "TIFF", "WEBP"):
