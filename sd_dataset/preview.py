@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .files import atomic_open
 from .images import has_image_ext
+from .training import filename_caption
 from .tags import iter_caption_tags
 
 THUMB_SIDE = 256
@@ -73,11 +74,11 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def read_caption(image: Path) -> str:
-    """The caption the web UI's trainer would read: ``<stem>.txt``, else the file name."""
+    """The caption the web UI's trainer would read: ``<stem>.txt``, else what it makes of the file name."""
     try:
         return image.with_suffix(".txt").read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
-        return image.stem
+        return filename_caption(image.name)
 
 
 def tag_stats(folder: Path) -> TagStats:

@@ -18,7 +18,7 @@ def test_listing_captions_traits_and_pages(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     assert [p.name for p in list_images(tmp_path)] == ["00001-0-plain.png"] + [f"img{i}.png" for i in range(5)]
     assert read_caption(tmp_path / "img0.png") == "safe content, by some artist, red ball, blue sky"
-    assert read_caption(tmp_path / "00001-0-plain.png") == "00001-0-plain"
+    assert read_caption(tmp_path / "00001-0-plain.png") == "plain"  # the trainer drops the leading numbers
     stats = tag_stats(tmp_path)
     assert stats.images == 6 and stats.counts["red ball"] == 5 and stats.counts["blue sky"] == 2
     assert stats.traits(0.8) == ["red ball"]  # rating and artist parts are not traits
