@@ -20,12 +20,11 @@ import gradio as gr
 
 from . import schedule as schedules
 from .augment import AugmentOptions, augment
-from .boorus import SITES, VOCAB_NUMBERINGS, open_booru
+from .boorus import SITES, VOCAB_NUMBERINGS, get_site, open_booru
 from .errors import DatasetError
 from .fetch import fetch
 from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
-from .http import HttpPolicy
 from .names import safe_user_name
 from .lossfile import lineage, read_loss_log, rolling_median
 from .lossplot import plot_loss
@@ -152,13 +151,12 @@ class DatasetTab:
     # -- steps ----------------------------------------------------------------
 
     def _open_site(self, site: str, base_url: str):
-        spec = SITES.get(site)
-        if spec is None:
-            raise DatasetError(f"Unknown site {site!r}; choose one of: {', '.join(SITES)}.")
+        spec = get_site(site)
         credentials = self.host.credentials(site, spec.env_prefix)
-        policy = HttpPolicy(rate=min(self.host.api_rate or spec.rate, spec.max_rate), max_rate=spec.max_rate)
+        # the host's setting is one rate for every site: each site gets at most its own limit
+        rate = min(self.host.api_rate, spec.max_rate) if self.host.api_rate else None
         booru = open_booru(site, base_url=base_url.strip() or None, username=credentials.username,
-                           api_key=credentials.api_key, policy=policy)
+                           api_key=credentials.api_key, rate=rate)
         return spec, booru
 
     def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, bar) -> str:

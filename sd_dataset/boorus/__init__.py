@@ -140,10 +140,13 @@ def get_site(name: str) -> Site:
 
 
 def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: Optional[str] = None,
-               api_key: Optional[str] = None, policy: Optional[HttpPolicy] = None, offline: bool = False) -> Booru:
+               api_key: Optional[str] = None, policy: Optional[HttpPolicy] = None, rate: Optional[float] = None,
+               offline: bool = False) -> Booru:
     """A ready client for a site in :data:`SITES`, with credentials from options or the environment.
 
-    ``offline``: the caller will make no request (``tag --offline``), so a missing login is no error.
+    Without a ``policy`` the site's own is used, at ``rate`` API requests per second when given (the site's
+    polite rate otherwise; more than its hard limit is one sentence).  ``offline``: the caller will make no
+    request (``tag --offline``), so a missing login is no error.
     """
     site = get_site(name)
     credentials = Credentials.resolve(username, api_key, site.env_prefix)
@@ -154,7 +157,7 @@ def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: 
             f"{site.account_site} account's options page."
         )
     if policy is None:
-        policy = HttpPolicy(rate=site.rate, max_rate=site.max_rate)
+        policy = HttpPolicy(rate=site.rate if rate is None else rate, max_rate=site.max_rate)
     cls = _CLIENTS[site.family]
     http = HttpSession(site.account_site, credentials, policy, auth_params=getattr(cls, "auth_params", None),
                        login_hint=site.login_hint)

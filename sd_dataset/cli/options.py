@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ..boorus import SITES, open_booru
-from ..http import HttpPolicy
 
 
 def add_site_options(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +21,7 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
                        help="API requests per second (default: the site's polite rate, 1 on e621, 2 on danbooru)")
 
 
-def booru_from_args(args: argparse.Namespace):
-    site = SITES[args.booru]
-    policy = HttpPolicy(rate=args.rate if args.rate is not None else site.rate, max_rate=site.max_rate)
-    return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key, policy=policy)
+def booru_from_args(args: argparse.Namespace, offline: bool = False):
+    """The --booru site's client; ``offline`` (tag --offline) makes no request, so it needs no login."""
+    return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key,
+                      rate=args.rate, offline=offline)

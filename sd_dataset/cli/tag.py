@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..boorus import SITES, VOCAB_NUMBERINGS, open_booru
-from ..http import HttpPolicy
+from ..boorus import SITES, VOCAB_NUMBERINGS
 from ..postcache import PostCache
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
 from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
-from .options import add_site_options
+from .options import add_site_options, booru_from_args
 
 
 def _per_site(what) -> str:
@@ -102,17 +101,9 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
     return options
 
 
-def booru_for_tag(args: argparse.Namespace):
-    """The --booru site's client; with --offline it makes no request, so it needs no login."""
-    site = SITES[args.booru]
-    policy = HttpPolicy(rate=args.rate if args.rate is not None else site.rate, max_rate=site.max_rate)
-    return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key,
-                      policy=policy, offline=args.offline)
-
-
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    booru = booru_for_tag(args)
+    booru = booru_from_args(args, offline=args.offline)
     cache = None if args.no_cache else PostCache(args.cache)
     try:
         report = tag_folder(Path(args.src), Path(args.out), options, booru=booru, cache=cache,
