@@ -17,6 +17,7 @@ from typing import IO, Iterator
 from .errors import DatasetError
 
 TEMP_SUFFIX = ".sdds-part"
+WRITE_PROBE = "write-check"  # the empty file that proves a folder writable, gone at once
 
 
 def temp_path_for(final: Path) -> Path:
@@ -72,7 +73,7 @@ def ensure_writable_dir(folder: Path) -> Path:
         raise DatasetError(f"{folder} is a file, not a folder; choose a folder for the output.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = temp_path_for(folder / "write-check")
+        probe = temp_path_for(folder / WRITE_PROBE)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

@@ -22,7 +22,7 @@ from PIL import Image
 
 from booru_server import ServerPost, image_bytes
 from conftest import make_posts
-from sd_dataset.files import TEMP_SUFFIX
+from sd_dataset.files import TEMP_SUFFIX, WRITE_PROBE
 from sd_dataset.lock import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +61,20 @@ def kill_when(proc: subprocess.Popen, reached, timeout: float = 60) -> None:
 
 def temps(folder: Path) -> list[Path]:
     return [p for p in folder.rglob(f"*{TEMP_SUFFIX}")] if folder.exists() else []
+
+
+def writing(folder: Path) -> dict[Path, int]:
+    """Temporary files being written and their sizes, leaving out the writability probe: it comes and goes in an
+    instant, so it is no kill point, and it may vanish between listing and ``stat``."""
+    sizes = {}
+    for part in temps(folder):
+        if part.name.startswith(f".{WRITE_PROBE}."):
+            continue
+        try:
+            sizes[part] = part.stat().st_size
+        except FileNotFoundError:
+            continue  # renamed to its final name just now
+    return sizes
 
 
 def outputs(folder: Path) -> list[Path]:
@@ -130,8 +144,8 @@ def test_fetch_killed_while_a_file_is_half_written(fetch_world, tmp_path):
     server.script("/data/", ["trickle"] * len(posts))
     out = tmp_path / "out"
     proc = start(fetch_args(server, out) + ["--workers", "1"])
-    kill_when(proc, lambda: any(p.stat().st_size > 0 for p in temps(out)))
-    half = [p for p in temps(out) if p.stat().st_size > 0]
+    kill_when(proc, lambda: any(writing(out).values()))
+    half = [p for p, size in writing(out).items() if size > 0]
     assert half, "no half-written file at the kill"
     assert_fetch_whole(out)
     server._scripts.clear()  # the rerun downloads at full speed
@@ -186,7 +200,7 @@ def test_tag_killed_while_writing(tag_world, tmp_path, point):
     out = tmp_path / "out"
     proc = start(tag_args(server, src, out, tmp_path / "cache"))
     if point == "first-write":
-        kill_when(proc, lambda: bool(temps(out)))
+        kill_when(proc, lambda: bool(writing(out)))
     else:
         kill_when(proc, lambda: len(outputs(out)) >= 200)
     assert_tag_whole(src, out)
@@ -222,7 +236,7 @@ def test_augment_killed_while_writing(aug_world, tmp_path, point):
     out = tmp_path / "out"
     proc = start(aug_args(src, out))
     if point == "first-write":
-        kill_when(proc, lambda: bool(temps(out)))
+        kill_when(proc, lambda: bool(writing(out)))
     else:
         kill_when(proc, lambda: len(outputs(out)) >= len(state(clean)) // 2)
     for image in out.glob("*.png"):
