@@ -12,6 +12,7 @@ rerun (after a kill too) skips it without decoding anything.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -24,7 +25,8 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from . import images
 from .errors import DatasetError
-from .files import LINK_OUTSIDE, atomic_open, atomic_write_bytes, ensure_writable_dir, link_leaves, remove_stale_temps
+from .files import (LINK_OUTSIDE, atomic_open, atomic_write_bytes, ensure_writable_dir, link_leaves, remove_stale_temps,
+                    write_text_if_changed)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp")}
 SQUARE_MODES = ("pad", "crop", "none")
 CAPTION_EXT = ".txt"
+SETTINGS_FILE = ".sd_dataset-augment.json"
 
 # A phash distance this small is a resized or re-encoded copy, not a different
 # picture; synthetic tests and real photos both stay far above it (10+).
@@ -75,6 +78,44 @@ class AugmentOptions:
     @property
     def ext(self) -> str:
         return FORMATS[self.format][1]
+
+    def output_settings(self) -> dict[str, str]:
+        """The settings that decide an output's pixels and names, in words; equal settings make equal files."""
+        settings = {"size": "kept" if self.keep_size else str(self.size), "square": self.square,
+                    "format": self.format, "background": ",".join(map(str, self.background)),
+                    "split": "yes" if self.split else "no", "flip": "yes" if self.flip else "no"}
+        if self.split:
+            settings |= {"split threshold": f"{self.split_threshold:g}", "overlap": f"{self.overlap:g}"}
+        return settings
+
+
+def claim_settings(out: Path, options: AugmentOptions) -> None:
+    """Record ``options`` in ``out``, or raise one sentence when its outputs were made with other settings.
+
+    Outputs are done when their names exist, so a rerun with another size, square mode or format would leave a
+    mix of old and new images behind.  Adding ``flip`` only adds files, so it is no conflict.
+    """
+    path = out / SETTINGS_FILE
+    try:
+        before = json.loads(path.read_text(encoding="utf-8")).get("settings")
+    except (OSError, ValueError, AttributeError):
+        before = None  # no outputs of ours, or a record we cannot read: nothing to compare with
+    now = options.output_settings()
+    if isinstance(before, dict) and _holds_images(out):
+        differ = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)
+                  and not (key == "flip" and now.get(key) == "yes")]
+        if differ:
+            def words(settings: dict) -> str:
+                return ", ".join(f"{key} {settings.get(key, 'unset')}" for key in differ)
+            raise DatasetError(f"{out} holds outputs made with {words(before)}, and this run asks for {words(now)}; "
+                               "choose a new output folder, or empty this one, so old and new images do not mix.")
+    text = json.dumps({"about": "the settings sd_dataset augment made the images here with; a rerun with other "
+                                "settings is refused", "settings": now}, indent=1) + "\n"
+    write_text_if_changed(path, text)
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(images.has_image_ext(p.name) for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # --------------------------------------------------------------------------- planning
@@ -376,6 +417,7 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
                     workers: Optional[int], progress: Progress,
                     executor_factory: Optional[Callable[[int], Executor]]) -> AugmentReport:
     remove_stale_temps(out)
+    claim_settings(out, options)
     report = AugmentReport(sources=len(sources), ignored=ignored)
     sources = _drop_outside_links(src, sources, report)
     workers = min(workers or default_workers(), max(1, len(sources)))

@@ -56,6 +56,18 @@ def atomic_write_text(final: Path, text: str) -> None:
         fh.write(text)
 
 
+def write_text_if_changed(final: Path, text: str) -> int:
+    """Write ``text`` atomically unless ``final`` already holds it (a rerun leaves the file untouched); 1 if
+    written."""
+    try:
+        if final.read_text(encoding="utf-8") == text:
+            return 0
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(final, text)
+    return 1
+
+
 def remove_stale_temps(folder: Path) -> int:
     """Delete temporary files a killed run left in ``folder``; returns how many."""
     removed = 0

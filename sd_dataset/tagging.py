@@ -25,8 +25,8 @@ from . import postindex
 from .boorus.base import Booru, Post
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar
-from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, atomic_write_text, ensure_writable_dir, link_leaves,
-                    md5_of_file, remove_stale_temps)
+from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, ensure_writable_dir, link_leaves, md5_of_file,
+                    remove_stale_temps, write_text_if_changed)
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
@@ -408,7 +408,7 @@ def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]
     if with_txt:
         txt = dest / (name[:-len(item.path.suffix)] + ".txt")
         outputs.append(txt)
-        wrote += _write_if_changed(txt, item.caption)
+        wrote += write_text_if_changed(txt, item.caption)
     return wrote, outputs
 
 
@@ -482,16 +482,6 @@ def _copy_image(source: Path, final: Path) -> int:
     return 1
 
 
-def _write_if_changed(path: Path, text: str) -> int:
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return 0
-    except (OSError, UnicodeDecodeError):
-        pass
-    atomic_write_text(path, text)
-    return 1
-
-
 def _safe_listdir(folder: Path) -> list[Path]:
     try:
         return list(folder.iterdir())
@@ -515,7 +505,7 @@ def _read_manifest(path: Path) -> set[str]:
 def _write_manifest(path: Path, files: set[str]) -> None:
     text = json.dumps({"about": "files sd_dataset tag wrote here; a rerun removes those it no longer makes",
                        "files": sorted(files)}, ensure_ascii=False, indent=1) + "\n"
-    _write_if_changed(path, text)
+    write_text_if_changed(path, text)
 
 
 def _remove_stale(stale: set[str], root: Path) -> int:
@@ -541,4 +531,4 @@ def _write_frequency(path: Path, report: TagReport) -> None:
     for tag, n in sorted(report.frequency.items(), key=lambda kv: (-kv[1], kv[0])):
         writer.writerow([tag, report.tag_names.get(tag, tag), n, f"{n / total:.4f}",
                          report.vocab_counts.get(tag, ""), "yes" if tag in report.common else ""])
-    _write_if_changed(path, buf.getvalue())
+    write_text_if_changed(path, buf.getvalue())

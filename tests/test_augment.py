@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sd_dataset.augment import AugmentOptions, _Runner, augment, plan_for
+from sd_dataset.augment import SETTINGS_FILE, AugmentOptions, _Runner, augment, plan_for
 from sd_dataset.cli import main
 from sd_dataset.errors import Cancelled, DatasetError
 from sd_dataset.files import TEMP_SUFFIX
@@ -232,6 +233,44 @@ def test_new_option_on_rerun_adds_the_missing_outputs(tmp_path):
     assert report.written == 1 and (out / "a-flip.png").exists()
 
 
+@pytest.mark.parametrize("first, second, named", [
+    ({"size": 512}, {"size": 768}, "size 512, and this run asks for size 768"),
+    ({"square": "pad"}, {"square": "crop"}, "square pad, and this run asks for square crop"),
+    ({"format": "png"}, {"format": "jpg"}, "format png, and this run asks for format jpg"),
+    ({"split": True}, {"split": True, "overlap": 0.3}, "overlap 0.2, and this run asks for overlap 0.3"),
+    ({"flip": True}, {}, "flip yes, and this run asks for flip no"),
+    ({}, {"keep_size": True}, "size 512, and this run asks for size kept"),
+])
+def test_rerun_with_other_settings_is_refused_and_changes_nothing(tmp_path, first, second, named):
+    src = make(tmp_path / "src", "a.png", noise(600, 1400), "red ball").parent
+    out = tmp_path / "out"
+    run(src, out, **first)
+    make(src, "b.png", noise(600, 600, 2))  # new work the refused run must not do either
+    state = snapshot(out)
+    with pytest.raises(DatasetError) as refused:
+        run(src, out, **second)
+    message = str(refused.value)
+    assert named in message and "choose a new output folder" in message and message.count(".") <= 3
+    assert snapshot(out) == state
+    assert run(src, tmp_path / "fresh", **second).ok  # the same settings are fine in another folder
+
+
+def test_settings_record_is_kept_by_a_same_settings_rerun_and_does_not_bind_an_empty_folder(tmp_path):
+    src = make(tmp_path / "src", "a.png", noise(600, 600)).parent
+    out = tmp_path / "out"
+    run(src, out, size=256)
+    record = json.loads((out / SETTINGS_FILE).read_text())
+    assert record["settings"]["size"] == "256" and record["settings"]["flip"] == "no"
+    run(src, out, size=256, flip=True)  # more outputs of the same kind: allowed, and remembered
+    assert json.loads((out / SETTINGS_FILE).read_text())["settings"]["flip"] == "yes"
+    for image in out.glob("*.png"):
+        image.unlink()
+    assert run(src, out, size=300).written == 1  # no images left to mix with
+    (out / SETTINGS_FILE).write_text("{not json")
+    assert run(src, out, size=400).ok  # an unreadable record binds nothing, and is written anew
+    assert json.loads((out / SETTINGS_FILE).read_text())["settings"]["size"] == "400"
+
+
 def test_pool_and_single_process_give_identical_files(tmp_path):
     src = tmp_path / "src"
     for i in range(6):
@@ -251,7 +290,7 @@ def test_unchanged_source_is_copied_not_reencoded(tmp_path):
     assert (out / "s.png").read_bytes() == (src / "s.png").read_bytes()
     # A JPEG of the right size going to PNG must be encoded.
     make(src, "j.jpg", noise(512, 512), quality=90)
-    assert run(src, out).copied == 0
+    assert run(src, out, flip=True).copied == 0
 
 
 @pytest.mark.parametrize("fmt, pil", [("jpg", "JPEG"), ("webp", "WEBP")])
@@ -293,7 +332,7 @@ def test_dedupe_keeps_the_largest(tmp_path):
     report = run(src, out, dedupe=True, workers=2)
     assert [s.name for s in report.skipped] == ["small.jpg"]
     assert "near-duplicate of big.png" in report.skipped[0].reason
-    assert {p.name for p in out.iterdir()} == {"big.png", "big.txt", "other.png"}
+    assert {p.name for p in out.iterdir()} == {"big.png", "big.txt", "other.png", SETTINGS_FILE}
     # Without --dedupe all three are written.
     assert run(src, tmp_path / "all").written == 3
 
@@ -411,9 +450,11 @@ def test_cli_too_small_alone_is_not_a_failure(tmp_path, capsys):
     (["{t}/src", "--out", "{t}/src"], "inside the source folder"),
     (["{t}/src", "--out", "{t}/out", "--overlap", "0.95"], "--overlap must be between 0 and 0.9"),
     (["{t}/src", "--out", "{t}/out", "--workers", "0"], "--workers must be at least 1"),
+    (["{t}/src", "--out", "{t}/made", "--size", "300"], "holds outputs made with size 256"),
 ])
 def test_cli_exit_2_with_one_sentence(tmp_path, capsys, args, message):
     make(tmp_path / "src", "a.png", noise(300, 300))
+    run(tmp_path / "src", tmp_path / "made", size=256)
     code = main(["augment"] + [a.format(t=tmp_path) for a in args])
     err = capsys.readouterr().err
     assert code == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sd_dataset.augment import AugmentOptions, augment
+from sd_dataset.augment import SETTINGS_FILE, AugmentOptions, augment
 from sd_dataset.errors import DatasetError
 from sd_dataset.files import LINK_OUTSIDE
 from sd_dataset.names import safe_user_name
@@ -55,7 +55,7 @@ def test_augment_skips_links_leading_out_of_the_source(linked, tmp_path):
     skipped = {s.name: s.reason for s in report.skipped}
     assert skipped["b.png"] == LINK_OUTSIDE and "e.png" not in skipped  # a dangling link is no file at all
     assert "d.txt" in skipped["d.png"] and LINK_OUTSIDE in skipped["d.png"]
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a.txt", "c.png"]  # c.png has no caption of its own
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["a.png", "a.txt", "c.png"]  # c.png: no caption
     assert b"secret diary" not in all_bytes(out)
     assert "skipped b.png: it is a link" in "\n".join(report.summary())
 
@@ -160,4 +160,4 @@ def test_tag_copies_a_bomb_without_decoding_and_augment_refuses_it(tmp_path, mon
     monkeypatch.undo()
     result = augment(tmp_path / "tagged", tmp_path / "train", AugmentOptions(), workers=1)
     assert [f.name for f in result.failed] == ["bomb.png"] and "decompression bomb" in result.failed[0].reason
-    assert not [p for p in (tmp_path / "train").iterdir()]
+    assert [p.name for p in (tmp_path / "train").iterdir()] == [SETTINGS_FILE]

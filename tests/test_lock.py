@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import client_for, make_posts
 from sd_dataset import lock
-from sd_dataset.augment import AugmentOptions, augment, list_sources
+from sd_dataset.augment import SETTINGS_FILE, AugmentOptions, augment, list_sources
 from sd_dataset.errors import Cancelled, DatasetError
 from sd_dataset.fetch import fetch
 from sd_dataset.lock import LOCK_NAME, FolderBusy, folder_lock
@@ -79,7 +79,8 @@ def test_stale_lock_is_taken_over(tmp_path, content):
     (out / LOCK_NAME).write_text(text)
     report = augment(src, out, AugmentOptions(min_size=0, size=32), workers=1)
     assert report.ok and report.written == 3
-    assert sorted(p.name for p in out.iterdir()) == [f"img{i}.{e}" for i in range(3) for e in ("png", "txt")]
+    assert sorted(p.name for p in out.iterdir()) == [SETTINGS_FILE] + [f"img{i}.{e}" for i in range(3)
+                                                                        for e in ("png", "txt")]
 
 
 def test_lock_never_left_by_failing_or_cancelled_runs(booru_server, tmp_path):
