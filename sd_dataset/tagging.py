@@ -27,6 +27,7 @@ from .errors import DatasetError
 from .fetch import Failure, read_sidecar
 from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, ensure_writable_dir, link_leaves, md5_of_file,
                     remove_stale_temps, write_text_if_changed)
+from .images import IMAGE_EXTS, has_image_ext
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
@@ -35,7 +36,6 @@ from .tags import CaptionRules
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp", "gif", "bmp"})
 CAPTION_MODES = ("txt", "filename", "both")
 LAYOUTS = ("flat", "kohya")
 MAX_NAME_BYTES = 240
@@ -225,13 +225,13 @@ def _list_images(src: Path) -> list[Path]:
     except OSError as exc:
         raise DatasetError(f"Cannot read the source folder {src} ({exc.strerror or exc}); check its permissions.") \
             from None
-    files = [p for p in entries if p.suffix[1:].lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()]
+    files = [p for p in entries if has_image_ext(p.name) and not p.name.startswith(".") and p.is_file()]
     real_src = src.resolve()
     if files and all(link_leaves(p, real_src) for p in files):
         raise DatasetError(f"Every image in {src} is a link to a file outside it, and such links are never "
                            f"followed; copy the images into the folder.")
     if not files:
-        raise DatasetError(f"{src} has no images (jpg, jpeg, png, webp, gif, bmp); point tag at the folder that "
+        raise DatasetError(f"{src} has no images ({', '.join(sorted(IMAGE_EXTS))}); point tag at the folder that "
                            f"holds them.")
     return files
 

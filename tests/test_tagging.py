@@ -220,6 +220,27 @@ def test_api_failure_is_per_file_and_not_remembered(world):
     assert report.tagged == 6 and not report.failed
 
 
+def test_tags_every_format_the_trainer_reads(world, tmp_path):
+    """A TIFF or JFIF export of a post is hashed like any image and captioned from that post."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    a = world["posts"][0]
+    tif = BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(tif, format="TIFF")
+    world["server"].posts.append(ServerPost(id=77, data=tif.getvalue(), ext="tif", tags={"general": ["red_ball"]}))
+    src = tmp_path / "formats"
+    src.mkdir()
+    (src / "scan.tif").write_bytes(tif.getvalue())
+    (src / f"{a.md5}.jfif").write_bytes(a.data)
+    report = run_tag(dict(world, src=src), out=tmp_path / "formats-out")
+    assert report.images == 2 and report.tagged == 2 and not report.failed
+    assert (tmp_path / "formats-out" / "scan.tif").read_bytes() == tif.getvalue()
+    assert (tmp_path / "formats-out" / "scan.txt").read_text() == "safe content, red ball"
+    assert "red ball" in (tmp_path / "formats-out" / f"{a.md5}.txt").read_text()
+
+
 def test_retry_missing_asks_again(world):
     run_tag(world)
     run_tag(world, retry_missing=True)
