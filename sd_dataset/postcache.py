@@ -25,6 +25,7 @@ _CHUNK = 500  # hashes per SELECT (SQLite's default limit on parameters is 999)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
     site TEXT NOT NULL, md5 TEXT NOT NULL, found INTEGER NOT NULL, data TEXT, checked REAL NOT NULL,
+    by_login INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (site, md5)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS export_posts (
     md5 TEXT PRIMARY KEY, id INTEGER, rating TEXT, tag_string TEXT, ext TEXT, score INTEGER,
@@ -69,9 +70,16 @@ class PostCache:
                 pass  # a read-only or network filesystem: the default journal still works
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.executescript(_SCHEMA)
+            self._add_login_column()
         except (OSError, sqlite3.Error) as exc:
             raise DatasetError(f"Cannot open the post cache {self.path} ({exc}); pass --cache with a folder you "
                                f"can write to.") from None
+
+    def _add_login_column(self) -> None:
+        """Caches made before misses knew whether a login asked; their misses count as anonymous."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(posts)")}
+        if "by_login" not in columns:
+            self.db.execute("ALTER TABLE posts ADD COLUMN by_login INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -84,18 +92,23 @@ class PostCache:
 
     # -- posts from a site ---------------------------------------------------------
 
-    def get_many(self, site: str, md5s: Iterable[str], include_misses: bool = True) -> dict[str, Union[Post, str]]:
-        """Cached answers: a :class:`Post`, or :data:`MISSING` for a remembered miss; unknown hashes are absent."""
+    def get_many(self, site: str, md5s: Iterable[str], include_misses: bool = True,
+                 logged_in: bool = False) -> dict[str, Union[Post, str]]:
+        """Cached answers: a :class:`Post`, or :data:`MISSING` for a remembered miss; unknown hashes are absent.
+
+        A site hides some posts from anonymous users, so a miss remembered without a login is no answer for a
+        run that has one: that run asks again.
+        """
         md5s = list(dict.fromkeys(md5s))
         answers: dict[str, Union[Post, str]] = {}
         for start in range(0, len(md5s), _CHUNK):
             chunk = md5s[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT md5, found, data FROM posts WHERE site = ? AND md5 IN ({marks})",
+            rows = self.db.execute(f"SELECT md5, found, data, by_login FROM posts WHERE site = ? AND md5 IN ({marks})",
                                    [site, *chunk]).fetchall()
-            for md5, found, data in rows:
+            for md5, found, data, by_login in rows:
                 if not found:
-                    if include_misses:
+                    if include_misses and (by_login or not logged_in):
                         answers[md5] = MISSING
                     continue
                 try:
@@ -104,15 +117,16 @@ class PostCache:
                     continue  # a damaged row is as good as none: ask again
         return answers
 
-    def put_many(self, site: str, posts: Iterable[Post], misses: Iterable[str] = ()) -> None:
-        now = time.time()
-        rows = [(site, p.md5, 1, json.dumps(p.to_json(), ensure_ascii=False, sort_keys=True), now) for p in posts]
-        rows += [(site, m, 0, None, now) for m in misses]
+    def put_many(self, site: str, posts: Iterable[Post], misses: Iterable[str] = (), logged_in: bool = False) -> None:
+        now, login = time.time(), int(logged_in)
+        rows = [(site, p.md5, 1, json.dumps(p.to_json(), ensure_ascii=False, sort_keys=True), now, login)
+                for p in posts]
+        rows += [(site, m, 0, None, now, login) for m in misses]
         if not rows:
             return
         with self._transaction():
-            self.db.executemany("INSERT OR REPLACE INTO posts (site, md5, found, data, checked) VALUES (?,?,?,?,?)",
-                                rows)
+            self.db.executemany("INSERT OR REPLACE INTO posts (site, md5, found, data, checked, by_login) "
+                                "VALUES (?,?,?,?,?,?)", rows)
 
     def forget_misses(self, site: str) -> int:
         with self._transaction():

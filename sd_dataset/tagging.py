@@ -268,9 +268,11 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             report.sources[SIDECAR] += 1
     unknown = [m for m in wanted if m not in posts]
     site = site_key(booru) if booru is not None else "offline"
+    logged_in = booru is not None and booru.http.credentials.complete
     missing: set[str] = set()
     if unknown and cache is not None:
-        for md5, answer in cache.get_many(site, unknown, include_misses=not options.retry_missing).items():
+        for md5, answer in cache.get_many(site, unknown, include_misses=not options.retry_missing,
+                                          logged_in=logged_in).items():
             if answer == MISSING:
                 missing.add(md5)
             else:
@@ -300,7 +302,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         report.sources[API] += len(found)
         if cache is not None and not failed_md5s:
             misses = [] if rejected else [m for m in unknown if m not in found]
-            cache.put_many(site, found.values(), misses)
+            cache.put_many(site, found.values(), misses, logged_in=logged_in)
     for item in items:
         item.post = posts.get(item.md5)
         if item.post is None and item.md5 in failed_md5s:

@@ -158,7 +158,7 @@ def danbooru_world(tmp_path, site_server, vocab_file, monkeypatch):
     posts = site_posts("banned_artist", ["g", "s", "q", "e"])
     posts.append(ServerPost(id=600, data=image_bytes(600), rating="s", hidden=True,
                             tags={"general": ["red_ball"]}))  # Danbooru hides its md5 from this login
-    server = site_server(DanbooruServer, posts)
+    server = site_server(DanbooruServer, posts, credentials=("someone", "key123"))
     src = tmp_path / "my pictures"
     src.mkdir()
     names = {f"{posts[0].md5}.png": posts[0], "beach day.png": posts[1], f"00003-0-{posts[2].md5}.png": posts[2],
@@ -197,6 +197,23 @@ def test_cli_tags_a_plain_folder_by_md5_on_danbooru(danbooru_world, capsys):
     assert main(args + ["--include", "meta,copyright", "--no-artist", "--out", str(out.parent / "meta")]) == 0
     assert (out.parent / "meta" / f"{w['posts'][0].md5}.txt").read_text() == \
         "general content, highres, red ball, blue sky, ball world"
+
+
+def test_a_login_asks_again_about_misses_remembered_without_one(danbooru_world, capsys):
+    w = danbooru_world
+    args = ["tag", str(w["src"]), "--out", str(w["out"]), "--booru", "danbooru", "--base-url", w["server"].url,
+            "--cache", str(w["cache"])]
+    assert main(args) == 0 and not (w["out"] / "hidden one.png").exists()
+    login = ["--username", "someone", "--api-key", "key123"]
+    assert main(args + login) == 0
+    printed = capsys.readouterr().out
+    assert "API requests: 1" in printed
+    asked = w["server"].api_requests()[-1]
+    assert w["posts"][4].md5 in asked.query["tags"][0] and w["posts"][0].md5 not in asked.query["tags"][0]
+    assert (w["out"] / "hidden one.txt").read_text() == "sensitive content, red ball"
+    assert main(args + login) == 0  # what the login did not find either is remembered for it
+    assert main(args) == 0  # and the anonymous run trusts a miss a login saw
+    assert len(w["server"].api_requests()) == 2
 
 
 def test_cache_of_one_site_is_not_used_for_another(tmp_path, booru_server, site_server):

@@ -317,13 +317,29 @@ def test_default_cache_folder_follows_xdg(tmp_path, monkeypatch):
     assert cache_file(tmp_path) == tmp_path / "posts.sqlite3"
 
 
+def test_cache_made_before_misses_knew_the_login_still_opens(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(str(tmp_path / "posts.sqlite3"))
+    db.execute("CREATE TABLE posts (site TEXT NOT NULL, md5 TEXT NOT NULL, found INTEGER NOT NULL, data TEXT, "
+               "checked REAL NOT NULL, PRIMARY KEY (site, md5)) WITHOUT ROWID")
+    db.execute("INSERT INTO posts VALUES ('s', ?, 0, NULL, 0)", ["c" * 32])
+    db.commit()
+    db.close()
+    with PostCache(tmp_path) as cache:
+        assert cache.get_many("s", ["c" * 32]) == {"c" * 32: "missing"}
+        assert cache.get_many("s", ["c" * 32], logged_in=True) == {}  # an old miss counts as anonymous
+        cache.put_many("s", [], misses=["c" * 32], logged_in=True)
+        assert cache.get_many("s", ["c" * 32], logged_in=True) == {"c" * 32: "missing"}
+
+
 def test_cache_readers_while_a_writer_writes(tmp_path):
     from sd_dataset.boorus.base import Post
 
     writer, reader = PostCache(tmp_path), PostCache(tmp_path)
     post = Post(id=1, md5="a" * 32, file_url=None, ext="png", tags={"general": ["red_ball"]})
     with writer._transaction():
-        writer.db.execute("INSERT INTO posts VALUES ('s', ?, 1, ?, 0)", [post.md5, json.dumps(post.to_json())])
+        writer.db.execute("INSERT INTO posts (site, md5, found, data, checked) VALUES ('s', ?, 1, ?, 0)", [post.md5, json.dumps(post.to_json())])
         assert reader.get_many("s", [post.md5]) == {}  # readers see the last commit and are not blocked
     assert reader.get_many("s", [post.md5])[post.md5].tags == {"general": ["red_ball"]}
     writer.put_many("s", [], misses=["b" * 32])
