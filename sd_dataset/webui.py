@@ -17,6 +17,7 @@ Facts about the web UI this relies on are in ``webui-api.md``.
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 import inspect
@@ -148,6 +149,26 @@ def _trainer_functions(kind: str):
     if None in found or not hasattr(call_queue, "wrap_gradio_gpu_call"):
         return None
     return found
+
+
+def _without_applied_hypernetworks(ui_train: Callable) -> Callable:
+    """``ui_train`` run with no hypernetwork applied, and the applied ones put back after.
+
+    The web UI applies ``shared.loaded_hypernetworks`` to every forward pass, and its hypernetwork trainer leaves the
+    one it trained there; an embedding trained next would learn against it (seen in a real 1.10.1: a diverged
+    hypernetwork made every later embedding loss NaN).  Inside the queue call, so a generation never sees the swap.
+    """
+    @functools.wraps(ui_train)
+    def isolated(*args):
+        from modules import shared
+
+        applied = shared.loaded_hypernetworks
+        shared.loaded_hypernetworks = []
+        try:
+            return ui_train(*args)
+        finally:
+            shared.loaded_hypernetworks = applied
+    return isolated
 
 
 def available_kinds() -> List[str]:
@@ -424,7 +445,7 @@ class WebuiTrainer:
         args = self._positional(low, request)
         saved = self.current_file(request.kind, name)
         before = saved.stat().st_mtime_ns if saved.exists() else None
-        wrapped = call_queue.wrap_gradio_gpu_call(ui_train, extra_outputs=[None])
+        wrapped = call_queue.wrap_gradio_gpu_call(_without_applied_hypernetworks(ui_train), extra_outputs=[None])
         id_task = f"task({secrets.token_hex(8)})"
         job = f"train-{request.kind}"
         outcome: dict = {}

@@ -1,5 +1,6 @@
 """The extension inside a stand-in web UI 1.10 (``tests/webui_stub``), loaded the way the web UI loads it."""
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import shutil
@@ -197,6 +198,24 @@ def test_train_creates_and_trains_a_hypernetwork_with_the_real_parameters(webui,
     assert list(call) == expected
     assert all(type(call[k]) is int for k in INTS + ("save_hypernetwork_every",))
     assert read_state(shared.hypernetworks["pandanet"])["step"] == 12
+
+
+def test_an_embedding_trains_without_the_hypernetwork_trained_before_it(webui, tmp_path):
+    """The web UI's hypernetwork trainer leaves its network applied to every forward pass; the tab takes it off for
+    the next training and puts back what the user had applied."""
+    import stub_control
+    from modules import shared
+    from sd_dataset.host import CreateOptions
+
+    applied_by_user = object()
+    shared.loaded_hypernetworks = [applied_by_user]
+    tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
+    assert "trained the hypernetwork" in tab.train(request, CreateOptions(), bar)
+    assert shared.loaded_hypernetworks == [applied_by_user]
+    embedding = dataclasses.replace(request, kind="embedding", name="panda", learn_rate="0.005")
+    assert "trained the embedding" in tab.train(embedding, CreateOptions(), bar)
+    assert stub_control.called("hypernetworks_applied") == [((), {})]
+    assert shared.loaded_hypernetworks == [applied_by_user]
 
 
 def test_a_silent_failure_in_the_trainer_is_an_error_sentence(webui, tmp_path):

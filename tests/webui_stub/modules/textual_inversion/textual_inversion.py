@@ -116,6 +116,7 @@ def validate_train_inputs(model_name, learn_rate, batch_size, gradient_step, dat
 def train_embedding(id_task, embedding_name, learn_rate, batch_size, gradient_step, data_root, log_directory, training_width, training_height, varsize, steps, clip_grad_mode, clip_grad_value, shuffle_tags, tag_drop_out, latent_sampling_method, use_weight, create_image_every, save_embedding_every, template_filename, save_image_with_stored_embedding, preview_from_txt2img, preview_prompt, preview_negative_prompt, preview_steps, preview_sampler_name, preview_cfg_scale, preview_seed, preview_width, preview_height):
     args = locals().copy()
     stub_control.record("train_embedding", **args)
+    stub_control.record("hypernetworks_applied", *shared.loaded_hypernetworks)  # stub: what this training sees
     save_embedding_every = save_embedding_every or 0
     create_image_every = create_image_every or 0
     template_file = textual_inversion_templates.get(template_filename, None)
