@@ -35,6 +35,12 @@ class TemplateResult:
     path: Path
     lines: List[str]
     warnings: List[str] = field(default_factory=list)
+    unchanged: bool = False  # the file already held exactly these lines
+
+    def headline(self) -> str:
+        count = f"{len(self.lines)} line{'s' if len(self.lines) != 1 else ''}"
+        return f"{self.path} already holds this template ({count}):" if self.unchanged else \
+            f"wrote {self.path} ({count}):"
 
 
 def _clean(text: str, what: str) -> str:
@@ -174,12 +180,22 @@ def write_template(folder, name: str, lines: Sequence[str], overwrite: bool = Fa
     lines = [line for line in lines if line]
     folder = ensure_writable_dir(Path(folder))
     path = folder / template_filename(name)
+    text = "\n".join(lines) + "\n"
+    if path.is_file() and _read_text_or_none(path) == text:  # a rerun: nothing to overwrite
+        return TemplateResult(path, list(lines), template_warnings(lines), unchanged=True)
     if path.exists() and not overwrite:
         raise DatasetError(f"{path} already exists; choose another name or allow overwriting it (--overwrite on the command line).")
     if path.is_dir():
         raise DatasetError(f"{path} is a folder; choose another name.")
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, text)
     return TemplateResult(path, list(lines), template_warnings(lines))
+
+
+def _read_text_or_none(path: Path) -> Optional[str]:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def make_template(folder, name: str, kind: str = "subject", prefix: str = DEFAULT_PREFIX,

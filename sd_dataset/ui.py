@@ -221,7 +221,7 @@ class DatasetTab:
                                flavours=DEFAULT_FLAVOURS if flavours else None, overwrite=overwrite)
         if self.host.trainer is not None:
             self.host.trainer.use_template(result.path)
-        lines = [f"wrote {result.path} ({len(result.lines)} lines):"] + [f"  {line}" for line in result.lines]
+        lines = [result.headline()] + [f"  {line}" for line in result.lines]
         return "\n".join(lines + [f"warning: {w}" for w in result.warnings])
 
     @staticmethod

@@ -371,6 +371,9 @@ class WebuiTrainer:
                     raise DatasetError(f"Vectors per token must be 1 or more, not {vectors}; enter e.g. 1.")
                 filename = create(name, vectors, bool(options.overwrite), init_text=options.init_text)
                 self._reload(EMBEDDING, force=True)
+                if name not in self._embedding_db().word_embeddings:
+                    raise DatasetError(f"The web UI wrote {filename} but cannot load it (its console says why; a torch "
+                                       "newer than the web UI supports is a known cause); fix that and start again.")
                 return f"created embedding {name} ({filename}), {vectors} vector(s) per token, from \"{options.init_text}\""
             layers = _layers(options.layer_structure)
             sizes = list(HYPERNETWORK_SIZES)

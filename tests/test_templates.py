@@ -110,6 +110,17 @@ def test_existing_file_is_kept_unless_overwrite(tmp_path):
     assert "[name]" in (tmp_path / "mine.txt").read_text(encoding="utf-8")
 
 
+def test_writing_the_same_template_again_is_no_error_and_no_write(tmp_path):
+    first = make_template(tmp_path, "mine", kind="style")
+    assert not first.unchanged and first.headline().startswith("wrote ")
+    before = first.path.stat().st_mtime_ns
+    again = make_template(tmp_path, "mine", kind="style")
+    assert again.unchanged and again.path.stat().st_mtime_ns == before
+    assert again.headline() == f"{again.path} already holds this template (1 line):"
+    with pytest.raises(DatasetError, match="already exists"):
+        make_template(tmp_path, "mine", kind="subject")  # other lines: still refused without overwrite
+
+
 @pytest.mark.parametrize("name", ["../escape", "..", "a/b\\c", "/etc/passwd", "x:y*?", "CON", " .hidden. "])
 def test_user_names_never_leave_the_folder(tmp_path, name):
     folder = tmp_path / "templates"

@@ -94,7 +94,7 @@ def run_template(args: argparse.Namespace) -> int:
         folder, name = out.parent, out.name
     result = make_template(folder, name, kind=args.kind, prefix=args.prefix, artists=args.artists,
                            flavours=args.flavours, overwrite=args.overwrite)
-    print(f"wrote {result.path} ({len(result.lines)} line{'s' if len(result.lines) != 1 else ''}):")
+    print(result.headline())
     for line in result.lines:
         print(f"  {line}")
     for text in result.warnings:

@@ -218,6 +218,27 @@ def test_an_embedding_trains_without_the_hypernetwork_trained_before_it(webui, t
     assert shared.loaded_hypernetworks == [applied_by_user]
 
 
+def test_an_embedding_the_web_ui_cannot_load_after_creating_it_is_one_sentence(webui, tmp_path, monkeypatch):
+    """Seen in a real 1.10.1 on a newer torch: the file it saves has a part its own loader refuses."""
+    from modules.textual_inversion import textual_inversion
+    from sd_dataset.host import CreateOptions
+
+    create = textual_inversion.create_embedding
+
+    def create_unloadable(*args, **kwargs):
+        filename = create(*args, **kwargs)
+        Path(filename).write_bytes(b"PK\x03\x04 not what the loader reads")
+        return filename
+
+    monkeypatch.setattr(textual_inversion, "create_embedding", create_unloadable)
+    tab, request = tab_and_request(webui, tmp_path)
+    with pytest.raises(Exception) as info:
+        tab.train(request, CreateOptions(), bar)
+    message = str(info.value)
+    assert type(info.value).__name__ == "DatasetError" and "\n" not in message
+    assert message.startswith("The web UI wrote ") and "panda.pt but cannot load it" in message
+
+
 def test_a_silent_failure_in_the_trainer_is_an_error_sentence(webui, tmp_path):
     import stub_control
     from sd_dataset.host import CreateOptions

@@ -8,7 +8,7 @@ import json
 import os
 from collections import namedtuple
 
-from modules import shared
+from modules import errors, shared
 import stub_control
 
 TextualInversionTemplate = namedtuple("TextualInversionTemplate", ["name", "path"])
@@ -66,8 +66,12 @@ class EmbeddingDatabase:
                 continue
             for fn in sorted(os.listdir(path)):
                 if fn.endswith(".pt"):
-                    with open(os.path.join(path, fn), encoding="utf-8") as fh:
-                        data = json.load(fh)
+                    try:
+                        with open(os.path.join(path, fn), encoding="utf-8") as fh:
+                            data = json.load(fh)
+                    except Exception:
+                        errors.report(f"Error loading embedding {fn}", exc_info=True)
+                        continue
                     name = os.path.splitext(fn)[0]
                     embedding = Embedding(data, name, data.get("step", None))
                     embedding.filename = os.path.join(path, fn)
