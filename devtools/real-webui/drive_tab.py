@@ -52,13 +52,13 @@ class Tab:
     def shot(self, name: str) -> None:
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
-    def train(self, kind: str, name: str, schedule: str, steps: int, extra=()) -> str:
+    def train(self, kind: str, name: str, schedule: str, steps: int, preview_every: int, extra=()) -> str:
         self.page.locator(TAB).get_by_label(kind, exact=True).first.check()
         self.fill("sdds_train_name", name)
         self.fill("sdds_learn_rate", schedule)
         self.fill("sdds_steps", steps)
         for label, value in [("Width", 256), ("Height", 256), ("Save a copy every N steps", 2),
-                             ("Preview image every N steps", 0), *extra]:
+                             ("Preview image every N steps", preview_every), *extra]:
             self.fill(f"label={label}", value)
         self.page.click("#sdds_check_run")
         print("check:", self.wait_log("sdds_train_log", r"\w", 60), flush=True)
@@ -76,6 +76,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--phase", choices=["all", "prepare", "embedding", "hypernetwork", "supervised"],
                         default="all")
+    parser.add_argument("--preview-every", type=int, default=0, metavar="N",
+                        help="ask the trainer for a preview image every N steps (slow on a CPU)")
     parser.add_argument("--shots", type=Path, default=Path("real-webui-shots"))
     args = parser.parse_args()
     args.shots.mkdir(parents=True, exist_ok=True)
@@ -99,12 +101,13 @@ def main() -> int:
         tab.page.get_by_text("5 · Train").click()
         results = []
         if args.phase in ("all", "embedding"):
-            results.append(tab.train("embedding", "e2e-emb", "0.005:2, 0.001", args.steps))
+            results.append(tab.train("embedding", "e2e-emb", "0.005:2, 0.001", args.steps, args.preview_every))
         if args.phase in ("all", "hypernetwork"):
-            results.append(tab.train("hypernetwork", "e2e-hn", "0.00005:2, 0.00001", args.steps))
+            results.append(tab.train("hypernetwork", "e2e-hn", "0.00005:2, 0.00001", args.steps, args.preview_every))
         if args.phase in ("all", "supervised"):
             tab.page.locator(TAB).get_by_label("Supervised: watch the loss, revert and step down").check()
-            results.append(tab.train("embedding", "e2e-sup", "0.005", args.steps + 2, [("Segment (steps)", 2)]))
+            results.append(tab.train("embedding", "e2e-sup", "0.005", args.steps + 2, args.preview_every,
+                                     [("Segment (steps)", 2)]))
             print("supervisor decisions:\n" + tab.log("sdds_decisions"))
         browser.close()
     return 0 if all(re.search(r"trained the|supervised run finished", text) for text in results) else 1
