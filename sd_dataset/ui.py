@@ -583,6 +583,8 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         train_cancel.click(lambda: tab.cancels.cancel("train"), None, train_log, queue=False,
                            api_name="train_cancel")
         refresh.click(show_page, [preview_folder, page], preview_outputs, api_name="preview")
+        for done_typing in (name.submit, name.blur):  # naming an existing dataset shows its training set
+            done_typing(lambda r, n: show_page(tab.step_folders(r, n)[2], 1), [root, name], preview_outputs)
         prev_btn.click(lambda f, p: show_page(f, int(p or 1) - 1), [preview_folder, page], preview_outputs)
         next_btn.click(lambda f, p: show_page(f, int(p or 1) + 1), [preview_folder, page], preview_outputs)
 

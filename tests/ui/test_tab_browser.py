@@ -72,6 +72,16 @@ def test_fetch_augment_preview_in_the_browser(booru_server, tmp_path, launch_tab
     page.screenshot(path=str(ARTIFACTS / "tab.png"), full_page=True)
     page.close()
 
+    # Another visit: naming the dataset is enough to see its training set again.
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(url)
+    page.wait_for_selector("#sdds_name")
+    assert page.locator("#sdds_gallery img").count() == 0
+    fill(page, "sdds_name", "red_ball")
+    page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 20", timeout=30_000)
+    assert re.search(r"page 1 of 1 \(20 images\)", page.locator("#sdds_page_label").first.inner_text())
+    page.close()
+
 
 def test_schedule_explanation_updates_as_you_type(tmp_path, launch_tab, browser):
     url = launch_tab(Host(datasets_root=tmp_path))
