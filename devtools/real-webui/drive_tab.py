@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 TAB = "#tab_sd_dataset"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
-TRAINING_DONE = r"(trained the|run finished|training not started|error:|Cancelled|stopped)"
+TRAINING_DONE = r"(trained the|run finished|interrupted at step|training not started|error:|Cancelled|stopped)"
 
 
 class Tab:
@@ -52,7 +52,8 @@ class Tab:
     def shot(self, name: str) -> None:
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
-    def train(self, kind: str, name: str, schedule: str, steps: int, preview_every: int, extra=()) -> str:
+    def train(self, kind: str, name: str, schedule: str, steps: int, preview_every: int, extra=(),
+              interrupt_after_s: float = 0) -> str:
         self.page.locator(TAB).get_by_label(kind, exact=True).first.check()
         self.fill("sdds_train_name", name)
         self.fill("sdds_learn_rate", schedule)
@@ -64,6 +65,9 @@ class Tab:
         print("check:", self.wait_log("sdds_train_log", r"\w", 60), flush=True)
         started = time.monotonic()
         self.page.click("#sdds_train_run")
+        if interrupt_after_s:
+            time.sleep(interrupt_after_s)
+            self.page.click("#sdds_train_cancel")
         text = self.wait_log("sdds_train_log", TRAINING_DONE, 3600)
         print(f"train {kind} {name} ({time.monotonic() - started:.0f} s):\n{text}\n", flush=True)
         self.shot(f"train-{name}")
@@ -74,7 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--phase", choices=["all", "prepare", "embedding", "hypernetwork", "supervised"],
+    parser.add_argument("--phase", choices=["all", "prepare", "embedding", "hypernetwork", "supervised", "interrupt"],
                         default="all")
     parser.add_argument("--preview-every", type=int, default=0, metavar="N",
                         help="ask the trainer for a preview image every N steps (slow on a CPU)")
@@ -109,8 +113,13 @@ def main() -> int:
             results.append(tab.train("embedding", "e2e-sup", "0.005", args.steps + 2, args.preview_every,
                                      [("Segment (steps)", 2)]))
             print("supervisor decisions:\n" + tab.log("sdds_decisions"))
+        if args.phase in ("all", "interrupt"):
+            tab.page.locator(TAB).get_by_label("Supervised: watch the loss, revert and step down").uncheck()
+            # long enough for the dataset to be prepared and a step or two to run, then the Interrupt button
+            results.append(tab.train("embedding", "e2e-int", "0.005", 50, 0, interrupt_after_s=75))
         browser.close()
-    return 0 if all(re.search(r"trained the|supervised run finished", text) for text in results) else 1
+    return 0 if all(re.search(r"trained the|supervised run finished|interrupted at step", text) for text in results) \
+        else 1
 
 
 if __name__ == "__main__":
