@@ -1,7 +1,8 @@
 """Drive the Dataset tab of a running web UI in headless Chromium, as a user would.
 
 Run-all against the tests' e621-shaped server on 127.0.0.1, then, from the tab's Train section, a few steps of
-embedding training and of hypernetwork training with stepped schedules, and a supervised run of a few segments.
+embedding training and of hypernetwork training with stepped schedules, a supervised run of a few segments, and a
+run stopped with the Interrupt button.
 It prints every log the tab shows and saves screenshots; the web UI's own console shows the training.
 
     python devtools/real-webui/drive_tab.py [--url http://127.0.0.1:7860] [--steps 4] [--phase all]
