@@ -12,7 +12,7 @@ from typing import Optional
 
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
 from .errors import DatasetError
-from .files import atomic_open, atomic_write_text, ensure_writable_dir, md5_of_file, remove_stale_temps
+from .files import atomic_open, ensure_writable_dir, md5_of_file, remove_stale_temps, write_text_if_changed
 from .http import looks_like_html
 from .lock import folder_lock
 from .progress import Progress
@@ -204,12 +204,7 @@ def sidecar_path(folder: Path, md5: str) -> Path:
 def write_sidecar(folder: Path, post: Post) -> None:
     path = sidecar_path(folder, post.md5)
     text = json.dumps(post.to_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return
-    except (OSError, UnicodeDecodeError):
-        pass
-    atomic_write_text(path, text)
+    write_text_if_changed(path, text)
 
 
 def read_sidecar(folder: Path, md5: str) -> Optional[Post]:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Optional
 
 from .errors import DatasetError
 
@@ -56,14 +56,19 @@ def atomic_write_text(final: Path, text: str) -> None:
         fh.write(text)
 
 
+def read_text_or_none(path: Path) -> Optional[str]:
+    """The file's UTF-8 text, or None when it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def write_text_if_changed(final: Path, text: str) -> int:
     """Write ``text`` atomically unless ``final`` already holds it (a rerun leaves the file untouched); 1 if
     written."""
-    try:
-        if final.read_text(encoding="utf-8") == text:
-            return 0
-    except (OSError, UnicodeDecodeError):
-        pass
+    if read_text_or_none(final) == text:
+        return 0
     atomic_write_text(final, text)
     return 1
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .errors import DatasetError
-from .files import atomic_write_text, ensure_writable_dir
+from .files import atomic_write_text, ensure_writable_dir, read_text_or_none
 from .names import safe_user_name
 
 NAME = "[name]"
@@ -181,7 +181,7 @@ def write_template(folder, name: str, lines: Sequence[str], overwrite: bool = Fa
     folder = ensure_writable_dir(Path(folder))
     path = folder / template_filename(name)
     text = "\n".join(lines) + "\n"
-    if path.is_file() and _read_text_or_none(path) == text:  # a rerun: nothing to overwrite
+    if path.is_file() and read_text_or_none(path) == text:  # a rerun: nothing to overwrite
         return TemplateResult(path, list(lines), template_warnings(lines), unchanged=True)
     if path.exists() and not overwrite:
         raise DatasetError(f"{path} already exists; choose another name or allow overwriting it (--overwrite on the command line).")
@@ -189,13 +189,6 @@ def write_template(folder, name: str, lines: Sequence[str], overwrite: bool = Fa
         raise DatasetError(f"{path} is a folder; choose another name.")
     atomic_write_text(path, text)
     return TemplateResult(path, list(lines), template_warnings(lines))
-
-
-def _read_text_or_none(path: Path) -> Optional[str]:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def make_template(folder, name: str, kind: str = "subject", prefix: str = DEFAULT_PREFIX,
