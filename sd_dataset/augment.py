@@ -101,7 +101,7 @@ def claim_settings(out: Path, options: AugmentOptions) -> None:
     except (OSError, ValueError, AttributeError):
         before = None  # no outputs of ours, or a record we cannot read: nothing to compare with
     now = options.output_settings()
-    if isinstance(before, dict) and _holds_images(out):
+    if isinstance(before, dict) and images.list_images(out):
         differ = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)
                   and not (key == "flip" and now.get(key) == "yes")]
         if differ:
@@ -112,10 +112,6 @@ def claim_settings(out: Path, options: AugmentOptions) -> None:
     text = json.dumps({"about": "the settings sd_dataset augment made the images here with; a rerun with other "
                                 "settings is refused", "settings": now}, indent=1) + "\n"
     write_text_if_changed(path, text)
-
-
-def _holds_images(folder: Path) -> bool:
-    return any(images.has_image_ext(p.name) for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # --------------------------------------------------------------------------- planning

@@ -9,6 +9,7 @@ tested pixel by pixel on its own.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,16 @@ IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "jfif", "webp", "gif", "bmp", "tif
 
 def has_image_ext(name: str) -> bool:
     return Path(name).suffix.lower().lstrip(".") in IMAGE_EXTS
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Images directly in ``folder``, by name; hidden and temporary files left out."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(Path(e.path) for e in entries
+                  if e.is_file() and not e.name.startswith(".") and has_image_ext(e.name))
 
 HIGH_QUALITY = Image.Resampling.LANCZOS
 

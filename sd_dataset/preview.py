@@ -18,7 +18,7 @@ from typing import Optional
 from PIL import Image, UnidentifiedImageError
 
 from .files import atomic_open
-from .images import has_image_ext
+from .images import list_images
 from .training import filename_caption
 from .tags import iter_caption_tags
 
@@ -61,16 +61,6 @@ class TagStats:
         if not self.images:
             return []
         return [tag for tag, n in self.ranked() if n / self.images >= share and not NOT_TRAITS.match(tag)]
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Images directly in ``folder``, by name; hidden and temporary files left out."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    return sorted(Path(e.path) for e in entries
-                  if e.is_file() and not e.name.startswith(".") and has_image_ext(e.name))
 
 
 def read_caption(image: Path) -> str:

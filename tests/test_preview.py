@@ -1,6 +1,7 @@
 from PIL import Image
 
-from sd_dataset.preview import list_images, preview_page, read_caption, tag_stats
+from sd_dataset.images import list_images
+from sd_dataset.preview import preview_page, read_caption, tag_stats
 
 
 def make(folder, name, caption=None, size=(40, 30)):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from booru_server import ServerPost, image_bytes
 from sd_dataset.host import Host
-from sd_dataset.preview import list_images
+from sd_dataset.images import list_images
 
 ARTIFACTS = Path(os.environ.get("SDDS_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
 
