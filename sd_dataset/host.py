@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
+from .access import Access
 from .http import Credentials
 from .progress import Progress
 from .training import HostState, TrainRequest
 
 if TYPE_CHECKING:
+    from .logins import LoginStore
     from .supervisor import Decision, Knobs, RunSummary, SegmentResult
 
 STANDALONE_NO_TRAINING = (
@@ -72,6 +74,10 @@ class Host:
     #: (the web UI where processes are spawned, not forked) gives a thread pool instead.
     augment_executor: Optional[Callable[[int], Executor]] = None
     caption_defaults: dict = field(default_factory=dict)  # Tag section defaults from the host's settings, by option
+    #: Where logins the user asked to remember are kept (a file of mode 0600); None: none are remembered.
+    logins: Optional["LoginStore"] = None
+    #: Who may drive the tab from a browser (see ``sd_dataset.access``).
+    access: "Access" = field(default_factory=lambda: Access())
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

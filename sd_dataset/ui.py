@@ -9,6 +9,7 @@ step folders chain: ``<dataset>/downloaded`` → ``<dataset>/tagged`` →
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import queue
 import threading
@@ -21,6 +22,7 @@ import gradio as gr
 from . import schedule as schedules
 from .augment import AugmentOptions, augment
 from .boorus import SITES, VOCAB_NUMBERINGS, get_site, open_booru
+from .access import Access
 from .errors import DatasetError
 from .fetch import fetch
 from .files import ensure_writable_dir
@@ -121,6 +123,54 @@ def _sentence(fn: Callable) -> Callable:
             return f"error: {exc}"
 
     return wrapper
+
+
+# -- who may drive the tab ------------------------------------------------------
+
+GUARDED = "__sd_dataset_guarded__"
+
+
+def _headers(request) -> dict[str, str]:
+    """A gradio request's headers, lower-case names (a starlette ``Headers``, or the queue's copy of them)."""
+    headers = getattr(request, "headers", None) if request is not None else None
+    return {str(k).lower(): str(v) for k, v in dict(headers or {}).items()}
+
+
+def guarded(fn: Callable, access: Access) -> Callable:
+    """``fn`` behind the access check: gradio hands the wrapper the call's request, and a call from another page or
+    through a name the server does not answer as is refused with one sentence before ``fn`` sees anything."""
+
+    def check(request) -> None:
+        headers = _headers(request)
+        reason = access.refusal(headers.get("origin"), headers.get("host"))
+        if reason:
+            raise gr.Error(reason)
+
+    if inspect.isgeneratorfunction(fn):
+        def wrapper(request, *args, **kwargs):
+            check(request)
+            yield from fn(*args, **kwargs)
+    else:
+        def wrapper(request, *args, **kwargs):
+            check(request)
+            return fn(*args, **kwargs)
+
+    # gradio passes the request to a parameter annotated gr.Request, and a gr.Progress to one defaulting to it; it
+    # reads both from the signature and type hints, so the wrapper shows the request first, then fn's own parameters
+    signature = inspect.signature(fn)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+    wrapper.__signature__ = signature.replace(parameters=[request, *signature.parameters.values()])
+    wrapper.__annotations__ = {"request": gr.Request}
+    wrapper.__name__ = getattr(fn, "__name__", "step")
+    setattr(wrapper, GUARDED, True)
+    return wrapper
+
+
+def guard_every_event(blocks: gr.Blocks, access: Access) -> None:
+    """Put every event of ``blocks`` behind :func:`guarded`: done once the tab is built, so no event can miss it."""
+    for block_fn in (blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns):  # a dict in gradio 4
+        if block_fn.fn is not None and not getattr(block_fn.fn, GUARDED, False):
+            block_fn.fn = guarded(block_fn.fn, access)
 
 
 class DatasetTab:
@@ -600,6 +650,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         run_all.click(_sentence(do_all), [c for group in groups for c in group], all_log,
                       api_name="run_all").then(lambda out: out, aug_out, preview_folder).then(
             show_page, [preview_folder, page], preview_outputs)
+    guard_every_event(blocks, host.access)
     return blocks
 
 
