@@ -25,8 +25,8 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from . import images
 from .errors import DatasetError
-from .files import (LINK_OUTSIDE, atomic_open, atomic_write_bytes, ensure_writable_dir, link_leaves, remove_stale_temps,
-                    write_text_if_changed)
+from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_dir, open_checked, read_inside,
+                    remove_stale_temps, split_refused, write_text_if_changed)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
@@ -97,7 +97,7 @@ def claim_settings(out: Path, options: AugmentOptions) -> None:
     """
     path = out / SETTINGS_FILE
     try:
-        before = json.loads(path.read_text(encoding="utf-8")).get("settings")
+        before = json.loads(read_inside(path, out.resolve())).get("settings")
     except (OSError, ValueError, AttributeError):
         before = None  # no outputs of ours, or a record we cannot read: nothing to compare with
     now = options.output_settings()
@@ -257,10 +257,14 @@ def _process(task: Task) -> SourceResult:
 
 
 def _read_caption(src: Path) -> Optional[bytes]:
+    """The source's caption bytes, None when it has none; a refused caption skips the source (never uncaptioned)."""
+    caption = caption_path(src)
     try:
-        return caption_path(src).read_bytes()
+        return read_inside(caption, src.parent.resolve())
     except FileNotFoundError:
         return None
+    except Refused as exc:
+        raise ImageProblem(f"its caption {caption.name}: {exc}", failed=False) from None
     except OSError as exc:
         raise ImageProblem(f"cannot read its caption ({exc.strerror or exc})") from None
 
@@ -274,10 +278,12 @@ def _sync_captions(paths: list[Path], caption: Optional[bytes]) -> int:
     if caption is None:
         return 0
     written = 0
+    real_out = paths[0].parent.resolve()
     for path in paths:
         target = path.with_suffix(CAPTION_EXT)
         try:
-            if target.read_bytes() == caption:
+            # one byte more than the caption is enough to tell a different file; a link out is rewritten as a file
+            if read_inside(target, real_out, len(caption)) == caption:
                 continue
         except OSError:
             pass
@@ -303,7 +309,7 @@ def save(img, path: Path, fmt: str, icc: Optional[bytes] = None) -> None:
 
 
 def _copy_atomic(src: Path, final: Path) -> None:
-    with open(src, "rb") as fin, atomic_open(final, "wb") as fout:
+    with open_checked(src) as fin, atomic_open(final, "wb") as fout:
         shutil.copyfileobj(fin, fout, 1024 * 1024)
 
 
@@ -414,8 +420,9 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
                     executor_factory: Optional[Callable[[int], Executor]]) -> AugmentReport:
     remove_stale_temps(out)
     claim_settings(out, options)
-    report = AugmentReport(sources=len(sources), ignored=ignored)
-    sources = _drop_outside_links(src, sources, report)
+    sources, refused = split_refused(sources, src.resolve())
+    report = AugmentReport(sources=len(sources) + len(refused), ignored=ignored)
+    report.skipped += [Skipped(path.name, reason) for path, reason in refused]
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
 
@@ -455,7 +462,10 @@ def check_folders(src: Path, out: Path) -> tuple[Path, Path]:
 
 
 def list_sources(src: Path) -> tuple[list[Path], int]:
-    """Image files directly in ``src`` sorted by name, and how many other files were ignored."""
+    """Image entries directly in ``src`` sorted by name, and how many other files were ignored.
+
+    Entries that are not regular files inside ``src`` are listed too, so that the step reports each one it refuses.
+    """
     found, ignored = [], 0
     try:
         entries = sorted(os.scandir(src), key=lambda e: e.name)
@@ -463,7 +473,7 @@ def list_sources(src: Path) -> tuple[list[Path], int]:
         raise DatasetError(f"Cannot list the source folder {src} ({exc.strerror or exc}); check its permissions.")
     for entry in entries:
         # Hidden files include macOS "._name.jpg" resource forks, which are not images.
-        if entry.name.startswith(".") or not entry.is_file():
+        if entry.name.startswith(".") or entry.is_dir():
             continue
         ext = Path(entry.name).suffix.lower()
         if ext.lstrip(".") in IMAGE_EXTS:
@@ -474,20 +484,6 @@ def list_sources(src: Path) -> tuple[list[Path], int]:
         raise DatasetError(f"The source folder {src} holds no images ({', '.join(sorted(IMAGE_EXTS))}); "
                            "point at the folder that holds them.")
     return found, ignored
-
-
-def _drop_outside_links(src: Path, sources: list[Path], report: AugmentReport) -> list[Path]:
-    """Skip sources (or captions) that are links to files outside ``src``: only what is in the folder is read."""
-    real_src = src.resolve()
-    kept = []
-    for source in sources:
-        if link_leaves(source, real_src):
-            report.skipped.append(Skipped(source.name, LINK_OUTSIDE))
-        elif link_leaves(caption_path(source), real_src):
-            report.skipped.append(Skipped(source.name, f"its caption {caption_path(source).name}: {LINK_OUTSIDE}"))
-        else:
-            kept.append(source)
-    return kept
 
 
 def _drop_name_clashes(sources: list[Path], opts: AugmentOptions, report: AugmentReport) -> list[Path]:

@@ -11,13 +11,18 @@ import contextlib
 import hashlib
 import os
 import secrets
+import stat
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, BinaryIO, Iterable, Iterator, Optional
 
 from .errors import DatasetError
 
 TEMP_SUFFIX = ".sdds-part"
 WRITE_PROBE = "write-check"  # the empty file that proves a folder writable, gone at once
+# The most a caption, sidecar or settings file is read for.  Honest ones hold a few KiB
+# (a booru post's JSON with all its tags is under 100 KiB); a larger one is a mistake
+# (a log or a video saved under the name) and is refused rather than held in memory.
+MAX_TEXT_BYTES = 4 * 1024 * 1024
 
 
 def temp_path_for(final: Path) -> Path:
@@ -56,18 +61,21 @@ def atomic_write_text(final: Path, text: str) -> None:
         fh.write(text)
 
 
-def read_text_or_none(path: Path) -> Optional[str]:
-    """The file's UTF-8 text, or None when it is missing or unreadable."""
+def read_text_or_none(path: Path, limit: int = MAX_TEXT_BYTES) -> Optional[str]:
+    """The file's UTF-8 text, or None when it is missing, unreadable, not a regular file or over ``limit`` bytes."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open_checked(path) as fh:
+            text = read_at_most(fh, limit).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # the newline handling of Path.read_text
 
 
 def write_text_if_changed(final: Path, text: str) -> int:
     """Write ``text`` atomically unless ``final`` already holds it (a rerun leaves the file untouched); 1 if
     written."""
-    if read_text_or_none(final) == text:
+    # a file longer than the text cannot hold it, so nothing past that length is worth reading
+    if read_text_or_none(final, len(text.encode("utf-8"))) == text:
         return 0
     atomic_write_text(final, text)
     return 1
@@ -116,11 +124,92 @@ def link_leaves(path: Path, real_root: Path) -> bool:
 
 
 LINK_OUTSIDE = "it is a link to a file outside the source folder, which is never followed"
+NOT_REGULAR = "it is not a regular file (a FIFO, socket, device or folder), which is never read"
+REPLACED = "it was replaced while being read; run again to read it"
+
+
+class Refused(OSError):
+    """A file of a folder that is not read; ``str()`` is the reason for the report.
+
+    An ``OSError`` so that any step's "could not read this file" handling reports it
+    as one file's problem instead of stopping the batch.
+    """
+
+
+def check_file(path: Path, real_root: Optional[Path] = None) -> os.stat_result:
+    """The stat of ``path`` when it is a regular file (inside the folder ``real_root``, a resolved path, when given).
+
+    Otherwise :class:`Refused`, decided from metadata alone, because opening is what
+    hangs (a FIFO waits for a writer) or never ends (a device).  A link that stays
+    inside is followed.  Raises ``FileNotFoundError`` when nothing is there, a
+    dangling link included: no file, so nothing to refuse.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a looping link, a folder we may not enter
+        raise Refused(f"it cannot be looked at ({exc.strerror or exc})") from None
+    if real_root is not None and link_leaves(path, real_root):
+        raise Refused(LINK_OUTSIDE)
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused(NOT_REGULAR)
+    return st
+
+
+def split_refused(paths: Iterable[Path], real_root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``paths`` that are regular files inside ``real_root``, and the others with why; vanished ones are dropped."""
+    kept, refused = [], []
+    for path in paths:
+        try:
+            check_file(path, real_root)
+        except FileNotFoundError:
+            continue
+        except Refused as exc:
+            refused.append((path, str(exc)))
+        else:
+            kept.append(path)
+    return kept, refused
+
+
+@contextlib.contextmanager
+def open_checked(path: Path, real_root: Optional[Path] = None) -> Iterator[BinaryIO]:
+    """``path`` opened for reading in binary once :func:`check_file` accepts it.
+
+    The file opened must be the file checked: O_NONBLOCK makes opening a FIFO that
+    took its place in between return at once instead of waiting for a writer, and the
+    device and inode comparison then refuses it, or a link swapped in.
+    """
+    checked = check_file(path, real_root)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
+            raise Refused(REPLACED)
+        yield fh
+
+
+def read_at_most(fh: BinaryIO, limit: int) -> bytes:
+    """All of ``fh`` when it holds at most ``limit`` bytes, else :class:`Refused`; never reads more than one past it."""
+    data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise Refused(f"it is larger than {limit:,} bytes, more than such a file honestly holds, so it is not read")
+    return data
+
+
+def read_inside(path: Path, real_root: Path, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of ``path``, a regular file inside the folder ``real_root`` of at most ``limit`` bytes.
+
+    Raises ``FileNotFoundError`` when it is not there and :class:`Refused` when it is
+    not such a file: the one way the steps and the preview read a caption or sidecar.
+    """
+    with open_checked(path, real_root) as fh:
+        return read_at_most(fh, limit)
 
 
 def md5_of_file(path: Path) -> str:
     digest = hashlib.md5()
-    with open(path, "rb") as fh:
+    with open_checked(path) as fh:
         for chunk in iter(lambda: fh.read(1024 * 1024), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -1,7 +1,8 @@
 """Pure image transforms for the augment step: load, split, square, resize, flip, hash.
 
-Nothing here touches the file system except :func:`open_image` (which only reads)
-and nothing knows about folders, names or captions; that lives in ``augment.py``.
+Nothing here touches the file system except :func:`open_image` and the listing
+:func:`scan_images` (which only read), and nothing knows about names or captions;
+that lives in ``augment.py``.
 Every function takes and returns Pillow images or plain numbers, so each can be
 tested pixel by pixel on its own.
 """
@@ -17,6 +18,8 @@ from typing import Optional
 
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
+from .files import check_file, split_refused
+
 # Above this many pixels an image is treated as a decompression bomb.  100 MP is
 # larger than any camera or scan a dataset needs (12000x8000 is 96 MP) yet keeps
 # one decoded image per worker under about 300 MB of RGB.  We check it ourselves
@@ -31,14 +34,26 @@ def has_image_ext(name: str) -> bool:
     return Path(name).suffix.lower().lstrip(".") in IMAGE_EXTS
 
 
+def scan_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Images directly in ``folder`` by name, and the image-named entries that are not read, with why.
+
+    Hidden and temporary files are left out, folders too; what is refused is a link
+    out of the folder or a FIFO, socket or device (see :func:`files.check_file`).
+    Raises ``OSError`` when the folder cannot be listed.
+    """
+    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    named = [Path(e.path) for e in entries
+             if not e.name.startswith(".") and has_image_ext(e.name) and not e.is_dir()]
+    return split_refused(named, Path(folder).resolve())
+
+
 def list_images(folder: Path) -> list[Path]:
-    """Images directly in ``folder``, by name; hidden and temporary files left out."""
+    """The images :func:`scan_images` accepts; none when the folder cannot be listed."""
     try:
-        entries = list(os.scandir(folder))
+        return scan_images(folder)[0]
     except OSError:
         return []
-    return sorted(Path(e.path) for e in entries
-                  if e.is_file() and not e.name.startswith(".") and has_image_ext(e.name))
+
 
 HIGH_QUALITY = Image.Resampling.LANCZOS
 
@@ -71,7 +86,7 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        if check_file(path).st_size == 0:  # a FIFO or device is refused before Pillow opens it and waits
             raise ImageProblem("empty file (0 bytes)")
     except OSError as exc:
         raise ImageProblem(f"cannot read the file ({exc.strerror or exc})") from None

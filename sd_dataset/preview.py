@@ -2,6 +2,14 @@
 
 The tab shows a folder of thousands of images, so only one page is ever read,
 and thumbnails are made once and kept in the user's cache folder.
+
+Only what is inside the folder is shown, as the steps read it: an image that is a
+link out of the folder, a FIFO, socket or device is left out of the page, the count
+and the tag table (the steps skip it too).  An image whose caption is such a file, or
+larger than ``files.MAX_TEXT_BYTES``, is shown with the reason in place of the
+caption, so the user sees which caption to fix without its text being shown.  An
+image over ``images.MAX_PIXELS`` is counted but gets no thumbnail (it is never
+decoded), like any image that cannot be read.
 """
 
 from __future__ import annotations
@@ -15,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from PIL import Image, UnidentifiedImageError
 
-from .files import atomic_open
-from .images import list_images
+from .files import Refused, atomic_open, read_inside
+from .images import ImageProblem, list_images, open_image
 from .training import filename_caption
 from .tags import iter_caption_tags
 
@@ -63,12 +70,32 @@ class TagStats:
         return [tag for tag, n in self.ranked() if n / self.images >= share and not NOT_TRAITS.match(tag)]
 
 
-def read_caption(image: Path) -> str:
-    """The caption the web UI's trainer would read: ``<stem>.txt``, else what it makes of the file name."""
+def _caption(image: Path) -> str:
+    """The caption the web UI's trainer would read; :class:`Refused` when its ``.txt`` is not to be read."""
     try:
-        return image.with_suffix(".txt").read_text(encoding="utf-8").strip()
+        return read_inside(image.with_suffix(".txt"), image.parent.resolve()).decode("utf-8").strip()
+    except Refused:
+        raise
     except (OSError, UnicodeDecodeError):
         return filename_caption(image.name)
+
+
+def read_caption(image: Path) -> str:
+    """The caption the web UI's trainer would read: ``<stem>.txt``, else what it makes of the file name.
+
+    Empty when the ``.txt`` is refused (a link out of the folder, a FIFO, too large): its text is not ours to show.
+    """
+    try:
+        return _caption(image)
+    except Refused:
+        return ""
+
+
+def _label(image: Path) -> str:
+    try:
+        return f"{image.name}: {_caption(image)}"
+    except Refused as exc:
+        return f"{image.name}: (caption not shown: {image.with_suffix('.txt').name}: {exc})"
 
 
 def tag_stats(folder: Path) -> TagStats:
@@ -80,7 +107,7 @@ def tag_stats(folder: Path) -> TagStats:
 
 
 def thumbnail(image: Path, cache: Optional[Path] = None, side: int = THUMB_SIDE) -> Optional[Path]:
-    """A small JPEG of ``image``, made once per file version; None when the file is not a readable image."""
+    """A small JPEG of ``image``, made once per file version; None when it is no readable image within the pixel cap."""
     try:
         stat = image.stat()
     except OSError:
@@ -91,14 +118,14 @@ def thumbnail(image: Path, cache: Optional[Path] = None, side: int = THUMB_SIDE)
     if target.exists():
         return target
     try:
-        with Image.open(image) as img:
+        with open_image(image) as img:  # the pixel cap augment uses: a bomb is never decoded
             img.draft("RGB", (side, side))
             img.thumbnail((side, side))
             img = img.convert("RGB")
             folder.mkdir(parents=True, exist_ok=True)
             with atomic_open(target, "wb") as fh:
                 img.save(fh, "JPEG", quality=85)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
+    except (ImageProblem, OSError, ValueError):
         return None
     return target
 
@@ -111,5 +138,5 @@ def preview_page(folder: Path, page: int = 1, per_page: int = 48, cache: Optiona
     for image in images[(page - 1) * per_page: page * per_page]:
         thumb = thumbnail(image, cache)
         if thumb is not None:
-            items.append((str(thumb), f"{image.name}: {read_caption(image)}"))
+            items.append((str(thumb), _label(image)))
     return PreviewPage(items, page, pages, len(images))

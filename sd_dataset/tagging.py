@@ -24,10 +24,10 @@ from typing import Optional
 from . import postindex
 from .boorus.base import Booru, Post
 from .errors import DatasetError
-from .fetch import Failure, read_sidecar
-from .files import (LINK_OUTSIDE, TEMP_SUFFIX, atomic_open, ensure_writable_dir, link_leaves, md5_of_file,
+from .fetch import Failure, sidecar_path
+from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
-from .images import IMAGE_EXTS, has_image_ext
+from .images import IMAGE_EXTS, scan_images
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
@@ -40,6 +40,8 @@ CAPTION_MODES = ("txt", "filename", "both")
 LAYOUTS = ("flat", "kohya")
 MAX_NAME_BYTES = 240
 MANIFEST = ".sd_dataset-tag.json"
+# The manifest names every output, up to 240 bytes each: a million images stay under this.
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 FREQUENCY_FILE = "tags.csv"
 SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
 
@@ -101,7 +103,7 @@ class TagReport:
     tagged: int = 0
     untagged: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
-    skipped: list[Failure] = field(default_factory=list)  # files not read on purpose (links leading outside)
+    skipped: list[Failure] = field(default_factory=list)  # files not read on purpose (links out, FIFOs, too large)
     sources: Counter = field(default_factory=Counter)
     frequency: Counter = field(default_factory=Counter)
     captions: dict[str, str] = field(default_factory=dict)  # output name -> caption
@@ -170,25 +172,18 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     options.validate()
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
-    files = _list_images(src)
+    files, refused = _list_images(src)
     with folder_lock(ensure_writable_dir(root), "tag"):
-        return _tag_locked(src, dest, root, files, options, booru, cache, progress)
+        return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress)
 
 
-def _skip_outside_links(files: list[Path], src: Path, report: TagReport) -> list[Path]:
-    real_src = src.resolve()
-    outside = [p for p in files if link_leaves(p, real_src)]
-    report.skipped += [Failure(p.name, LINK_OUTSIDE) for p in outside]
-    return [p for p in files if p not in outside]
-
-
-def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], options: TagOptions, booru: Optional[Booru],
-                cache: Optional[PostCache], progress: Progress) -> TagReport:
+def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], refused: list[tuple[Path, str]],
+                options: TagOptions, booru: Optional[Booru], cache: Optional[PostCache], progress: Progress
+                ) -> TagReport:
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
                        offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
-    files = _skip_outside_links(files, src, report)
-    report.images = len(files)
+    report.skipped += [Failure(path.name, reason) for path, reason in refused]
     items = _identify(files, report, progress)
     _find_posts(items, src, booru, cache, options, report)
     _caption(items, options, report)
@@ -219,21 +214,19 @@ def _check_folders(src: Path, out: Path, options: TagOptions) -> tuple[Path, Pat
     return src, dest, root
 
 
-def _list_images(src: Path) -> list[Path]:
+def _list_images(src: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     try:
-        entries = sorted(src.iterdir(), key=lambda p: p.name)
+        files, refused = scan_images(src)
     except OSError as exc:
         raise DatasetError(f"Cannot read the source folder {src} ({exc.strerror or exc}); check its permissions.") \
             from None
-    files = [p for p in entries if has_image_ext(p.name) and not p.name.startswith(".") and p.is_file()]
-    real_src = src.resolve()
-    if files and all(link_leaves(p, real_src) for p in files):
-        raise DatasetError(f"Every image in {src} is a link to a file outside it, and such links are never "
-                           f"followed; copy the images into the folder.")
+    if refused and not files:
+        raise DatasetError(f"Every image in {src} is a link to a file outside it or not a regular file, and such "
+                           f"files are never read; copy the images into the folder.")
     if not files:
         raise DatasetError(f"{src} has no images ({', '.join(sorted(IMAGE_EXTS))}); point tag at the folder that "
                            f"holds them.")
-    return files
+    return files, refused
 
 
 def _identify(files: list[Path], report: TagReport, progress: Progress) -> list[Item]:
@@ -261,8 +254,9 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
                 options: TagOptions, report: TagReport) -> None:
     wanted = list(dict.fromkeys(item.md5 for item in items))
     posts: dict[str, Post] = {}
+    real_src = src.resolve()
     for md5 in wanted:
-        post = read_sidecar(src, md5)
+        post = _read_sidecar(src, real_src, md5, report)
         if post is not None and post.md5 == md5:
             posts[md5] = post
             report.sources[SIDECAR] += 1
@@ -311,6 +305,20 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             report.untagged.append(item.path.name)
         else:
             report.tagged += 1
+
+
+def _read_sidecar(src: Path, real_src: Path, md5: str, report: TagReport) -> Optional[Post]:
+    """The post fetch saved beside the image; None when there is none or it is unusable (a refused one reported)."""
+    path = sidecar_path(src, md5)
+    try:
+        return Post.from_json(json.loads(read_inside(path, real_src)))
+    except FileNotFoundError:
+        return None
+    except Refused as exc:
+        report.skipped.append(Failure(path.name, f"{exc}; its post is looked up elsewhere"))
+        return None
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
@@ -478,7 +486,7 @@ def _copy_image(source: Path, final: Path) -> int:
             return 0
     except FileNotFoundError:
         pass
-    with open(source, "rb") as fin, atomic_open(final, "wb") as fout:
+    with open_checked(source) as fin, atomic_open(final, "wb") as fout:
         shutil.copyfileobj(fin, fout, 1024 * 1024)
     os.utime(final, ns=(st.st_atime_ns, st.st_mtime_ns))
     return 1
@@ -497,7 +505,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _read_manifest(path: Path) -> set[str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_inside(path, path.parent.resolve(), MAX_MANIFEST_BYTES))
         return {f for f in data.get("files", []) if isinstance(f, str) and f and ".." not in f.split("/")
                 and not f.startswith("/") and "\\" not in f and ":" not in f}
     except (OSError, ValueError, AttributeError):

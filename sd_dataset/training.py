@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from .errors import DatasetError
-from .images import has_image_ext
+from .files import check_file, read_inside
+from .images import MAX_PIXELS, has_image_ext
 from .names import safe_user_name
 from .schedule import Plan, parse, plan
 from .templates import FILEWORDS, NAME, read_template, template_issues
@@ -166,20 +167,26 @@ def _jpeg_ends_cleanly(path: str) -> bool:
 
 
 def scan_dataset(folder) -> DatasetScan:
-    """Try every entry of ``os.listdir`` (non-recursive) as the trainer does, with cheap Pillow checks."""
+    """Try every entry of ``os.listdir`` (non-recursive) as the trainer does, with cheap Pillow checks.
+
+    Only regular files inside ``folder`` are opened: a link out of it, a FIFO or a device counts as unreadable.
+    """
     from PIL import Image
 
     scan = DatasetScan()
+    real_root = Path(folder).resolve()
     for entry in sorted(os.listdir(folder)):
         path = os.path.join(folder, entry)
         if os.path.isdir(path):
             scan.subfolders.append(entry)
             continue
         try:
+            check_file(Path(path), real_root)
             with Image.open(path) as image:
                 size, fmt = image.size, image.format
                 image.verify()  # checks PNG chunks; does not decode a JPEG
-            if fmt in ("JPEG", "MPO") and not _jpeg_ends_cleanly(path):
+            # decoding is held to augment's pixel cap; past it the header alone is judged
+            if fmt in ("JPEG", "MPO") and size[0] * size[1] <= MAX_PIXELS and not _jpeg_ends_cleanly(path):
                 with Image.open(path) as image:
                     image.load()  # a cut-off download: decode it to be sure, as the trainer will
         except Exception:
@@ -445,19 +452,20 @@ def _caption_findings(root: str, scan: DatasetScan, host: Optional[HostState], w
     without: List[str] = []
     empty: List[str] = []
     cut: List[str] = []
+    real_root = Path(root).resolve()
     for name in scan.images:
-        caption_file = os.path.splitext(os.path.join(root, name))[0] + ".txt"
-        if os.path.exists(caption_file):
-            try:
-                text = Path(caption_file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = "?"
-            if not text.strip():
-                empty.append(name)
+        caption_file = Path(os.path.splitext(os.path.join(root, name))[0] + ".txt")
+        try:
+            text = read_inside(caption_file, real_root).decode("utf-8")
+        except FileNotFoundError:
+            without.append(name)
+            if _filename_caption_loses_text(name, host):
+                cut.append(name)
             continue
-        without.append(name)
-        if _filename_caption_loses_text(name, host):
-            cut.append(name)
+        except (OSError, UnicodeDecodeError):  # refused or unreadable: there, but nothing to judge
+            text = "?"
+        if not text.strip():
+            empty.append(name)
     if without:
         first = without[0]
         warning("no-caption", f"{len(without)} image(s) have no .txt caption, so the trainer uses their file names "

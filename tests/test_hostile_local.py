@@ -1,7 +1,10 @@
 """Hostile local input: links out of a source folder, odd names users type, manifests, decompression bombs."""
 
+import contextlib
 import json
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,12 +12,14 @@ from PIL import Image
 
 from sd_dataset.augment import SETTINGS_FILE, AugmentOptions, augment
 from sd_dataset.errors import DatasetError
-from sd_dataset.files import LINK_OUTSIDE
+from sd_dataset import files
+from sd_dataset.files import LINK_OUTSIDE, MAX_TEXT_BYTES, NOT_REGULAR, REPLACED, Refused
 from sd_dataset.names import safe_user_name
+from sd_dataset.preview import preview_page, read_caption, tag_stats
 from sd_dataset.tagging import MANIFEST, TagOptions, tag_folder
 from sd_dataset.tags import CaptionRules
 from sd_dataset.templates import make_template
-from sd_dataset.training import TrainRequest, check_readiness
+from sd_dataset.training import TrainRequest, check_readiness, scan_dataset
 from test_images import bomb_png
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
@@ -161,3 +166,163 @@ def test_tag_copies_a_bomb_without_decoding_and_augment_refuses_it(tmp_path, mon
     result = augment(tmp_path / "tagged", tmp_path / "train", AugmentOptions(), workers=1)
     assert [f.name for f in result.failed] == ["bomb.png"] and "decompression bomb" in result.failed[0].reason
     assert [p.name for p in (tmp_path / "train").iterdir()] == [SETTINGS_FILE]
+
+
+# --- links out, FIFOs, devices and oversized files: every read stays inside the folder, bounded ---------------
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+MD5_A, MD5_B = "a" * 32, "b" * 32
+
+
+def finishes(work, *fifos, seconds=20):
+    """``work()`` run in a thread; one that hangs fails the test instead of hanging the suite.
+
+    A reader stuck opening one of ``fifos`` is let go by opening it for writing, so no
+    thread is left blocked behind the failure.
+    """
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the test below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        for fifo in fifos:
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
+        pytest.fail(f"still running after {seconds}s: it waited on a FIFO or read without end")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def one_image(folder: Path) -> Path:
+    folder.mkdir()
+    picture(folder / "a.png")
+    return folder
+
+
+def with_fifos(folder: Path) -> Path:
+    """``folder`` holding a.png whose caption a.txt is a FIFO, and a FIFO named pipe.png."""
+    one_image(folder)
+    os.mkfifo(folder / "a.txt")
+    os.mkfifo(folder / "pipe.png")
+    return folder
+
+
+def kinds(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each entry's type and size, not following links: what "nothing was touched" compares."""
+    return {p.name: (stat.S_IFMT(p.lstat().st_mode), p.lstat().st_size) for p in folder.iterdir()}
+
+
+def test_preview_shows_nothing_from_outside_the_folder(linked, tmp_path):
+    src, secret = linked
+    page = preview_page(src, cache=tmp_path / "cache")
+    labels = dict((caption.split(":")[0], caption) for _, caption in page.items)
+    assert sorted(labels) == ["a.png", "c.png", "d.png"] and page.total == 3  # b.png (out) and e.png (dangling) left out
+    assert labels["a.png"] == "a.png: red square"
+    assert "caption not shown: d.txt: " + LINK_OUTSIDE in labels["d.png"]
+    assert not any("secret diary" in caption for _, caption in page.items)
+    for thumb, _ in page.items:  # holiday.png is (1, 2, 3) all over; every picture here is bright
+        assert max(Image.open(thumb).convert("RGB").getpixel((0, 0))) > 100
+    assert read_caption(src / "d.png") == ""
+    assert not any("secret" in tag for tag in tag_stats(src).counts)
+
+
+@needs_fifo
+def test_preview_leaves_out_fifos_and_shows_why_a_caption_is_not_shown(tmp_path):
+    src = with_fifos(tmp_path / "src")
+    page = finishes(lambda: preview_page(src, cache=tmp_path / "cache"), src / "a.txt", src / "pipe.png")
+    assert page.total == 1 and [c for _, c in page.items] == [f"a.png: (caption not shown: a.txt: {NOT_REGULAR})"]
+    assert finishes(lambda: tag_stats(src).images, src / "a.txt") == 1
+
+
+@needs_fifo
+def test_tag_survives_sidecars_that_are_a_fifo_or_a_link_to_dev_zero(tmp_path):
+    """A sidecar link to /dev/zero once read 1.3 GB until MemoryError; a FIFO sidecar hung the step."""
+    src = tmp_path / "src"
+    src.mkdir()
+    picture(src / f"{MD5_A}.png")
+    picture(src / f"{MD5_B}.png", (0, 0, 200))
+    (src / f"{MD5_A}.json").symlink_to("/dev/zero")
+    os.mkfifo(src / f"{MD5_B}.json")
+    os.mkfifo(src / "pipe.png")
+    before = kinds(src)
+    report = finishes(lambda: tag_folder(src, tmp_path / "out", TagOptions(keep_untagged=True)),
+                      src / f"{MD5_B}.json", src / "pipe.png")
+    skipped = {f.name: f.reason for f in report.skipped}
+    assert set(skipped) == {f"{MD5_A}.json", f"{MD5_B}.json", "pipe.png"}
+    assert skipped[f"{MD5_A}.json"].startswith(LINK_OUTSIDE) and skipped[f"{MD5_B}.json"].startswith(NOT_REGULAR)
+    lines = [line for line in report.summary() if line.startswith("  skipped ")]
+    assert len(lines) == 3 and f"  skipped {MD5_B}.json: {NOT_REGULAR}; its post is looked up elsewhere" in lines
+    assert report.ok and report.images == 2 and (tmp_path / "out" / f"{MD5_B}.png").is_file()
+    assert kinds(src) == before
+
+
+@needs_fifo
+def test_augment_skips_a_source_whose_caption_is_a_fifo(tmp_path):
+    src = with_fifos(tmp_path / "src")
+    picture(src / "b.png")
+    (src / "b.txt").write_text("blue")
+    before = kinds(src)
+    out = tmp_path / "out"
+    report = finishes(lambda: augment(src, out, AugmentOptions(min_size=0, size=32), workers=1),
+                      src / "a.txt", src / "pipe.png")
+    assert {s.name: s.reason for s in report.skipped} == {"a.png": f"its caption a.txt: {NOT_REGULAR}",
+                                                          "pipe.png": NOT_REGULAR}
+    assert report.ok and report.sources == 3 and (out / "b.txt").read_text() == "blue"
+    assert not (out / "a.png").exists()  # never written without the caption it was meant to have
+    assert kinds(src) == before
+
+
+@needs_fifo
+def test_a_fifo_swapped_in_after_the_check_is_refused_without_waiting(tmp_path, monkeypatch):
+    """Between the check and the open a caption can become a FIFO; opening it must not wait for a writer."""
+    honest = tmp_path / "honest.txt"
+    honest.write_text("red")
+    os.mkfifo(tmp_path / "a.txt")
+    monkeypatch.setattr(files, "check_file", lambda path, real_root=None: os.stat(honest))  # what the check saw
+
+    def read():
+        with pytest.raises(Refused, match=REPLACED):
+            files.read_inside(tmp_path / "a.txt", tmp_path.resolve())
+
+    finishes(read, tmp_path / "a.txt")
+
+
+def test_an_oversized_caption_is_refused_not_read(tmp_path):
+    src = one_image(tmp_path / "src")
+    (src / "a.txt").write_bytes(b"x" * (MAX_TEXT_BYTES + 1))
+    report = augment(src, tmp_path / "out", AugmentOptions(min_size=0, size=32), workers=1)
+    assert [s.name for s in report.skipped] == ["a.png"] and "larger than" in report.skipped[0].reason
+    assert read_caption(src / "a.png") == ""
+
+
+@needs_fifo
+def test_fifos_in_the_output_folder_do_not_hang_a_rerun(tmp_path):
+    """The manifest and the settings record are read from the output folder too."""
+    src = one_image(tmp_path / "src")
+    tagged, train = tmp_path / "tagged", tmp_path / "train"
+    tagged.mkdir()
+    train.mkdir()
+    os.mkfifo(tagged / MANIFEST)
+    os.mkfifo(train / SETTINGS_FILE)
+    assert finishes(lambda: tag_folder(src, tagged, TagOptions(keep_untagged=True)).ok, tagged / MANIFEST)
+    assert finishes(lambda: augment(src, train, AugmentOptions(min_size=0, size=32), workers=1).ok,
+                    train / SETTINGS_FILE)
+
+
+@needs_fifo
+def test_the_readiness_check_never_opens_a_fifo(tmp_path):
+    root = with_fifos(tmp_path / "train")
+    scan = finishes(lambda: scan_dataset(root), root / "pipe.png")
+    assert scan.images == ["a.png"] and scan.unreadable == ["pipe.png"]
+    findings = finishes(lambda: check_readiness(TrainRequest(name="x", data_root=str(root), template_file="t.txt",
+                                                              learn_rate="0.005", steps="100")), root / "a.txt")
+    assert not any(f.code == "empty-caption" for f in findings)  # a refused caption is there, just not judged

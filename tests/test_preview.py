@@ -1,6 +1,6 @@
-from PIL import Image
+from PIL import Image, ImageFile
 
-from sd_dataset.images import list_images
+from sd_dataset.images import MAX_PIXELS, list_images
 from sd_dataset.preview import preview_page, read_caption, tag_stats
 
 
@@ -34,3 +34,20 @@ def test_listing_captions_traits_and_pages(tmp_path):
     assert Image.open(thumb).size == (40, 30)
     again = preview_page(tmp_path, page=9, per_page=4, cache=cache)  # past the end: the last page
     assert again.page == 2 and again.items[0][0] == thumb  # the cached thumbnail is reused
+
+
+def test_an_image_over_the_pixel_cap_gets_no_thumbnail_and_is_never_decoded(tmp_path, monkeypatch):
+    """Pillow alone decodes up to 179 MP; the preview keeps to augment's cap."""
+    from test_images import bomb_png
+
+    bomb_png(tmp_path / "big.png", 15000, 10000)  # 150 MP
+    make(tmp_path, "small.png", "tiny")
+    real_load = ImageFile.ImageFile.load
+
+    def load(img):
+        assert img.size[0] * img.size[1] <= MAX_PIXELS, "decoded an image over the pixel cap"
+        return real_load(img)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    page = preview_page(tmp_path, cache=tmp_path / "cache")
+    assert page.total == 2 and [caption for _, caption in page.items] == ["small.png: tiny"]
