@@ -173,6 +173,77 @@ def guard_every_event(blocks: gr.Blocks, access: Access) -> None:
             block_fn.fn = guarded(block_fn.fn, access)
 
 
+class RefuseForgedRequests:
+    """ASGI middleware: a call may not bring its own request headers.
+
+    gradio lets the body of ``/run/predict`` (and ``/api/…``) carry a ``request`` with headers, for its queue's own
+    forwarding of a websocket call (gradio 3, which sends its token with it); a page could otherwise put the tab's own
+    ``Origin`` there and pass :func:`guarded`.  Only the queue's token lets such a body through.
+    """
+
+    MAX_BODY = 64 * 1024 * 1024
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or "/queue/" in scope.get("path", ""):
+            await self.app(scope, receive, send)
+            return
+        body, more, messages = b"", True, []
+        while more and len(body) <= self.MAX_BODY:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if not more and self._forged(scope, body):
+            await _refuse(send, "Refused: a call may not bring request headers of its own; only the tab's page runs "
+                                "its steps.")
+            return
+        replay = iter(messages)
+
+        async def replayed():
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+    @staticmethod
+    def _forged(scope, body: bytes) -> bool:
+        if not body.lstrip().startswith(b"{"):
+            return False
+        try:
+            claimed = json.loads(body).get("request")
+        except (ValueError, RecursionError, AttributeError):
+            return False
+        if not claimed:
+            return False
+        token = getattr(scope.get("app"), "queue_token", None)  # gradio 3's queue forwards with it; gradio 4 never
+        sent = dict((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", []))
+        return not token or sent.get("authorization") != f"Bearer {token}"
+
+
+async def _refuse(send, sentence: str) -> None:
+    data = json.dumps({"error": sentence}).encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+ALLOW_ALL_CORS = ("CORSMiddleware", "CustomCORSMiddleware")  # gradio 3's allow-all one, gradio 4's any-localhost one
+
+
+def harden_app(app, strip_cors: bool) -> None:
+    """Refuse forged request headers on ``app`` (a running gradio app); ``strip_cors``: drop gradio's CORS, which
+    lets any page (gradio 3) or any page on this computer (gradio 4) read the answers."""
+    from starlette.middleware import Middleware
+
+    if strip_cors:
+        app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ not in ALLOW_ALL_CORS]
+    if not any(m.cls is RefuseForgedRequests for m in app.user_middleware):
+        app.user_middleware.insert(0, Middleware(RefuseForgedRequests))
+    app.middleware_stack = None  # starlette builds the stack again, with these, at the next request
+
+
 class DatasetTab:
     """The step functions behind the tab (plain Python: the tests call them directly too)."""
 
@@ -470,7 +541,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 tpl_prefix = gr.Textbox(label="Prefix", value=DEFAULT_PREFIX)
                 tpl_artists = gr.Textbox(label="Artists (comma-separated, one line each)")
                 tpl_flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
-                tpl_overwrite = gr.Checkbox(label="Overwrite", value=False)
+                tpl_overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_tpl_overwrite")
             tpl_run = gr.Button("Write template", elem_id="sdds_tpl_run")
             tpl_log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log", elem_classes=["sdds-log"])
 

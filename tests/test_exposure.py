@@ -21,7 +21,8 @@ def test_bind_address_is_loopback_unless_listen():
 
 @pytest.mark.parametrize("argv,name,browser", [(["ui"], "127.0.0.1", True),
                                                (["ui", "--no-browser", "--port", "7999"], "127.0.0.1", False),
-                                               (["ui", "--listen", "--no-browser"], "0.0.0.0", False)])
+                                               (["ui", "--listen", "--no-browser", "--allow-origin",
+                                                 "http://192.168.1.5:7860"], "0.0.0.0", False)])
 def test_launch_options(argv, name, browser):
     options = launch_options(build_parser().parse_args(argv))
     assert options["server_name"] == name and options["inbrowser"] is browser and options["share"] is False
@@ -29,9 +30,13 @@ def test_launch_options(argv, name, browser):
 
 class FakeBlocks:
     launched: dict = {}
+    server_app = object()
 
     def launch(self, **kwargs):
         FakeBlocks.launched = kwargs
+
+    def block_thread(self):
+        pass
 
 
 @pytest.mark.parametrize("listen", [False, True])
@@ -40,12 +45,17 @@ def test_ui_command_launches_with_those_options(monkeypatch, capsys, listen):
     fake = types.ModuleType("sd_dataset.ui")
     fake.build_ui = lambda host: FakeBlocks()
     fake.enable_queue = lambda blocks: blocks
+    hardened = []
+    fake.harden_app = lambda app, strip_cors: hardened.append((app, strip_cors))
     monkeypatch.setitem(sys.modules, "sd_dataset.ui", fake)
-    argv = ["ui", "--no-browser", "--port", "7999"] + (["--listen"] if listen else [])
+    argv = ["ui", "--no-browser", "--port", "7999"] + (["--listen", "--allow-origin", "http://nas.local:7999"]
+                                                       if listen else [])
     assert main(argv) == 0
+    assert hardened == [(FakeBlocks.server_app, True)]
+    assert FakeBlocks.launched["blocked_paths"] == [str(Path.cwd().resolve())]
     assert FakeBlocks.launched["server_name"] == ("0.0.0.0" if listen else "127.0.0.1")
     assert FakeBlocks.launched["server_port"] == 7999 and FakeBlocks.launched["share"] is False
-    warned = "warning: --listen serves the tab to every network" in capsys.readouterr().err
+    warned = "warning: --listen serves the tab on port 7999 of every network" in capsys.readouterr().err
     assert warned is listen
 
 
