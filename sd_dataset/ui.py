@@ -27,6 +27,7 @@ from .errors import DatasetError
 from .fetch import fetch
 from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
+from .http import Credentials
 from .names import safe_user_name
 from .lossfile import lineage, read_loss_log, rolling_median
 from .lossplot import plot_loss
@@ -271,21 +272,36 @@ class DatasetTab:
 
     # -- steps ----------------------------------------------------------------
 
-    def _open_site(self, site: str, base_url: str):
+    def _open_site(self, site: str, base_url: str, username: str = "", api_key: str = "", remember: bool = False,
+                   offline: bool = False):
+        """The site's client with the login typed for this run, else the stored one (only for the site's own
+        address); ``remember`` keeps the typed login for later runs."""
         spec = get_site(site)
-        credentials = self.host.credentials(site, spec.env_prefix)
+        if remember:
+            self.remember_login(spec, username, api_key)
         # the host's setting is one rate for every site: each site gets at most its own limit
         rate = min(self.host.api_rate, spec.max_rate) if self.host.api_rate else None
-        booru = open_booru(site, base_url=base_url.strip() or None, username=credentials.username,
-                           api_key=credentials.api_key, rate=rate)
+        booru = open_booru(site, base_url=base_url.strip() or None, username=username, api_key=api_key,
+                           stored=self.host.credentials(site, spec.env_prefix), rate=rate, offline=offline)
         return spec, booru
 
-    def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, bar) -> str:
+    def remember_login(self, spec, username: str, api_key: str) -> None:
+        given = Credentials(username.strip() or None, api_key.strip() or None)
+        if not given.complete:
+            raise DatasetError(f"Type both your {spec.account_site} {'user id' if spec.login_is_user_id else 'user name'}"
+                               " and API key to remember them.")
+        if self.host.logins is None:
+            raise DatasetError(f"This {self.host.name} keeps no logins; set {spec.env_prefix}_API_KEY in the "
+                               "environment instead.")
+        self.host.logins.put(spec.env_prefix, given)
+
+    def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, username: str,
+              api_key: str, remember: bool, bar) -> str:
         if not query.strip():
             raise DatasetError("Type a search first, e.g. red_panda solo.")
         if not out.strip():
             raise DatasetError("Choose the folder to download into.")
-        spec, booru = self._open_site(site, base_url)
+        spec, booru = self._open_site(site, base_url, username, api_key, remember)
         try:
             report = fetch(booru, query.strip(), Path(out), limit=int(limit) if limit else None,
                            workers=int(workers or 4), include_gif=gif, progress=self._progress("fetch", bar))
@@ -296,7 +312,7 @@ class DatasetTab:
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
-            offline: bool, bar) -> str:
+            offline: bool, username: str, api_key: str, remember: bool, bar) -> str:
         vocabulary = load_vocabulary_and_aliases(Path(vocab.strip()) if vocab.strip() else None,
                                                  Path(aliases.strip()) if aliases.strip() else None,
                                                  None if numbering == AUTO else numbering)
@@ -307,7 +323,7 @@ class DatasetTab:
         options = TagOptions(rules=rules, caption=caption, layout=layout, repeats=int(repeats or 10),
                              concept=concept.strip(), keep_untagged=keep_untagged,
                              exclude_common=float(exclude_common) or None, offline=offline)
-        _, booru = self._open_site(site, base_url)
+        _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
             report = tag_folder(Path(src), Path(out), options, booru=None if offline else booru, cache=cache,
@@ -479,6 +495,14 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
                 gif = gr.Checkbox(label="Also gif", value=False, scale=0)
                 base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
                                       scale=2)
+            with gr.Row():
+                # typed logins go to whatever address this run asks; stored ones only to the site's own
+                login_user = gr.Textbox(label="Login for this run: user name (user id on Gelbooru-style sites)",
+                                        elem_id="sdds_login_user", scale=2)
+                login_key = gr.Textbox(label="API key (blank: the one kept for the site, if any)", type="password",
+                                       elem_id="sdds_login_key", scale=2)
+                login_remember = gr.Checkbox(label="Remember for this site (a file only you can read)", value=False,
+                                             elem_id="sdds_login_remember", scale=1)
             fetch_run, fetch_cancel, fetch_log = _run_controls("fetch", "Fetch")
 
         defaults = host.caption_defaults
@@ -625,8 +649,9 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
             box.change(lambda r, n: _folders_update(tab, r, n), [root, name], step_outputs + [tpl_dir, train_name],
                        queue=False)
 
-        def do_fetch(out, site_, base_url_, query_, limit_, workers_, gif_, progress=gr.Progress()):
-            return tab.fetch(out, site_, base_url_, query_, limit_, workers_, gif_, progress)
+        def do_fetch(out, site_, base_url_, query_, limit_, workers_, gif_, user_, key_, remember_,
+                     progress=gr.Progress()):
+            return tab.fetch(out, site_, base_url_, query_, limit_, workers_, gif_, user_, key_, remember_, progress)
 
         def do_augment(src, out, flip_, split_, threshold_, overlap_, square_, size_, keep_, min_, dedupe_, fmt_,
                        progress=gr.Progress()):
@@ -670,10 +695,11 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
             return (result.items, result.page, result.label, stats.table(30) or [["", 0, ""]],
                     ", ".join(stats.traits()) or "none")
 
-        fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif]
+        login_inputs = [login_user, login_key, login_remember]
+        fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif] + login_inputs
         tag_inputs = [tag_src, tag_out, site, base_url, vocab, numbering, aliases, caption, layout, repeats, concept, trigger,
                       include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-                      offline]
+                      offline] + login_inputs
         aug_inputs = [aug_src, aug_out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe,
                       fmt]
         tpl_inputs = [tpl_dir, tpl_name, tpl_kind, tpl_prefix, tpl_artists, tpl_flavours, tpl_overwrite]

@@ -27,6 +27,16 @@ def booru_server():
         server.stop()
 
 
+def own_site(monkeypatch, name: str, url: str) -> None:
+    """Make ``url`` the site table's own address for ``name``, as if the test server were the real site: the
+    stored login (environment, settings) goes only there."""
+    from dataclasses import replace
+
+    from sd_dataset.boorus import SITES
+
+    monkeypatch.setitem(SITES, name, replace(SITES[name], base_url=url.rstrip("/")))
+
+
 def fast_policy(**overrides):
     """The real policy, with short backoffs so retries don't slow the suite."""
     from sd_dataset.http import HttpPolicy

@@ -140,8 +140,8 @@ def run_cli(args, env=None):
 def test_cli_fetch_summary_and_exit_codes(booru_server, tmp_path):
     server = booru_server(mixed_posts(), credentials=("alice", "key-abc-123"))
     out = tmp_path / "out"
-    result = run_cli(["fetch", "red_ball status:any", "--out", str(out), "--base-url", server.url, "--rate", "2"],
-                     env={"E621_USERNAME": "alice", "E621_API_KEY": "key-abc-123"})
+    result = run_cli(["fetch", "red_ball status:any", "--out", str(out), "--base-url", server.url, "--rate", "2",
+                      "--username", "alice", "--api-key", "key-abc-123"])
     assert result.returncode == 1, result.stderr  # the md5 mismatch is a failure
     assert "downloaded 8" in result.stdout and "failed 1" in result.stdout  # logged in: the hidden post too
     assert all(r.headers["User-Agent"] == "sd-webui-dataset/0.1.0 (by alice on e621)" for r in server.requests)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from booru_server import ServerPost, image_bytes
-from conftest import make_posts, site_client
+from conftest import make_posts, own_site, site_client
 from site_servers import DanbooruServer, GelbooruServer, MoebooruServer
 from sd_dataset.boorus import SITES, open_booru
 from sd_dataset.boorus import danbooru as danbooru_mod
@@ -220,6 +220,9 @@ def test_gelbooru_missing_login_is_one_sentence(site_server, monkeypatch):
         list(site_client(server, "gelbooru").search("red_ball"))
     monkeypatch.setenv("GELBOORU_USER_ID", GEL_AUTH[0])
     monkeypatch.setenv("GELBOORU_API_KEY", GEL_AUTH[1])
+    with pytest.raises(DatasetError, match=r"wants a login"):  # a login kept for gelbooru.com is not sent elsewhere
+        list(site_client(server, "gelbooru").search("red_ball"))
+    own_site(monkeypatch, "gelbooru", server.url)
     assert len(list(site_client(server, "gelbooru").search("red_ball"))) == 1
 
 
@@ -383,11 +386,15 @@ def run_cli(args, env=None):
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
-def test_cli_fetch_from_gelbooru_with_per_site_environment(site_server, tmp_path):
+def test_cli_fetch_from_gelbooru_with_a_login_for_the_run(site_server, tmp_path):
     server = site_server(GelbooruServer, make_posts(3), auth=GEL_AUTH)
     out = tmp_path / "out"
-    result = run_cli(["fetch", "red_ball", "--booru", "gelbooru", "--base-url", server.url, "--out", str(out)],
-                     env={"GELBOORU_USER_ID": GEL_AUTH[0], "GELBOORU_API_KEY": GEL_AUTH[1]})
+    stored = {"GELBOORU_USER_ID": GEL_AUTH[0], "GELBOORU_API_KEY": GEL_AUTH[1]}
+    command = ["fetch", "red_ball", "--booru", "gelbooru", "--base-url", server.url, "--out", str(out)]
+    result = run_cli(command, env=stored)  # the environment's login is gelbooru.com's, not this address's
+    assert result.returncode == 2 and "wants a login for its API" in result.stderr, result.stderr
+    assert not [r for r in server.api_requests() if GEL_AUTH[1] in str(r.query)]
+    result = run_cli(command + ["--username", GEL_AUTH[0], "--api-key", GEL_AUTH[1]])
     assert result.returncode == 0, result.stderr
     assert "downloaded 3" in result.stdout
     assert GEL_AUTH[1] not in result.stdout + result.stderr

@@ -139,18 +139,36 @@ def get_site(name: str) -> Site:
     return site
 
 
+def is_own_address(site: Site, base_url: Optional[str]) -> bool:
+    """Whether ``base_url`` (None: the default) is the site table's own address for ``site``."""
+    return base_url is None or base_url.strip().rstrip("/").lower() == site.base_url.lower()
+
+
+def login_for(site: Site, base_url: Optional[str], username: Optional[str] = None, api_key: Optional[str] = None,
+              stored: Optional[Credentials] = None) -> Credentials:
+    """The login a run sends: one given for the run (options, the tab's fields) goes to whatever address the run
+    talks to; a stored one (``stored``, else the environment) only to the site's own address, so a mirror or a
+    test server typed into *Site address* never receives the key kept for the real site."""
+    given = Credentials(username.strip() if username and username.strip() else None,
+                        api_key.strip() if api_key and api_key.strip() else None)
+    if not is_own_address(site, base_url):
+        return given
+    saved = stored if stored is not None else Credentials.resolve(None, None, site.env_prefix)
+    return Credentials(given.username or saved.username, given.api_key or saved.api_key)
+
+
 def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: Optional[str] = None,
-               api_key: Optional[str] = None, policy: Optional[HttpPolicy] = None, rate: Optional[float] = None,
-               offline: bool = False) -> Booru:
-    """A ready client for a site in :data:`SITES`, with credentials from options or the environment.
+               api_key: Optional[str] = None, stored: Optional[Credentials] = None,
+               policy: Optional[HttpPolicy] = None, rate: Optional[float] = None, offline: bool = False) -> Booru:
+    """A ready client for a site in :data:`SITES`, with the login :func:`login_for` chooses.
 
     Without a ``policy`` the site's own is used, at ``rate`` API requests per second when given (the site's
     polite rate otherwise; more than its hard limit is one sentence).  ``offline``: the caller will make no
     request (``tag --offline``), so a missing login is no error.
     """
     site = get_site(name)
-    credentials = Credentials.resolve(username, api_key, site.env_prefix)
-    own_address = base_url is None or base_url.rstrip("/") == site.base_url
+    credentials = login_for(site, base_url, username, api_key, stored)
+    own_address = is_own_address(site, base_url)
     if site.credentials_required and own_address and not credentials.complete and not offline:
         raise DatasetError(
             f"{site.name} answers its API only with a login; give {site.login_hint}, both from your "
@@ -167,4 +185,4 @@ def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: 
     return client
 
 
-__all__ = ["Booru", "Post", "Site", "SITES", "VOCAB_NUMBERINGS", "get_site", "open_booru", "site_names", "site_of"]
+__all__ = ["Booru", "Post", "Site", "SITES", "VOCAB_NUMBERINGS", "get_site", "is_own_address", "login_for", "open_booru", "site_names", "site_of"]

@@ -15,14 +15,15 @@ def test_fetch_and_tag_through_gradio_client(booru_server, tmp_path, launch_tab)
     url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
     client = gradio_client.Client(url)
     downloaded, tagged = tmp_path / "d", tmp_path / "t"
-    log = client.predict(str(downloaded), "e621", server.url, "red_ball", 0, 2, False, api_name="/fetch")
+    log = client.predict(str(downloaded), "e621", server.url, "red_ball", 0, 2, False, "", "", False,
+                         api_name="/fetch")
     assert log.startswith("considered 4 posts: downloaded 4"), log
     log = client.predict(str(downloaded), str(tagged), "e621", server.url, "", "auto", "", "txt", "flat", 10, "", "",
                          [], "",
-                         True, True, False, True, 0, False, True, api_name="/tag")
+                         True, True, False, True, 0, False, True, "", "", False, api_name="/tag")
     assert log.startswith("4 images: tagged 4"), log
     assert sorted(p.read_text() for p in tagged.glob("*.txt")) == ["safe content, red ball"] * 4
-    error = client.predict(str(downloaded), "e621", server.url, "", 0, 2, False, api_name="/fetch")
+    error = client.predict(str(downloaded), "e621", server.url, "", 0, 2, False, "", "", False, api_name="/fetch")
     assert error == "error: Type a search first, e.g. red_panda solo."
 
 
@@ -34,7 +35,8 @@ def test_cancel_stops_a_running_fetch(booru_server, tmp_path, launch_tab):
     server.script("/data/", ["slow"] * 30)
     url = launch_tab(Host(datasets_root=tmp_path, api_rate=2.0))
     client = gradio_client.Client(url)
-    job = client.submit(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, api_name="/fetch")
+    job = client.submit(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
+                         api_name="/fetch")
     deadline = time.monotonic() + 30
     while not list((tmp_path / "d").glob("*.png")) and time.monotonic() < deadline:
         time.sleep(0.05)
