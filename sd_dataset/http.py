@@ -9,20 +9,26 @@
   want them in the query (``auth_params``, e.g. Gelbooru's ``user_id`` and
   ``api_key``), as query parameters added here and nowhere else; they never go
   into a message: errors name the site and the host, never a URL's query or a
-  header, and the key is redacted from anything a server echoes back.
+  header.
+* A server may echo the login back, in any form it was sent in (see
+  :meth:`Credentials.secret_forms`).  :class:`Redactor` blanks every form out of
+  the JSON answers before anyone stores or prints them, out of the server's
+  error words, and out of urllib3's log lines, which print whole URLs.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import IO, Any, Mapping, Optional
-from urllib.parse import urlsplit
+from typing import IO, Any, Iterable, Mapping, Optional
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 from pyrate_limiter import Limiter, Rate
@@ -60,8 +66,65 @@ class Credentials:
     def complete(self) -> bool:
         return bool(self.username and self.api_key)
 
-    def secrets(self) -> list[str]:
-        return [s for s in (self.api_key,) if s]
+    def secret_forms(self) -> list[str]:
+        """Every form the key takes on the way out: raw, URL-encoded (as a path, and as a query encodes it) and
+        base64 (of the key and of basic auth's ``user:key``, padded or not).  The username alone is no secret."""
+        if not self.api_key:
+            return []
+        key = self.api_key
+        forms = {key, quote(key, safe=""), quote(key), quote_plus(key)}
+        for plain in (key, f"{self.username}:{key}") if self.username else (key,):
+            encoded = base64.b64encode(plain.encode()).decode()
+            forms.update((encoded, encoded.rstrip("=")))
+        return sorted(forms)
+
+
+# the query parameters that carry a login on some sites: their values are secret wherever they are quoted
+_LOGIN_PARAM = re.compile(r"(?<![\w-])(api_key|user_id|login|password_hash)=[^&#\s\"'<>]+")
+
+
+class Redactor:
+    """Blanks a login's forms, and the values of login query parameters, out of text and decoded JSON."""
+
+    def __init__(self, forms: Iterable[str] = ()):
+        # longest first, so a form that holds a shorter one (padded base64) goes whole
+        self.forms = tuple(sorted({f for f in forms if f}, key=len, reverse=True))
+
+    def __bool__(self) -> bool:
+        return bool(self.forms)
+
+    def text(self, text: str) -> str:
+        if not self.forms:
+            return text
+        for form in self.forms:
+            if form in text:  # testing first is measurably cheaper: almost every string has no form
+                text = text.replace(form, "***")
+        return _LOGIN_PARAM.sub(r"\1=***", text) if "=" in text else text
+
+    def json(self, data: Any) -> Any:
+        """``data`` with every string and dict key redacted, in place.
+
+        Walked with a stack, not recursion: a hostile answer may nest as deep as the JSON decoder allows.
+        """
+        if not self.forms:
+            return data
+        if isinstance(data, str):
+            return self.text(data)
+        text, stack = self.text, [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                for i, item in enumerate(node):
+                    if isinstance(item, str):
+                        node[i] = text(item)
+                    elif isinstance(item, (list, dict)):
+                        stack.append(item)
+            elif isinstance(node, dict):
+                items = [(text(k), text(v) if isinstance(v, str) else v) for k, v in node.items()]
+                node.clear()
+                node.update(items)
+                stack.extend(v for _, v in items if isinstance(v, (list, dict)))
+        return data
 
 
 @dataclass
@@ -159,30 +222,33 @@ _NO_DEFAULT = object()
 
 
 class _RedactSecrets(logging.Filter):
-    """Blanks logins sent as query parameters out of urllib3's debug lines, which print whole URLs."""
+    """Blanks every login this process was given out of urllib3's log lines, which print whole URLs."""
 
     def __init__(self):
         super().__init__()
-        self.secrets: set[str] = set()
+        self.redactor = Redactor()
         self._lock = threading.Lock()
 
-    def add(self, secrets: list[str]) -> None:
-        with self._lock:
-            self.secrets.update(s for s in secrets if s)
+    def add(self, forms: list[str]) -> None:
+        if not forms:
+            return
+        with self._lock:  # a new redactor, swapped in whole, so a line logged meanwhile reads a finished one
+            self.redactor = Redactor((*self.redactor.forms, *forms))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        redactor = self.redactor
+        if redactor:
             text = record.getMessage()
-            redacted = text
-            for secret in list(self.secrets):
-                redacted = redacted.replace(secret, "***")
+            redacted = redactor.text(text)
             if redacted != text:
                 record.msg, record.args = redacted, ()
         return True
 
 
 _URL_LOG_FILTER = _RedactSecrets()
-logging.getLogger("urllib3.connectionpool").addFilter(_URL_LOG_FILTER)
+# a logger's filters see only its own records, not its children's: each urllib3 module that prints a URL
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_URL_LOG_FILTER)
 
 
 class HttpSession:
@@ -204,11 +270,12 @@ class HttpSession:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        self._redactor = Redactor(credentials.secret_forms())
+        _URL_LOG_FILTER.add(list(self._redactor.forms))
         self._auth: Optional[tuple[str, str]] = None
         self._auth_query: dict[str, str] = {}
         if credentials.complete and auth_params:
             self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
-            _URL_LOG_FILTER.add(credentials.secrets())
         elif credentials.complete:
             self._auth = (credentials.username, credentials.api_key)
         # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
@@ -224,9 +291,8 @@ class HttpSession:
         self._session.close()
 
     def redact(self, text: str) -> str:
-        for secret in self.credentials.secrets():
-            text = text.replace(secret, "***")
-        return text
+        """``text`` (a server's words, a URL) without any form of the login."""
+        return self._redactor.text(text)
 
     # -- public requests -------------------------------------------------
 
@@ -235,7 +301,7 @@ class HttpSession:
         return bool(self._auth or self._auth_query)
 
     def get_json(self, url: str, params: Optional[Mapping[str, Any]] = None, *, empty: Any = _NO_DEFAULT) -> Any:
-        """GET an API URL (rate limited, authenticated) and return its JSON.
+        """GET an API URL (rate limited, authenticated) and return its JSON, every string redacted.
 
         ``empty``: what an empty body means, for APIs that answer "nothing found" with
         no body at all; without it an empty body is malformed JSON (and retried).
@@ -318,7 +384,8 @@ class HttpSession:
         if code == 429 or code >= 500:
             resp.close()
             raise _Transient(f"HTTP {code}", parse_retry_after(resp.headers.get("Retry-After")))
-        reason = self.redact(_server_reason(resp))
+        # redacted before it is cut short, or the cut could leave half a key that no form matches
+        reason = self.redact(_server_reason(resp))[:200]
         resp.close()
         if code == 401 and not self.logged_in:
             raise DatasetError(
@@ -336,7 +403,8 @@ class HttpSession:
             raise NotFound(f"{self.site_label} has no such page (HTTP 404) at {host_of(url)}.")
         if code == 414:
             raise DatasetError(f"{self.site_label} refused a request line as too long (HTTP 414).")
-        raise Rejected(f"{self.site_label} rejected the request (HTTP {code}){reason}.", code, reason[2:])
+        said = f": {reason}" if reason else ""
+        raise Rejected(f"{self.site_label} rejected the request (HTTP {code}){said}.", code, reason)
 
     def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]], empty: Any = _NO_DEFAULT) -> Any:
         resp = self._send(url, params, api=True)
@@ -354,9 +422,13 @@ class HttpSession:
         if empty is not _NO_DEFAULT and not body.strip():
             return empty
         try:
-            return json.loads(body)
+            data = json.loads(body)
         except ValueError:
             raise _Transient("a web page instead of JSON" if looks_like_html(body) else "malformed JSON") from None
+        except RecursionError:
+            raise DatasetError(f"{self.site_label} sent JSON nested too deeply to read from {host_of(url)}; "
+                               "refusing it (check --base-url points at the site's API).") from None
+        return self._redactor.json(data)
 
     def _download_attempt(self, url: str, fh: IO[bytes], limit: int) -> tuple[str, int]:
         resp = self._send(url, None, api=False)
@@ -421,12 +493,13 @@ def _short_reason(exc: BaseException) -> str:
 
 
 def _server_reason(resp: requests.Response) -> str:
+    """The server's own words from an error answer's JSON, whole (the caller redacts, then shortens)."""
     try:
         data = json.loads(next(resp.iter_content(4096), b"") or b"null")
-    except (ValueError, requests.RequestException):
+    except (ValueError, RecursionError, requests.RequestException):
         return ""
     if isinstance(data, dict):
         for key in ("message", "reason", "error"):
             if isinstance(data.get(key), str):
-                return f": {data[key][:200]}"
+                return data[key]
     return ""

@@ -3,7 +3,9 @@
 Tests put posts in it, start it, point the client at its ``url``, and read back
 what it saw (``requests``: time, path, query, headers).  Faults are either
 scripted (``script(path_prefix, [...])``: the next requests to a path get these
-answers) or drawn at a seeded ``fault_rate``.
+answers) or drawn at a seeded ``fault_rate``.  ``echo_key=True`` makes it hostile: it
+echoes the login it was sent (every form of :func:`echo_forms`) into the posts it
+answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.
 """
 
 from __future__ import annotations
@@ -21,15 +23,24 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 from PIL import Image
 
 PAGE_MAX = 320
 FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
 # hostile answers a test asks for by ``script`` (never drawn at random: no retry can mend them)
-HOSTILE = ("endless", "html")
+HOSTILE = ("endless", "html", "echo422", "deepjson", "deep422")
+DEEP = 100_000  # JSON nesting far past Python's recursion limit
 # ``trickle``: a file sent half now and half a while later (``trickle_seconds``), so a kill can land mid-write
+
+
+def echo_forms(user: str, key: str) -> list[str]:
+    """Every form a hostile server echoes a login in: raw, URL-encoded three ways, base64 padded and not."""
+    basic = base64.b64encode(f"{user}:{key}".encode()).decode()
+    alone = base64.b64encode(key.encode()).decode()
+    return [key, quote(key, safe=""), quote(key), quote_plus(key), basic, basic.rstrip("="), alone,
+            alone.rstrip("=")]
 
 
 def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (24, 16)) -> bytes:
@@ -76,9 +87,10 @@ class ServerPost:
 
 class BooruServer:
     def __init__(self, posts: Optional[list[ServerPost]] = None, *, credentials: Optional[tuple[str, str]] = None,
-                 enforce_rate: bool = True, fault_rate: float = 0.0, seed: int = 0):
+                 enforce_rate: bool = True, fault_rate: float = 0.0, seed: int = 0, echo_key: bool = False):
         self.posts: list[ServerPost] = list(posts or [])
         self.credentials = credentials
+        self.echo_key = echo_key
         self.enforce_rate = enforce_rate
         self.fault_rate = fault_rate
         self.rng = random.Random(seed)
@@ -167,6 +179,37 @@ class BooruServer:
         except (ValueError, IndexError):
             return False
         return self.credentials is not None and (user, key) == self.credentials
+
+    @staticmethod
+    def login_of(headers, query: dict) -> Optional[tuple[str, str]]:
+        """(user, key) as a request carried them, in basic auth or a login's query parameters; None without."""
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            user, _, key = base64.b64decode(auth[6:]).decode().partition(":")
+            return user, key
+        one = {k: v[0] for k, v in query.items()}
+        key = one.get("api_key") or one.get("password_hash")
+        return (one.get("user_id") or one.get("login") or "", key) if key else None
+
+    @staticmethod
+    def echo_message(login: tuple[str, str]) -> str:
+        """Error words quoting the login: the key raw, URL-encoded and in basic auth's base64, the user id."""
+        user, key = login
+        basic = base64.b64encode(f"{user}:{key}".encode()).decode()
+        return f"the key {key} ({quote(key, safe='')}, {basic}) is not valid for user_id={user}"
+
+    def echoed(self, body: dict, login: tuple[str, str], query: dict) -> dict:
+        """An e621 answer with the login echoed into every post; a search also gets a post whose id is the key."""
+        user, key = login
+        posts = body.get("posts") or ([body["post"]] if "post" in body else [])
+        for raw in posts:
+            raw["tags"]["general"] = raw["tags"]["general"] + echo_forms(user, key)
+            raw["sources"] = raw["sources"] + [f"https://example.invalid/?login={user}&api_key={key}"]
+            if raw["file"]["url"]:
+                raw["file"]["url"] += "?token=" + quote(key, safe="")
+        if posts and "md5:" not in query.get("tags", [""])[0]:
+            body["posts"].append({**posts[0], "id": key})
+        return body
 
     def post_json(self, post: ServerPost, logged_in: bool) -> dict:
         visible = not post.deleted and (logged_in or not post.hidden)
@@ -284,7 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
             if logged_in is False:
                 return self._send_json(401, {"success": False, "reason": "Invalid API key"})
             status, body = server.search(query, bool(logged_in))
-            return self._send_json(status, body)
+            login = server.login_of(self.headers, query) if server.echo_key else None
+            return self._send_json(status, server.echoed(body, login, query) if login else body)
         if parts.path.startswith("/data/"):
             data = server.file_bytes(parts.path)
             if data is None:
@@ -343,6 +387,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
         elif fault == "html":  # an error page with 200, where an image or JSON should be
             self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", "text/html")
+        elif fault == "deepjson":
+            self._send(200, b"[" * DEEP + b"]" * DEEP, "application/json")
+        elif fault == "deep422":  # the error's JSON is read from its first 4 KiB: deep enough within them
+            self._send(422, b"[" * 4000 + b"]" * 4000, "application/json")
+        elif fault == "echo422":
+            login = self.booru.login_of(self.headers, parse_qs(urlsplit(self.path).query)) or ("", "")
+            self._send_json(422, {"success": False, "reason": self.booru.echo_message(login)})
         elif fault == "badjson" and path.endswith(".json"):
             self._send(200, b'{"posts": [{"id": ', "application/json")
         else:

@@ -8,7 +8,9 @@
   ``tags``/``limit``/``pid``, ``id:<N``, ``md5:``, ``sort:``; the gelbooru.com shape
   ``{"@attributes": {...}, "post": [...]}`` or (``shape="array"``, rule34.xxx and
   safebooru.org) a bare array with ``hash`` and an empty body for no results;
-  ``s=tag`` answers tag types; ``user_id``/``api_key`` query parameters.
+  ``s=tag`` answers tag types; ``user_id``/``api_key`` query parameters.  With
+  ``echo_key`` it echoes the login into posts, HTML-escaped tags included, and the
+  scripted ``echorefusal`` refuses a search in words that quote the URL-encoded key.
 * :class:`MoebooruServer`: ``/post.json`` → bare array with flat ``tags``, page
   numbers, ``md5:a,b`` lists, ``login``/``password_hash`` parameters, files under
   ``/image/<md5>/<site> <id> <tags>.<ext>`` as yande.re names them.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from booru_server import BooruServer, SeenRequest, ServerPost, _Handler
+from booru_server import BooruServer, SeenRequest, ServerPost, _Handler, echo_forms
 
 
 @dataclass
@@ -93,6 +95,9 @@ class _SiteHandler(_Handler):
         fault = server.pick_fault(parts.path)
         if fault == "echo400":  # an error whose message repeats the request, credentials and all
             return self._send_json(400, {"success": False, "message": f"bad request: {unquote(parts.query)}"})
+        if fault == "echorefusal":  # gelbooru's refusal (200, success false), quoting the request as it came
+            login = server.login_of(self.headers, query) or ("", "")
+            return self._send_json(200, {"success": False, "message": f"{server.echo_message(login)}: {parts.query}"})
         if fault:
             server.faults_served.append(fault)
             if self._serve_fault(fault, parts.path):
@@ -283,10 +288,23 @@ class GelbooruServer(SiteServer):
         matches = sorted(matches, key=key)
         page = matches[pid * limit:(pid + 1) * limit]
         posts = [self.post_json(p) for p in page]
+        login = self.login_of(headers, query) if self.echo_key else None
+        if login:
+            posts = [self.echoed_post(raw, login) for raw in posts]
         if self.shape == "array":
             return 200, json.dumps(posts).encode() if posts else b""
         return 200, {"@attributes": {"limit": limit, "offset": pid * limit, "count": len(matches)},
                      **({"post": posts} if posts else {})}
+
+    def echoed_post(self, raw: dict, login: tuple[str, str]) -> dict:
+        """A post with the login echoed into its tags (also as HTML character references), source and file url."""
+        user, key = login
+        escaped = "".join(f"&#{ord(c)};" for c in key)
+        raw["tags"] = " ".join([raw["tags"], *echo_forms(user, key), escaped])
+        raw["source"] = f"https://example.invalid/?user_id={user}&api_key={quote(key, safe='')}"
+        if raw.get("file_url"):
+            raw["file_url"] += "?api_key=" + quote(key, safe="")
+        return raw
 
     @staticmethod
     def _matches(post: ServerPost, terms: list[str]) -> bool:

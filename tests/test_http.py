@@ -123,3 +123,15 @@ def test_parse_retry_after_forms():
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize("fault, sentence", [("deepjson", "e621 sent JSON nested too deeply to read"),
+                                             ("deep422", "e621 rejected the request (HTTP 422).")])
+def test_json_nested_past_the_recursion_limit_is_one_sentence(booru_server, fault, sentence):
+    server = booru_server(make_posts(1), credentials=("alice", "k"))
+    server.script("/posts.json", [fault])
+    client = client_for(server, username="alice", api_key="k")
+    with pytest.raises(DatasetError) as err:  # not a RecursionError
+        list(client.search("red_ball"))
+    assert str(err.value).startswith(sentence)
+    assert len(server.api_requests()) == 1  # no retry can mend it

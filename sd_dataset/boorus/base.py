@@ -114,11 +114,21 @@ class Booru(ABC):
     def _parse_or_reject(self, raw) -> Optional[Post]:
         """The post, or None with the reason kept in ``rejected`` (one bad post never stops a search)."""
         try:
-            return type(self).parse_post(raw, self.name, self.base_url)
+            post = type(self).parse_post(raw, self.name, self.base_url)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
             self.rejected.append((f"post {post_id}", str(exc)))
             return None
+        return self._redacted(post)
+
+    def _redacted(self, post: Post) -> Post:
+        """The post's texts redacted again: parsing decodes (Gelbooru's HTML-escaped tags) what the JSON's
+        redaction saw still encoded, and a key may be hidden in that encoding."""
+        redact = self.http.redact
+        post.tags = {cat: [redact(tag) for tag in tags] for cat, tags in post.tags.items()}
+        post.sources = [redact(source) for source in post.sources]
+        post.file_url = redact(post.file_url) if post.file_url else post.file_url
+        return post
 
 
 def check_query(query: str, max_tags: Optional[int], site: str) -> None:
