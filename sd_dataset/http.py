@@ -251,13 +251,43 @@ for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.ret
     logging.getLogger(_name).addFilter(_URL_LOG_FILTER)
 
 
+def site_domain(url: str) -> str:
+    """The domain whose hosts are the site's own: ``e621.net`` for ``https://e621.net`` (its files come from
+    ``static1.e621.net``), ``donmai.us`` for ``https://danbooru.donmai.us``; an IP address is only itself."""
+    host = (urlsplit(url).hostname or "").lower()
+    labels = host.split(".")
+    if len(labels) <= 2 or labels[-1].isdigit() or ":" in host:
+        return host
+    return ".".join(labels[-2:])
+
+
+class _Session(requests.Session):
+    """A session whose User-Agent names the user to the site's own hosts only, after redirects too."""
+
+    def __init__(self, named_agent: str, plain_agent: str, own_domain: Optional[str]):
+        super().__init__()
+        self.named_agent, self.plain_agent, self.own_domain = named_agent, plain_agent, own_domain
+        self.headers["User-Agent"] = plain_agent
+
+    def agent_for(self, url: str) -> str:
+        host = (urlsplit(url).hostname or "").lower()
+        own = bool(self.own_domain) and (host == self.own_domain or host.endswith("." + self.own_domain))
+        return self.named_agent if own else self.plain_agent
+
+    def rebuild_auth(self, prepared_request, response):
+        # requests drops basic auth on a redirect to another host; the name in the User-Agent must follow suit
+        super().rebuild_auth(prepared_request, response)
+        prepared_request.headers["User-Agent"] = self.agent_for(prepared_request.url)
+
+
 class HttpSession:
     """Requests to one site, with its identity, credentials, pace and retry policy."""
 
     def __init__(self, site_label: str, credentials: Credentials = Credentials(), policy: Optional[HttpPolicy] = None,
                  pool_size: int = 16, *, auth_params: Optional[tuple[str, str]] = None,
-                 login_hint: str = "--username and --api-key"):
-        """``auth_params`` names the query parameters (user, key) that carry the login instead of basic auth."""
+                 login_hint: str = "--username and --api-key", own_domain: Optional[str] = None):
+        """``auth_params`` names the query parameters (user, key) that carry the login instead of basic auth;
+        ``own_domain`` is the site's own (``e621.net``): only its hosts see the user's name in the User-Agent."""
         self.site_label = site_label
         self.credentials = credentials
         self.login_hint = login_hint
@@ -265,7 +295,9 @@ class HttpSession:
         self.policy.validate()
         self.stats = HttpStats()
         self._limiter = Limiter(Rate(1, max(1, round(1000 / self.policy.rate))))
-        self._session = requests.Session()
+        # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
+        self._session = _Session(user_agent(None if auth_params else credentials.username, site_label),
+                                 user_agent(None, site_label), own_domain)
         self._session.trust_env = False  # a stray .netrc must not add credentials we did not choose
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
@@ -278,14 +310,12 @@ class HttpSession:
             self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
         elif credentials.complete:
             self._auth = (credentials.username, credentials.api_key)
-        # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
-        self._session.headers["User-Agent"] = user_agent(None if auth_params else credentials.username, site_label)
         self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
             wait_random(0, self.policy.backoff_initial)
 
-    @property
-    def user_agent(self) -> str:
-        return self._session.headers["User-Agent"]
+    def user_agent(self, url: str) -> str:
+        """The User-Agent a request to ``url`` carries."""
+        return self._session.agent_for(url)
 
     def close(self) -> None:
         self._session.close()
@@ -366,6 +396,7 @@ class HttpSession:
             return self._session.get(
                 url,
                 params=params,
+                headers={"User-Agent": self._session.agent_for(url)},
                 auth=self._auth if api else None,
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 stream=True,

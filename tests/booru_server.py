@@ -98,6 +98,7 @@ class BooruServer:
         self.faults_served: list[str] = []
         self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
         self.trickle_seconds = 5.0
+        self.redirect_to: Optional[str] = None  # where the "redirect" fault sends a request (path and query kept)
         self.trickling = threading.Event()  # set once a trickled file's first half is out
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
@@ -394,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "echo422":
             login = self.booru.login_of(self.headers, parse_qs(urlsplit(self.path).query)) or ("", "")
             self._send_json(422, {"success": False, "reason": self.booru.echo_message(login)})
+        elif fault == "redirect":
+            self._send(302, b"", "text/plain", {"Location": self.booru.redirect_to.rstrip("/") + self.path})
         elif fault == "badjson" and path.endswith(".json"):
             self._send(200, b'{"posts": [{"id": ', "application/json")
         else:

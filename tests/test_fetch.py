@@ -144,7 +144,7 @@ def test_cli_fetch_summary_and_exit_codes(booru_server, tmp_path):
                       "--username", "alice", "--api-key", "key-abc-123"])
     assert result.returncode == 1, result.stderr  # the md5 mismatch is a failure
     assert "downloaded 8" in result.stdout and "failed 1" in result.stdout  # logged in: the hidden post too
-    assert all(r.headers["User-Agent"] == "sd-webui-dataset/0.1.0 (by alice on e621)" for r in server.requests)
+    assert all(r.headers["User-Agent"] == "sd-webui-dataset/0.1.0" for r in server.requests)  # not e621 itself
     outputs = result.stdout + result.stderr + "".join(p.read_text(errors="replace") for p in out.iterdir())
     assert "key-abc-123" not in outputs
 

@@ -2,18 +2,43 @@ import io
 
 import pytest
 
-from conftest import client_for, fast_policy, make_posts
+from conftest import client_for, fast_policy, make_posts, own_site
 from sd_dataset.errors import DatasetError
 from sd_dataset.http import Credentials, HttpSession, parse_retry_after, user_agent
 
 
-def test_user_agent_names_project_version_and_user(booru_server):
+def test_user_agent_names_project_version_and_user(booru_server, monkeypatch):
     server = booru_server(make_posts(3), credentials=("alice", "k"))
+    own_site(monkeypatch, "e621", server.url)
     for username, expected in ((None, "sd-webui-dataset/0.1.0"), ("alice", "sd-webui-dataset/0.1.0 (by alice on e621)")):
         client = client_for(server, username=username, api_key="k" if username else None)
         list(client.search("red_ball"))
         assert server.requests[-1].headers["User-Agent"] == expected
     assert user_agent(None, "e621") == "sd-webui-dataset/0.1.0"
+
+
+def test_only_the_sites_own_hosts_learn_the_users_name(booru_server):
+    """A mirror given a login for the run gets it (it asked), but the User-Agent names nobody there."""
+    server = booru_server(make_posts(2), credentials=("alice", "k"))
+    client = client_for(server, username="alice", api_key="k")
+    list(client.search("red_ball"))
+    assert {r.headers["User-Agent"] for r in server.requests} == {"sd-webui-dataset/0.1.0"}
+    assert server.api_requests()[-1].headers["Authorization"].startswith("Basic ")
+
+
+def test_a_redirect_carries_neither_the_login_nor_the_name(booru_server, monkeypatch):
+    other = booru_server(make_posts(2))
+    server = booru_server(make_posts(2), credentials=("alice", "s3cret-key"))
+    own_site(monkeypatch, "e621", server.url)
+    other.credentials = None
+    server.redirect_to = other.url.replace("127.0.0.1", "localhost")  # another host name, the same test server
+    server.script("/posts.json", ["redirect"])
+    client = client_for(server, username="alice", api_key="s3cret-key")
+    assert len(list(client.search("red_ball"))) == 2
+    (redirected,) = other.api_requests()
+    assert "Authorization" not in redirected.headers
+    assert redirected.headers["User-Agent"] == "sd-webui-dataset/0.1.0"
+    assert server.api_requests()[0].headers["User-Agent"] == "sd-webui-dataset/0.1.0 (by alice on e621)"
 
 
 def test_basic_auth_goes_to_api_requests_only(booru_server):

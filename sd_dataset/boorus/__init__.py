@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import DatasetError
-from ..http import Credentials, HttpPolicy, HttpSession
+from ..http import Credentials, HttpPolicy, HttpSession, site_domain
 from . import danbooru, gelbooru, moebooru
 from .base import Booru, Post
 from .danbooru import Danbooru
@@ -178,7 +178,7 @@ def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: 
         policy = HttpPolicy(rate=site.rate if rate is None else rate, max_rate=site.max_rate)
     cls = _CLIENTS[site.family]
     http = HttpSession(site.account_site, credentials, policy, auth_params=getattr(cls, "auth_params", None),
-                       login_hint=site.login_hint)
+                       login_hint=site.login_hint, own_domain=site_domain(site.base_url) if own_address else None)
     kwargs = {"tag_categories": True} if site.tag_lookup else {}
     client = cls(http, base_url=base_url or site.base_url, name=site.name, **kwargs)
     client.login_hint = site.login_hint
