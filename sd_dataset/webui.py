@@ -3,8 +3,10 @@
 It is imported only inside the web UI (by ``scripts/dataset_tab.py``) and every ``modules`` import sits
 inside a function, so importing this module never needs the web UI.  It provides:
 
-* :func:`register`: the settings section ("Dataset", under Training) and the Dataset tab;
-* :func:`webui_host`: a :class:`~sd_dataset.host.Host` filled from ``shared.opts`` and ``cmd_opts``;
+* :func:`register`: the settings section ("Dataset", under Training) and the Dataset tab, after moving API keys
+  typed into the old settings out of them (:func:`move_keys_out_of_settings`);
+* :func:`webui_host`: a :class:`~sd_dataset.host.Host` filled from ``shared.opts`` and ``cmd_opts``, whose
+  logins the user asked to remember live in :func:`login_file`, never in the settings;
 * :class:`WebuiTrainer`: the tab's :class:`~sd_dataset.host.Trainer`.  It creates embeddings and
   hypernetworks with the web UI's own functions and trains through the web UI's own wrapper and queue
   (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
@@ -21,7 +23,9 @@ import functools
 import html
 import importlib.util
 import inspect
+import logging
 import multiprocessing
+import os
 import re
 import secrets
 import string
@@ -32,6 +36,8 @@ from typing import Callable, List, Optional, Tuple
 
 from .errors import DatasetError
 from .host import CreateOptions, Host
+from .http import Credentials
+from .logins import LoginStore
 from .progress import Progress
 from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
 
@@ -52,6 +58,11 @@ POLL_SECONDS = 0.25
 _RESULT = re.compile(r"Training (finished|interrupted) at (\d+) steps")
 _ERROR = re.compile(r"<div class='error'>(.*?)</div>", re.S)
 _NAME_OK = set(string.ascii_letters + string.digits + "._- ")
+# gradio 3.41.2 serves any file under the web UI's folder and its data folder (the default --gradio-allowed-path) at
+# /file=<path> to whoever can open the page, except paths with a part starting with a dot (measured: 200 for
+# sd_dataset/logins.json, 403 for .sd_dataset/logins.json), so the logins live in a dot folder
+LOGINS_FOLDER = ".sd_dataset"
+log = logging.getLogger(__name__)
 
 
 # --- settings and the tab ------------------------------------------------------------------------------------------
@@ -73,16 +84,54 @@ def _user_key(prefix: str) -> str:
 
 
 def _api_key_key(prefix: str) -> str:
+    """The old password setting of an account's key, read only to move it out (:func:`move_keys_out_of_settings`)."""
     return f"sd_dataset_{prefix.lower()}_api_key"
 
 
+def _key_status_key(prefix: str) -> str:
+    return f"sd_dataset_{prefix.lower()}_login"
+
+
+def login_file() -> Path:
+    """``<the web UI's data folder>/.sd_dataset/logins.json`` (see :data:`LOGINS_FOLDER` for the dot)."""
+    from modules import shared
+
+    return Path(getattr(shared, "data_path", ".")) / LOGINS_FOLDER / "logins.json"
+
+
+def _key_status(store: LoginStore, prefix: str, account: str) -> str:
+    """The settings line for an account's API key: whether one is set and where (never the key), as at the last start
+    or Reload UI."""
+    where = f"<code>{html.escape(str(store.path))}</code>"
+    try:
+        remembered = store.has_key(prefix)
+    except DatasetError as exc:
+        return f"<b>{html.escape(account)} API key</b>: {html.escape(str(exc))}"
+    if remembered:
+        state = f"remembered in {where}, readable only by its owner"
+    elif os.environ.get(f"{prefix}_API_KEY"):
+        state = f"set by the environment ({prefix}_API_KEY)"
+    else:
+        state = "not set"
+    return (f"<b>{html.escape(account)} API key</b>: {state}. Set it in the Dataset tab's Login fields (tick "
+            f"Remember to keep it in {where}) or the environment ({prefix}_API_KEY); it is no setting, because the "
+            "web UI serves every setting at /sdapi/v1/options.")
+
+
 def settings_options() -> dict:
-    """The settings section's options (``shared.OptionInfo``s), keyed by setting name."""
+    """The settings section's options (``shared.OptionInfo``s), keyed by setting name.
+
+    Usernames and user ids are settings: they are public (shown on the sites, sent in the User-Agent), so the web
+    UI serving them at ``/sdapi/v1/options`` gives nothing away.  API keys are not: the web UI serves every
+    setting's value there, password fields included (``restrict_api`` only stops setting one), so each account gets
+    a line (``shared.OptionHTML``, never saved) that says whether a key is set and where logins live.
+    """
     import gradio as gr
     from modules import shared
 
     info_params = inspect.signature(shared.OptionInfo).parameters
-    secret = {"restrict_api": True} if "restrict_api" in info_params else {}  # keep keys out of /sdapi/v1/options
+    status_line = getattr(shared, "OptionHTML", None)  # 1.6+; without it there is no line to show
+    store = LoginStore(login_file())
     options = {
         OPT_ROOT: shared.OptionInfo("", "Default datasets folder (empty: datasets/ in the web UI's folder)"),
         OPT_RATE: shared.OptionInfo(0.0, "API requests per second (0: each site's polite rate; never above its "
@@ -96,8 +145,8 @@ def settings_options() -> dict:
     for prefix, account, user_id in _accounts():
         options[_user_key(prefix)] = shared.OptionInfo(
             "", f"{account} {'user id' if user_id else 'username'} (empty: {prefix}_{'USER_ID' if user_id else 'USERNAME'})")
-        options[_api_key_key(prefix)] = shared.OptionInfo(
-            "", f"{account} API key (empty: {prefix}_API_KEY)", gr.Textbox, {"type": "password"}, **secret)
+        if status_line is not None:
+            options[_key_status_key(prefix)] = status_line(_key_status(store, prefix, account))
     identifier = SECTION + (CATEGORY,) if "category_id" in info_params else SECTION
     return shared.options_section(identifier, options)
 
@@ -115,10 +164,51 @@ def on_ui_tabs():
     return [(build_ui(webui_host()), TAB_TITLE, TAB_ID)]
 
 
+def move_keys_out_of_settings(store: LoginStore) -> None:
+    """Move API keys typed into this extension's old password settings into ``store``, out of the settings.
+
+    The web UI serves every value of ``shared.opts.data`` at ``GET /sdapi/v1/options`` and puts it in Sysinfo, so
+    such a key was readable by anyone who could reach the web UI.  The keys leave ``opts.data`` at once, and
+    ``config.json`` is saved without them once the store holds them (until then it keeps them, so none is lost).
+    A key the store already holds was typed later, in the tab, and wins.
+    """
+    from modules import errors, shared
+
+    old = {prefix: str(shared.opts.data.pop(_api_key_key(prefix)) or "").strip()
+           for prefix, _, _ in _accounts() if _api_key_key(prefix) in shared.opts.data}
+    if not old:
+        return
+    try:
+        moved = [prefix for prefix, key in old.items() if key and _remember_key(store, prefix, key)]
+    except DatasetError as exc:
+        errors.report(f"sd_dataset could not move the API keys out of its old settings: {exc} Until then they stay "
+                      f"in {shared.config_filename}, but /sdapi/v1/options no longer shows them.")
+        return
+    if moved:
+        log.warning("sd_dataset moved the API keys of %s out of the web UI's settings into %s.", ", ".join(moved),
+                    store.path)
+    try:
+        shared.opts.save(shared.config_filename)
+    except (AssertionError, OSError) as exc:  # --freeze-settings asserts
+        errors.report(f"sd_dataset could not save {shared.config_filename} without its old API key settings ({exc}); "
+                      f"delete the lines {', '.join(_api_key_key(p) for p in old)} from it by hand.")
+
+
+def _remember_key(store: LoginStore, prefix: str, key: str) -> bool:
+    """Put ``key`` in ``store`` beside the login's remembered username, unless it holds a key already; True if put."""
+    if store.has_key(prefix):
+        return False
+    store.put(prefix, Credentials(store.get(prefix).username, key))
+    return True
+
+
 def register() -> None:
-    """Register the settings section and the Dataset tab (called by ``scripts/dataset_tab.py`` at load)."""
+    """Move old API key settings into the login store, then register the settings section and the Dataset tab
+    (called by ``scripts/dataset_tab.py`` at load, after the web UI loaded config.json; with ``--nowebui`` too,
+    where no settings callback runs but ``/sdapi/v1/options`` does)."""
     from modules import script_callbacks
 
+    move_keys_out_of_settings(LoginStore(login_file()))
     script_callbacks.on_ui_settings(on_ui_settings)
     script_callbacks.on_ui_tabs(on_ui_tabs)
 
@@ -190,8 +280,6 @@ def webui_host() -> Host:
     """A :class:`Host` from the web UI's settings and folders; ``trainer`` None where it cannot train."""
     from modules import shared
 
-    from .http import Credentials
-
     name = host_name()
     root = str(_opt(OPT_ROOT, "") or "").strip()
     datasets_root = Path(root).expanduser() if root else Path(getattr(shared, "data_path", ".")) / "datasets"
@@ -201,8 +289,12 @@ def webui_host() -> Host:
     except (TypeError, ValueError):
         rate = None
 
+    logins = LoginStore(login_file())
+
     def credentials(site: str, env_prefix: str) -> Credentials:
-        return Credentials.resolve(_opt(_user_key(env_prefix), "") or None, _opt(_api_key_key(env_prefix), "") or None,
+        """The remembered login, else the username setting; the environment fills what is still missing."""
+        stored = logins.get(env_prefix)
+        return Credentials.resolve(stored.username or _opt(_user_key(env_prefix), "") or None, stored.api_key,
                                    env_prefix)
 
     kinds = available_kinds()
@@ -211,7 +303,7 @@ def webui_host() -> Host:
                 credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None,
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
-                augment_executor=augment_executor())
+                augment_executor=augment_executor(), logins=logins)
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host

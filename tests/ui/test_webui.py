@@ -3,6 +3,8 @@
 import dataclasses
 import importlib.metadata
 import importlib.util
+import json
+import os
 import shutil
 import sys
 import threading
@@ -18,12 +20,16 @@ STUB = REPO / "tests" / "webui_stub"
 
 
 @pytest.fixture
-def webui(tmp_path, monkeypatch):
-    """A web UI folder with the extension installed (a copy), its script loaded as web UI 1.10 does."""
+def webui(tmp_path, monkeypatch, request):
+    """A web UI folder with the extension installed (a copy), its script loaded as web UI 1.10 does; parametrized
+    indirectly, the web UI starts with that config.json."""
+    webui_config = getattr(request, "param", None)
     ext = tmp_path / "webui" / "extensions" / "sd-webui-dataset"
     for item in ("sd_dataset", "scripts", "install.py"):
         source = REPO / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, ext / item)
+    if webui_config is not None:
+        (tmp_path / "webui" / "config.json").write_text(json.dumps(webui_config, indent=4), encoding="utf-8")
     monkeypatch.chdir(tmp_path / "webui")  # the web UI runs in its own folder: relative log folders land there
     sys.path.insert(0, str(STUB))
     import fake_trainer  # noqa: F401  (imports the repo's sd_dataset for its helpers, before it is set aside)
@@ -117,11 +123,15 @@ def test_the_script_registers_the_settings_section_and_the_tab(webui):
     script_callbacks.ui_settings_callback()
     labels = {k: v for k, v in shared.opts.data_labels.items() if k.startswith("sd_dataset_")}
     assert not errors.reported
-    assert {"sd_dataset_root", "sd_dataset_api_rate", "sd_dataset_e621_username", "sd_dataset_e621_api_key",
-            "sd_dataset_danbooru_api_key", "sd_dataset_caption"} <= set(labels)
+    assert {"sd_dataset_root", "sd_dataset_api_rate", "sd_dataset_e621_username", "sd_dataset_e621_login",
+            "sd_dataset_danbooru_login", "sd_dataset_caption"} <= set(labels)
     assert all(v.section == ("sd_dataset", "Dataset") and v.category_id == "training" for v in labels.values())
-    key = labels["sd_dataset_e621_api_key"]
-    assert key.component is gr.Textbox and key.component_args == {"type": "password"} and key.restrict_api
+    assert not [k for k in labels if k.endswith("_api_key")]
+    assert not [k for k, v in labels.items() if (v.component_args or {}).get("type") == "password"]
+    status = labels["sd_dataset_e621_login"]
+    assert isinstance(status, shared.OptionHTML) and status.do_not_save and "sd_dataset_e621_login" not in shared.opts.data
+    assert "not set" in status.default and "Dataset tab's Login fields" in status.default
+    assert str(package(webui).login_file()) in status.default
     assert "user id" in labels["sd_dataset_gelbooru_username"].label
 
     tabs = script_callbacks.ui_tabs_callback()  # after sys.path was restored: the lazy imports must still work
@@ -132,21 +142,118 @@ def test_the_script_registers_the_settings_section_and_the_tab(webui):
 def test_the_host_reads_the_settings_and_falls_back_to_the_environment(webui, monkeypatch, tmp_path):
     from modules import script_callbacks, shared
 
+    from sd_dataset.http import Credentials
+
     script_callbacks.ui_settings_callback()
     webui_mod = package(webui)
     shared.opts.sd_dataset_e621_username = "alice"
-    shared.opts.sd_dataset_e621_api_key = "s3cret"
+    shared.opts.sd_dataset_danbooru_username = "bob"
     shared.opts.sd_dataset_api_rate = 0.5
     monkeypatch.setenv("DANBOORU_API_KEY", "from-env")
     host = webui_mod.webui_host()
-    assert host.credentials("e621", "E621").username == "alice"
-    assert host.credentials("e621", "E621").api_key == "s3cret"
-    assert host.credentials("danbooru", "DANBOORU").api_key == "from-env"
+    assert host.logins.path == tmp_path / "webui" / ".sd_dataset" / "logins.json"
+    host.logins.put("E621", Credentials(None, "s3cret"))
+    assert host.credentials("e621", "E621") == Credentials("alice", "s3cret")  # the key stored, the name a setting
+    assert host.credentials("danbooru", "DANBOORU") == Credentials("bob", "from-env")
+    host.logins.put("E621", Credentials("carol", "hers"))
+    assert host.credentials("e621", "E621") == Credentials("carol", "hers")  # a remembered login goes whole
     assert "s3cret" not in repr(host.credentials("e621", "E621"))
+    assert "s3cret" not in json.dumps(stub_api_options())
     assert host.api_rate == 0.5
     assert host.templates_dir == Path(shared.cmd_opts.textual_inversion_templates_dir)
     assert host.datasets_root == tmp_path / "webui" / "datasets"
     assert host.trainer is not None and host.caption_defaults["caption"] == "txt"
+
+
+def stub_api_options() -> dict:
+    import stub_control
+
+    return stub_control.api_options()
+
+
+OLD_SETTINGS = {"samples_save": True, "sd_dataset_e621_username": "alice", "sd_dataset_e621_api_key": "old-s3cret",
+                "sd_dataset_danbooru_api_key": "", "sd_dataset_gelbooru_api_key": "gel-s3cret"}
+
+
+@pytest.mark.parametrize("webui", [OLD_SETTINGS], indirect=True)
+def test_a_key_typed_into_the_old_settings_moves_to_the_login_store(webui, tmp_path):
+    from modules import errors, script_callbacks, shared
+
+    from sd_dataset.http import Credentials
+    from sd_dataset.logins import LoginStore
+
+    webui_mod = package(webui)
+    store = LoginStore(webui_mod.login_file())
+    assert store.get("E621") == Credentials(None, "old-s3cret") and store.get("GELBOORU").api_key == "gel-s3cret"
+    assert not store.has_key("DANBOORU")  # an empty old setting is dropped, not stored
+    assert os.stat(store.path).st_mode & 0o777 == 0o600
+    config = json.loads(Path(shared.config_filename).read_text(encoding="utf-8"))
+    assert config == {"samples_save": True, "sd_dataset_e621_username": "alice"}  # the rest kept as it was
+    assert not [k for k in shared.opts.data if k.endswith("_api_key")]
+
+    script_callbacks.ui_settings_callback()
+    served = json.dumps(stub_api_options())
+    assert "s3cret" not in served and "_api_key" not in served and "alice" in served
+    assert "remembered in" in shared.opts.data_labels["sd_dataset_e621_login"].default
+    assert webui_mod.webui_host().credentials("e621", "E621") == Credentials("alice", "old-s3cret")
+    assert not errors.reported and "s3cret" not in Path(shared.config_filename).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("webui", [OLD_SETTINGS], indirect=True)
+def test_a_key_that_cannot_be_moved_stays_in_config_json_but_is_not_served(webui, tmp_path):
+    from modules import errors, script_callbacks, shared
+
+    webui_mod = package(webui)
+    assert not errors.reported  # the first load moved the keys; bring them back into a web UI whose store is unread
+    webui_mod.login_file().write_text("{not json", encoding="utf-8")
+    Path(shared.config_filename).write_text(json.dumps(OLD_SETTINGS), encoding="utf-8")
+    shared.opts.load(shared.config_filename)
+    webui_mod.register()
+    [report] = errors.reported
+    assert str(webui_mod.login_file()) in report and "not valid JSON" in report and "s3cret" not in report
+    assert "old-s3cret" in Path(shared.config_filename).read_text(encoding="utf-8")  # kept for the next try
+    script_callbacks.ui_settings_callback()
+    assert "s3cret" not in json.dumps(stub_api_options())
+
+
+@pytest.mark.parametrize("webui", [OLD_SETTINGS], indirect=True)
+def test_with_frozen_settings_the_old_keys_leave_the_api_and_the_fix_is_told(webui, monkeypatch):
+    from modules import errors, shared
+
+    webui_mod = package(webui)
+    Path(shared.config_filename).write_text(json.dumps(OLD_SETTINGS), encoding="utf-8")
+    shared.opts.load(shared.config_filename)
+    monkeypatch.setattr(shared.cmd_opts, "freeze_settings", True)
+    webui_mod.register()
+    [report] = errors.reported
+    assert "delete the lines sd_dataset_e621_api_key, sd_dataset_danbooru_api_key, sd_dataset_gelbooru_api_key" in report
+    assert "s3cret" not in report and "s3cret" not in json.dumps(stub_api_options())
+
+
+def test_gradio_serves_the_web_ui_folder_but_not_the_login_folder(webui, tmp_path):
+    """Why the logins live in a dot folder: gradio 3.41.2's /file= serves the web UI's folder (its working folder,
+    and its data folder, the default --gradio-allowed-path) except paths with a part that starts with a dot."""
+    import httpx
+    from modules import shared
+
+    from sd_dataset.http import Credentials
+    from ui.conftest import free_port
+
+    webui_mod = package(webui)
+    webui_mod.webui_host().logins.put("E621", Credentials("alice", "s3cret"))
+    with gr.Blocks() as blocks:
+        gr.Markdown("the web UI")
+    port = free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                  allowed_paths=[shared.data_path])
+    try:
+        Path(shared.config_filename).write_text("{}", encoding="utf-8")
+        served = httpx.get(f"http://127.0.0.1:{port}/file={shared.config_filename}")
+        refused = httpx.get(f"http://127.0.0.1:{port}/file={webui_mod.login_file()}")
+    finally:
+        blocks.close()
+    assert served.status_code == 200 and served.text == "{}"
+    assert refused.status_code == 403 and "s3cret" not in refused.text
 
 
 # --- training ------------------------------------------------------------------------------------------------------

@@ -42,8 +42,17 @@ def _on_step(step: int) -> bool:
     return shared.state.interrupted
 
 
+def api_options() -> dict:
+    """What ``GET /sdapi/v1/options`` answers (``modules/api/api.py`` ``Api.get_config``): every key of
+    ``opts.data``, registered or not, with its value; ``restrict_api`` plays no part."""
+    from modules import shared
+
+    return dict(shared.opts.data)
+
+
 def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Path:
-    """A fresh web UI in ``root``: folders, options, state, an SD1 model, empty databases."""
+    """A fresh web UI in ``root``: folders, options (from ``root/config.json`` when there is one, as the web UI
+    loads it before any extension), state, an SD1 model, empty databases."""
     from modules import errors, options, sd_hijack, shared
     from modules.textual_inversion import textual_inversion
 
@@ -67,6 +76,7 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     for name, text in TEMPLATE_FILES.items():
         (Path(cmd.textual_inversion_templates_dir) / name).write_text(text, encoding="utf-8")
     shared.opts = options.Options(dict(shared.options_templates), set())
+    shared.opts.load(shared.config_filename)
     shared.state = shared.State()
     shared.sd_model = SimpleNamespace(is_sdxl=False, is_sd1=True, is_sd2=False, is_sd3=False,
                                       cond_stage_model=SimpleNamespace())

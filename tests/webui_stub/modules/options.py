@@ -1,6 +1,8 @@
-"""``OptionInfo``, ``options_section`` and ``Options`` as in the web UI 1.10."""
+"""``OptionInfo``, ``OptionHTML``, ``options_section`` and ``Options`` as in the web UI 1.10."""
 
 import json
+
+import gradio as gr
 
 from modules.shared_cmd_options import cmd_opts
 
@@ -30,6 +32,13 @@ class OptionInfo:
     def needs_reload_ui(self):
         self.comment_after += " <span class='info'>(requires Reload UI)</span>"
         return self
+
+
+class OptionHTML(OptionInfo):
+    def __init__(self, text):
+        super().__init__(str(text).strip(), label='',
+                         component=lambda **kwargs: gr.HTML(elem_classes="settings-info", **kwargs))
+        self.do_not_save = True
 
 
 def options_section(section_identifier, options_dict):
@@ -90,6 +99,14 @@ class Options:
         assert not cmd_opts.freeze_settings, "saving settings is disabled"
         with open(filename, "w", encoding="utf8") as file:
             json.dump(self.data, file, indent=4, ensure_ascii=False)
+
+    def load(self, filename):
+        """As the web UI's, less its migrations of old built-in settings and its handling of a corrupt file."""
+        try:
+            with open(filename, "r", encoding="utf8") as file:
+                self.data = json.load(file)
+        except FileNotFoundError:
+            self.data = {}
 
     def add_option(self, key, info):
         self.data_labels[key] = info

@@ -16,6 +16,7 @@ sd_model = None
 
 options_section = options.options_section
 OptionInfo = options.OptionInfo
+OptionHTML = options.OptionHTML
 
 options_templates = {}
 options_templates.update(options_section(('training', "Training", "training"), {
