@@ -81,5 +81,14 @@ class Host:
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:
+    """The standalone app's host: logins the user asked to remember (the login file), else the environment."""
+    from .logins import LoginStore, standalone_login_file
+
     root = datasets_root or Path(os.environ.get("SD_DATASET_ROOT", "datasets"))
-    return Host(datasets_root=Path(root).expanduser())
+    logins = LoginStore(standalone_login_file())
+
+    def credentials(site: str, env_prefix: str) -> Credentials:
+        kept = logins.get(env_prefix)
+        return kept if kept.complete else Credentials.resolve(None, None, env_prefix)
+
+    return Host(datasets_root=Path(root).expanduser(), logins=logins, credentials=credentials)

@@ -167,9 +167,22 @@ def guarded(fn: Callable, access: Access) -> Callable:
     return wrapper
 
 
-def guard_every_event(blocks: gr.Blocks, access: Access) -> None:
-    """Put every event of ``blocks`` behind :func:`guarded`: done once the tab is built, so no event can miss it."""
-    for block_fn in (blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns):  # a dict in gradio 4
+def _events(blocks: Optional[gr.Blocks]) -> list:
+    if blocks is None:
+        return []
+    return list(blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns)  # a dict in gradio 4
+
+
+def _enclosing_blocks() -> Optional[gr.Blocks]:
+    """The Blocks being built around the tab, if any: gradio registers a nested Blocks' events on it."""
+    from gradio.context import Context
+
+    return Context.root_block
+
+
+def guard_every_event(events: list, access: Access) -> None:
+    """Put every event behind :func:`guarded`: done once the tab is built, so no event can miss it."""
+    for block_fn in events:
         if block_fn.fn is not None and not getattr(block_fn.fn, GUARDED, False):
             block_fn.fn = guarded(block_fn.fn, access)
 
@@ -476,6 +489,8 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
     """The Dataset tab as a Blocks, for ``on_ui_tabs`` or for launching alone."""
     host = host or standalone_host()
     tab = DatasetTab(host)
+    enclosing = _enclosing_blocks()
+    before = {id(e) for e in _events(enclosing)}
     with gr.Blocks(analytics_enabled=False, title="Dataset", css=_style()) as blocks:
         with gr.Row():
             root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
@@ -747,7 +762,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         run_all.click(_sentence(do_all), [c for group in groups for c in group], all_log,
                       api_name="run_all").then(lambda out: out, aug_out, preview_folder).then(
             show_page, [preview_folder, page], preview_outputs)
-    guard_every_event(blocks, host.access)
+    guard_every_event(_events(blocks) + [e for e in _events(enclosing) if id(e) not in before], host.access)
     return blocks
 
 

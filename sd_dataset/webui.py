@@ -28,12 +28,14 @@ import multiprocessing
 import os
 import re
 import secrets
+import socket
 import string
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from .access import Access, origin_host_names
 from .errors import DatasetError
 from .host import CreateOptions, Host
 from .http import Credentials
@@ -211,6 +213,31 @@ def register() -> None:
     move_keys_out_of_settings(LoginStore(login_file()))
     script_callbacks.on_ui_settings(on_ui_settings)
     script_callbacks.on_ui_tabs(on_ui_tabs)
+    script_callbacks.on_app_started(on_app_started)
+
+
+def on_app_started(demo, app) -> None:
+    """Refuse calls that bring forged request headers (see ``ui.RefuseForgedRequests``); the web UI has already
+    replaced gradio's allow-all CORS with its own, from ``--cors-allow-origins``."""
+    from .ui import harden_app
+
+    harden_app(app, strip_cors=False)
+
+
+def webui_access() -> Access:
+    """Who may drive the tab here: its own page, and the pages ``--cors-allow-origins`` and
+    ``--cors-allow-origins-regex`` allow; the web UI answers as ``--server-name`` and, listening on the network,
+    as this computer's own names."""
+    from modules import shared
+
+    cmd = shared.cmd_opts
+    origins = tuple(o.strip() for o in (getattr(cmd, "cors_allow_origins", None) or "").split(",") if o.strip())
+    server_name = getattr(cmd, "server_name", None)
+    names = set(origin_host_names(origins)) | ({server_name} if server_name else set())
+    if getattr(cmd, "listen", False) or server_name:
+        names |= {socket.gethostname(), socket.getfqdn()}
+    return Access(origins=origins, origin_regex=getattr(cmd, "cors_allow_origins_regex", None) or None,
+                  host_names=tuple(sorted(n for n in names if n)))
 
 
 # --- the host ------------------------------------------------------------------------------------------------------
@@ -303,7 +330,7 @@ def webui_host() -> Host:
                 credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None,
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
-                augment_executor=augment_executor(), logins=logins)
+                augment_executor=augment_executor(), logins=logins, access=webui_access())
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host

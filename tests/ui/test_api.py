@@ -53,3 +53,36 @@ def test_the_hosts_caption_defaults_fill_the_tag_section(tmp_path):
     assert by_id["sdds_caption"].value == "both"
     rating = next(b for b in blocks.blocks.values() if getattr(b, "label", None) == "Rating first")
     assert rating.value is False
+
+
+def test_a_login_typed_in_the_tab_goes_to_this_run_and_is_kept_only_when_asked(booru_server, tmp_path, launch_tab,
+                                                                               monkeypatch):
+    import stat
+
+    from conftest import own_site
+    from sd_dataset.http import Credentials
+    from sd_dataset.logins import LoginStore
+
+    key = "typed-KEY-0123456789"
+    server = booru_server([ServerPost(id=90, data=image_bytes(1, size=(300, 300)), hidden=True)],
+                          credentials=("alice", key))
+    store = LoginStore(tmp_path / "config" / "logins.json")
+    client = gradio_client.Client(launch_tab(Host(datasets_root=tmp_path, api_rate=2.0, logins=store,
+                                                  credentials=lambda site, prefix: store.get(prefix))))
+    log = client.predict(str(tmp_path / "a"), "e621", server.url, "red_ball", 0, 2, False, "alice", key, False,
+                         api_name="/fetch")
+    assert "downloaded 1" in log and key not in log  # the hidden post: the typed login reached the mirror
+    assert not store.path.exists()  # not asked to remember
+    client.predict(str(tmp_path / "b"), "e621", server.url, "red_ball", 0, 2, False, "alice", key, True,
+                   api_name="/fetch")
+    assert store.get("E621") == Credentials("alice", key)
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    # kept for e621 itself: a run with empty fields sends it to e621's own address only
+    own_site(monkeypatch, "e621", server.url)
+    server.requests.clear()
+    log = client.predict(str(tmp_path / "c"), "e621", server.url, "red_ball", 0, 2, False, "", "", False,
+                         api_name="/fetch")
+    assert "downloaded 1" in log and all("Authorization" in r.headers for r in server.api_requests())
+    log = client.predict(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 2, False, "alice", "", True,
+                         api_name="/fetch")
+    assert log == "error: Type both your e621 user name and API key to remember them."

@@ -1,5 +1,6 @@
 """The tab attacked as a web page would: from another origin and through a rebinding host name, over HTTP and the
-queue, against the standalone app (a real ``python -m sd_dataset ui`` process holding an e621 login).
+queue, against the standalone app (a real ``python -m sd_dataset ui`` process holding an e621 login) and the tab
+inside the (stand-in) web UI.
 
 Each try is refused, nothing is written or read, and the booru server hears nothing; the same calls from the tab's
 own page do run (so the harness can tell the difference).
@@ -20,6 +21,7 @@ import requests
 
 from booru_server import ServerPost, image_bytes
 from ui.conftest import free_port, launch_chromium
+from ui.test_webui import webui  # noqa: F401  (the stand-in web UI with the extension loaded)
 
 gr = pytest.importorskip("gradio")
 
@@ -30,10 +32,10 @@ USER, KEY = "alice", "s3cret-KEY-0123456789abcdef"
 EVIL = "evil.example"
 
 
-class App:
-    """The standalone app in a process of its own, in a working folder holding a private note and a link out."""
+class Target:
+    """A served tab, a private folder, and a victim folder the attacks aim at."""
 
-    def __init__(self, tmp: Path, extra_args=()):
+    def __init__(self, tmp: Path):
         self.tmp = tmp
         self.work = tmp / "work"
         self.work.mkdir()
@@ -51,6 +53,42 @@ class App:
         self.cache = tmp / "cache"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        pass
+
+    def calls(self, booru_url: str) -> list[dict]:
+        """Every event of the app with real values: fetch from the booru server, tag a private folder, write a
+        template over the victim's notes, preview the private folder."""
+        config = requests.get(self.url + "config", timeout=10).json()
+        chosen = {"sdds_root": str(self.victim), "sdds_name": "stolen", "sdds_fetch_out": str(self.victim / "out"),
+                  "sdds_base_url": booru_url, "sdds_query": "red_ball", "sdds_tag_src": str(self.private),
+                  "sdds_tag_out": str(self.victim / "tagged"), "sdds_offline": False,
+                  "sdds_tpl_dir": str(self.victim), "sdds_tpl_name": "notes", "sdds_tpl_overwrite": True,
+                  "sdds_preview_folder": str(self.private), "sdds_aug_src": str(self.private),
+                  "sdds_aug_out": str(self.victim / "train")}
+        values = {}
+        for component in config["components"]:
+            props = component.get("props", {})
+            values[component["id"]] = chosen.get(props.get("elem_id"), props.get("value"))
+        return [{"fn_index": dep.get("id", index), "api_name": dep.get("api_name") or None,
+                 "data": [values.get(i) for i in dep["inputs"]]}
+                for index, dep in enumerate(config["dependencies"]) if dep.get("backend_fn", True)]
+
+    def written(self) -> list[str]:
+        """Everything the victim folder holds besides its notes, and whether the notes or thumbnails changed."""
+        found = [str(p.relative_to(self.victim)) for p in self.victim.rglob("*") if p.name != "notes.txt"]
+        if (self.victim / "notes.txt").read_text(encoding="utf-8") != "keep me":
+            found.append("notes.txt overwritten")
+        found += [str(p) for p in (self.cache / "sd_dataset" / "thumbs").rglob("*.jpg")] if self.cache.exists() else []
+        return found
+
+
+class App(Target):
+    """The standalone app in a process of its own, in a working folder holding a private note and a link out."""
+
+    def __init__(self, tmp: Path, extra_args=()):
+        super().__init__(tmp)
         env = {**os.environ, "E621_USERNAME": USER, "E621_API_KEY": KEY, "XDG_CACHE_HOME": str(self.cache),
                "PYTHONPATH": str(REPO)}
         self.console = tmp / "console.log"  # a file, not a pipe: a full pipe would stall the app mid-attack
@@ -81,31 +119,34 @@ class App:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
-    def calls(self, booru_url: str) -> list[dict]:
-        """Every event of the app with real values: fetch from the booru server, tag a private folder, write a
-        template over the victim's notes, preview the private folder."""
-        config = requests.get(self.url + "config", timeout=10).json()
-        chosen = {"sdds_root": str(self.victim), "sdds_name": "stolen", "sdds_fetch_out": str(self.victim / "out"),
-                  "sdds_base_url": booru_url, "sdds_query": "red_ball", "sdds_tag_src": str(self.private),
-                  "sdds_tag_out": str(self.victim / "tagged"), "sdds_offline": False,
-                  "sdds_tpl_dir": str(self.victim), "sdds_tpl_name": "notes", "sdds_tpl_overwrite": True,
-                  "sdds_preview_folder": str(self.private), "sdds_aug_src": str(self.private),
-                  "sdds_aug_out": str(self.victim / "train")}
-        values = {}
-        for component in config["components"]:
-            props = component.get("props", {})
-            values[component["id"]] = chosen.get(props.get("elem_id"), props.get("value"))
-        return [{"fn_index": dep.get("id", index), "api_name": dep.get("api_name") or None,
-                 "data": [values.get(i) for i in dep["inputs"]]}
-                for index, dep in enumerate(config["dependencies"]) if dep.get("backend_fn", True)]
 
-    def written(self) -> list[str]:
-        """Everything the victim folder holds besides its notes, and whether the notes or thumbnails changed."""
-        found = [str(p.relative_to(self.victim)) for p in self.victim.rglob("*") if p.name != "notes.txt"]
-        if (self.victim / "notes.txt").read_text(encoding="utf-8") != "keep me":
-            found.append("notes.txt overwritten")
-        found += [str(p) for p in (self.cache / "sd_dataset" / "thumbs").rglob("*.jpg")] if self.cache.exists() else []
-        return found
+class WebuiTab(Target):
+    """The tab inside the stand-in web UI, served as web UI 1.10.1 serves it: its gradio app with gradio's allow-all
+    CORS taken off, then the extensions' ``app_started`` callbacks."""
+
+    def __init__(self, tmp: Path, monkeypatch):
+        super().__init__(tmp)
+        from modules import script_callbacks
+
+        from sd_dataset.ui import enable_queue
+
+        monkeypatch.setenv("E621_USERNAME", USER)
+        monkeypatch.setenv("E621_API_KEY", KEY)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(self.cache))
+        script_callbacks.ui_settings_callback()
+        tabs = script_callbacks.ui_tabs_callback()  # built first, then rendered, as modules/ui.py create_ui does
+        with gr.Blocks(analytics_enabled=False) as self.demo:
+            for blocks, title, elem_id in tabs:
+                with gr.Tab(title, id=elem_id):
+                    blocks.render()
+        enable_queue(self.demo)
+        app, _, _ = self.demo.launch(server_name="127.0.0.1", server_port=self.port, prevent_thread_lock=True)
+        app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ != "CORSMiddleware"]
+        app.middleware_stack = None
+        script_callbacks.app_started_callback(self.demo, app)
+
+    def stop(self) -> None:
+        self.demo.close()
 
 
 @pytest.fixture
@@ -119,6 +160,18 @@ def app(tmp_path):
     yield start
     for one in started:
         one.stop()
+
+
+@pytest.fixture(params=["standalone", "webui"])
+def target(request, tmp_path, monkeypatch):
+    """The standalone app, or the tab in the web UI."""
+    if request.param == "standalone":
+        served = App(tmp_path)
+    else:
+        request.getfixturevalue("webui")
+        served = WebuiTab(tmp_path, monkeypatch)
+    yield served
+    served.stop()
 
 
 @pytest.fixture
@@ -155,15 +208,14 @@ def ran(result: dict) -> bool:
 
 def assert_nothing_happened(target: App, booru, results: list[dict]) -> None:
     time.sleep(1)  # anything that did start would have asked the booru server by now
+    assert [r for r in results if ran(r)] == []
     assert booru.requests == []
     assert target.written() == []
-    assert [r for r in results if ran(r)] == []
     leaked = [r for r in results if KEY in json.dumps(r) or "diary caption" in json.dumps(r)]
     assert leaked == []
 
 
-def test_a_page_on_another_origin_runs_nothing(app, attacker, booru, browser):
-    target = app()
+def test_a_page_on_another_origin_runs_nothing(target, attacker, booru, browser):
     page = browser.new_page()
     page.goto(attacker)
     results = attack(page, target, target.url, booru.url)
@@ -173,8 +225,7 @@ def test_a_page_on_another_origin_runs_nothing(app, attacker, booru, browser):
     assert any(r["path"] == "queue" for r in refused) or GRADIO_4  # gradio 3's websocket answers pages anywhere
 
 
-def test_a_rebinding_host_name_runs_nothing(app, booru, playwright):
-    target = app()
+def test_a_rebinding_host_name_runs_nothing(target, booru, playwright):
     # the attacker's name now points at this computer: the page is the app's own, under the attacker's name
     browser = launch_chromium(playwright, [f"--host-resolver-rules=MAP {EVIL} 127.0.0.1"])
     try:
@@ -187,9 +238,8 @@ def test_a_rebinding_host_name_runs_nothing(app, booru, playwright):
     assert all("Refused" in json.dumps(r) for r in results if r.get("path") == "run/predict" and "status" in r)
 
 
-def test_the_tabs_own_page_runs_the_same_calls(app, booru, browser):
+def test_the_tabs_own_page_runs_the_same_calls(target, booru, browser):
     """The control: from the tab's own page the harness's fetch does reach the booru server and write files."""
-    target = app()
     page = browser.new_page()
     page.goto(target.url)
     calls = [c for c in target.calls(booru.url) if c["api_name"] == "fetch"]
@@ -215,3 +265,16 @@ def test_listen_needs_the_origins_to_allow(tmp_path):
                             capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode != 0
     assert "--listen needs the addresses other computers will open the tab at" in result.stderr
+
+
+def test_a_tab_built_inside_another_blocks_guards_every_event(tmp_path):
+    """gradio 3 registers the events of a Blocks built inside another on the outer one: they are guarded too."""
+    from sd_dataset.host import Host
+    from sd_dataset.ui import GUARDED, build_ui
+
+    with gr.Blocks() as outer:
+        gr.Button("the host's own").click(lambda: None)
+        build_ui(Host(datasets_root=tmp_path))
+    events = list(outer.fns.values() if isinstance(outer.fns, dict) else outer.fns)
+    assert len(events) > 20
+    assert [getattr(e.fn, GUARDED, False) for e in events] == [False] + [True] * (len(events) - 1)

@@ -9,6 +9,7 @@ import shutil
 import sys
 import threading
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -513,7 +514,8 @@ def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     tpl_dir = _index_of(inputs, "sdds_tpl_dir")
     values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
     values[_index_of(inputs, "sdds_tpl_name")] = "panda"
-    *_, (result, chart, previews, decisions) = function(*values, progress=_NoBar())  # a generator: the last update
+    page = SimpleNamespace(headers={"origin": "http://127.0.0.1:7860", "host": "127.0.0.1:7860"})  # the tab's own
+    *_, (result, chart, previews, decisions) = function(page, *values, progress=_NoBar())  # a generator: the last one
     assert "trained the embedding panda from step 0 to 8" in result, result
     assert (chart, previews, decisions) == (None, [], "")  # not supervised
     assert len(stub_control.called("train_embedding")) == 1
