@@ -9,8 +9,10 @@ def make_posts(count: int, start_id: int = 1000, **kwargs) -> list[ServerPost]:
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
-    """Post caches and thumbnails of the tab go to a folder of the test session, not the user's ~/.cache."""
+    """Post caches, thumbnails and remembered logins go to folders of the test session, not the user's ~/.cache
+    and ~/.config."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config"))
 
 
 @pytest.fixture
