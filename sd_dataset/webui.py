@@ -62,7 +62,8 @@ _ERROR = re.compile(r"<div class='error'>(.*?)</div>", re.S)
 _NAME_OK = set(string.ascii_letters + string.digits + "._- ")
 # gradio 3.41.2 serves any file under the web UI's folder and its data folder (the default --gradio-allowed-path) at
 # /file=<path> to whoever can open the page, except paths with a part starting with a dot (measured: 200 for
-# sd_dataset/logins.json, 403 for .sd_dataset/logins.json), so the logins live in a dot folder
+# sd_dataset/logins.json, 403 for .sd_dataset/logins.json), so the logins live in a dot folder; gradio 4 (Forge)
+# serves dot paths too, so app_started also puts the folder on gradio's blocked paths
 LOGINS_FOLDER = ".sd_dataset"
 log = logging.getLogger(__name__)
 
@@ -217,11 +218,14 @@ def register() -> None:
 
 
 def on_app_started(demo, app) -> None:
-    """Refuse calls that bring forged request headers (see ``ui.RefuseForgedRequests``); the web UI has already
-    replaced gradio's allow-all CORS with its own, from ``--cors-allow-origins``."""
+    """Refuse calls that bring forged request headers (see ``ui.RefuseForgedRequests``), and keep the login folder
+    off gradio's ``/file=``; the web UI has already replaced gradio's allow-all CORS with its own, from
+    ``--cors-allow-origins``.  ``demo`` is None with ``--nowebui``, where gradio serves no files."""
     from .ui import harden_app
 
     harden_app(app, strip_cors=False)
+    if demo is not None:
+        demo.blocked_paths = list(demo.blocked_paths or []) + [str(login_file().parent.resolve())]
 
 
 def webui_access() -> Access:

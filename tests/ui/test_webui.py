@@ -232,8 +232,9 @@ def test_with_frozen_settings_the_old_keys_leave_the_api_and_the_fix_is_told(web
 
 
 def test_gradio_serves_the_web_ui_folder_but_not_the_login_folder(webui, tmp_path):
-    """Why the logins live in a dot folder: gradio 3.41.2's /file= serves the web UI's folder (its working folder,
-    and its data folder, the default --gradio-allowed-path) except paths with a part that starts with a dot."""
+    """gradio's /file= serves the web UI's folder (its working folder, and its data folder, the default
+    --gradio-allowed-path): gradio 3.41.2 except paths with a part that starts with a dot, where the logins live;
+    gradio 4 dot paths too, so the extension's app_started puts the login folder on gradio's blocked paths."""
     import httpx
     from modules import shared
 
@@ -245,8 +246,9 @@ def test_gradio_serves_the_web_ui_folder_but_not_the_login_folder(webui, tmp_pat
     with gr.Blocks() as blocks:
         gr.Markdown("the web UI")
     port = free_port()
-    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                  allowed_paths=[shared.data_path])
+    app, _, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                              allowed_paths=[shared.data_path])
+    webui_mod.on_app_started(blocks, app)
     try:
         Path(shared.config_filename).write_text("{}", encoding="utf-8")
         served = httpx.get(f"http://127.0.0.1:{port}/file={shared.config_filename}")
