@@ -22,11 +22,15 @@ LOCALHOST = "localhost"
 
 @dataclass(frozen=True)
 class Access:
-    """The origins and host names a host accepts besides the tab's own page on an IP address or localhost."""
+    """The origins and host names a host accepts besides the tab's own page on an IP address or localhost.
+
+    The server answers as the names of the allowed ``origins`` too: a page allowed at ``http://nas.local:7860``
+    reaches it by that name.
+    """
 
     origins: tuple[str, ...] = ()  # other pages allowed to drive the tab, e.g. "http://192.168.1.5:7860"
     origin_regex: Optional[str] = None  # the web UI's --cors-allow-origins-regex
-    host_names: tuple[str, ...] = ()  # names the server answers as besides IP addresses and localhost
+    host_names: tuple[str, ...] = ()  # more names the server answers as (besides IP addresses and localhost)
 
     def refusal(self, origin: Optional[str], host: Optional[str]) -> Optional[str]:
         """Why a call with these ``Origin`` and ``Host`` headers is refused; None when it may run."""
@@ -43,7 +47,9 @@ class Access:
 
     def _answers_as(self, name: str) -> bool:
         # an IP literal cannot be re-pointed by anyone's DNS, and browsers resolve localhost themselves
-        return _is_ip(name) or name == LOCALHOST or name in {_normal(n) for n in self.host_names}
+        origin_names = (urlsplit(o.strip()).hostname or "" for o in self.origins)
+        names = {_normal(n) for n in (*self.host_names, *origin_names)}
+        return _is_ip(name) or name == LOCALHOST or name in names
 
     def _origin_allowed(self, origin: str, host: str) -> bool:
         origin = origin.strip().rstrip("/").lower()
@@ -53,12 +59,6 @@ class Access:
             return True
         parts = urlsplit(origin)
         return parts.scheme in ("http", "https") and parts.netloc == host.strip().lower()
-
-
-def origin_host_names(origins: tuple[str, ...]) -> tuple[str, ...]:
-    """The host names of allowed origins: a page allowed at ``http://nas.local:7860`` reaches the server by that name."""
-    names = (urlsplit(o.strip()).hostname for o in origins)
-    return tuple(sorted({n for n in names if n}))
 
 
 def _host_name(host: Optional[str]) -> Optional[str]:

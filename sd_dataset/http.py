@@ -60,7 +60,12 @@ class Credentials:
         username = (username or os.environ.get(f"{env_prefix}_USERNAME")
                     or os.environ.get(f"{env_prefix}_USER_ID") or None)
         api_key = api_key or os.environ.get(f"{env_prefix}_API_KEY") or None
-        return cls(username.strip() if username else None, api_key.strip() if api_key else None)
+        return cls.typed(username, api_key)
+
+    @classmethod
+    def typed(cls, username: Optional[str], api_key: Optional[str]) -> "Credentials":
+        """A login as typed (options, the tab's fields): surrounding blanks dropped, an empty value is none."""
+        return cls((username or "").strip() or None, (api_key or "").strip() or None)
 
     @property
     def complete(self) -> bool:

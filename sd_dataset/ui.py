@@ -299,7 +299,7 @@ class DatasetTab:
         return spec, booru
 
     def remember_login(self, spec, username: str, api_key: str) -> None:
-        given = Credentials(username.strip() or None, api_key.strip() or None)
+        given = Credentials.typed(username, api_key)
         if not given.complete:
             raise DatasetError(f"Type both your {spec.account_site} {'user id' if spec.login_is_user_id else 'user name'}"
                                " and API key to remember them.")

@@ -35,7 +35,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from .access import Access, origin_host_names
+from .access import Access
 from .errors import DatasetError
 from .host import CreateOptions, Host
 from .http import Credentials
@@ -237,7 +237,7 @@ def webui_access() -> Access:
     cmd = shared.cmd_opts
     origins = tuple(o.strip() for o in (getattr(cmd, "cors_allow_origins", None) or "").split(",") if o.strip())
     server_name = getattr(cmd, "server_name", None)
-    names = set(origin_host_names(origins)) | ({server_name} if server_name else set())
+    names = {server_name} if server_name else set()
     if getattr(cmd, "listen", False) or server_name:
         names |= {socket.gethostname(), socket.getfqdn()}
     return Access(origins=origins, origin_regex=getattr(cmd, "cors_allow_origins_regex", None) or None,

@@ -149,8 +149,7 @@ def login_for(site: Site, base_url: Optional[str], username: Optional[str] = Non
     """The login a run sends: one given for the run (options, the tab's fields) goes to whatever address the run
     talks to; a stored one (``stored``, else the environment) only to the site's own address, so a mirror or a
     test server typed into *Site address* never receives the key kept for the real site."""
-    given = Credentials(username.strip() if username and username.strip() else None,
-                        api_key.strip() if api_key and api_key.strip() else None)
+    given = Credentials.typed(username, api_key)
     if not is_own_address(site, base_url):
         return given
     saved = stored if stored is not None else Credentials.resolve(None, None, site.env_prefix)

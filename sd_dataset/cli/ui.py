@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from ..access import Access, origin_host_names
+from ..access import Access
 from ..errors import DatasetError
 
 
@@ -67,7 +67,7 @@ def access_for(args: argparse.Namespace) -> Access:
     if args.listen and not origins:
         raise DatasetError(f"--listen needs the addresses other computers will open the tab at, e.g. --allow-origin "
                            f"http://192.168.1.5:{args.port}; only pages at those addresses may run its steps.")
-    return Access(origins=origins, host_names=origin_host_names(origins))
+    return Access(origins=origins)
 
 
 def exposure_notice(args: argparse.Namespace) -> str:
