@@ -12,7 +12,8 @@ from typing import Optional
 
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
 from .errors import DatasetError
-from .files import atomic_open, ensure_writable_dir, md5_of_file, remove_stale_temps, write_text_if_changed
+from .files import (Refused, atomic_open, ensure_writable_dir, md5_of_file, read_inside, remove_stale_temps,
+                    write_text_if_changed)
 from .http import looks_like_html
 from .lock import folder_lock
 from .progress import Progress
@@ -207,9 +208,15 @@ def write_sidecar(folder: Path, post: Post) -> None:
     write_text_if_changed(path, text)
 
 
-def read_sidecar(folder: Path, md5: str) -> Optional[Post]:
-    """The post saved beside a download, or None when there is no usable sidecar."""
+def read_sidecar(folder: Path, md5: str, real_root: Optional[Path] = None) -> Optional[Post]:
+    """The post saved beside a download, or None when there is no usable sidecar.
+
+    A sidecar that is no regular file inside the folder (``real_root``: its resolved path, when the caller has it)
+    raises :class:`files.Refused`, for the caller to report: a link out or a FIFO is never read.
+    """
     try:
-        return Post.from_json(json.loads(sidecar_path(folder, md5).read_text(encoding="utf-8")))
+        return Post.from_json(json.loads(read_inside(sidecar_path(folder, md5), real_root or Path(folder).resolve())))
+    except Refused:
+        raise
     except (OSError, ValueError, TypeError):
         return None

@@ -24,7 +24,7 @@ from typing import Optional
 from . import postindex
 from .boorus.base import Booru, Post
 from .errors import DatasetError
-from .fetch import Failure, sidecar_path
+from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
 from .images import IMAGE_EXTS, scan_images
@@ -309,15 +309,10 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
 
 def _read_sidecar(src: Path, real_src: Path, md5: str, report: TagReport) -> Optional[Post]:
     """The post fetch saved beside the image; None when there is none or it is unusable (a refused one reported)."""
-    path = sidecar_path(src, md5)
     try:
-        return Post.from_json(json.loads(read_inside(path, real_src)))
-    except FileNotFoundError:
-        return None
+        return read_sidecar(src, md5, real_src)
     except Refused as exc:
-        report.skipped.append(Failure(path.name, f"{exc}; its post is looked up elsewhere"))
-        return None
-    except (OSError, ValueError, TypeError):
+        report.skipped.append(Failure(sidecar_path(src, md5).name, f"{exc}; its post is looked up elsewhere"))
         return None
 
 
