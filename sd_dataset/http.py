@@ -318,10 +318,6 @@ class HttpSession:
         self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
             wait_random(0, self.policy.backoff_initial)
 
-    def user_agent(self, url: str) -> str:
-        """The User-Agent a request to ``url`` carries."""
-        return self._session.agent_for(url)
-
     def close(self) -> None:
         self._session.close()
 
