@@ -46,10 +46,6 @@ class SiteServer(BooruServer):
     api_paths: tuple = ()
     rate_status = 503
 
-    def __init__(self, posts=None, *, max_per_second: int = 2, **kwargs):
-        super().__init__(posts, **kwargs)
-        self.max_per_second = max_per_second
-
     def start(self):
         from http.server import ThreadingHTTPServer
         import threading
@@ -63,10 +59,6 @@ class SiteServer(BooruServer):
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
-
-    def over_rate(self, now: float) -> bool:
-        recent = [r for r in self.requests[:-1] if r.is_api and now - r.time < 1.0]
-        return self.enforce_rate and len(recent) >= self.max_per_second
 
     def answer(self, path: str, query: dict, headers) -> tuple[int, object]:
         raise NotImplementedError
