@@ -13,7 +13,7 @@ import inspect
 import json
 import queue
 import threading
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -485,6 +485,383 @@ class SupervisedView:
         return plot_loss(rows, rolling_median(rows, self.window), reverts)
 
 
+# -- the Blocks, one function per section ----------------------------------------
+
+
+@dataclass
+class Header:
+    root: gr.Textbox
+    name: gr.Textbox
+    run_all: gr.Button
+    log: gr.Textbox
+
+
+@dataclass
+class Step:
+    """A step's section: the values its call takes, the folder it writes, and its run, cancel and log."""
+    key: str
+    inputs: list
+    out: gr.Textbox
+    run: gr.Button
+    cancel: Optional[gr.Button]
+    log: gr.Textbox
+
+
+@dataclass
+class FetchSection(Step):
+    site: gr.Dropdown
+    base_url: gr.Textbox
+    login: list
+
+
+@dataclass
+class TagSection(Step):
+    src: gr.Textbox
+
+
+@dataclass
+class AugmentSection(Step):
+    src: gr.Textbox
+
+
+@dataclass
+class TemplateSection(Step):
+    name: gr.Textbox
+
+
+@dataclass
+class TrainSection:
+    kind: gr.Radio
+    name: gr.Textbox
+    create_inputs: list  # Create new first, then the options of creation
+    preset: gr.Dropdown
+    learn_rate: gr.Textbox
+    preset_why: gr.Markdown
+    explanation: gr.Textbox
+    steps: gr.Number
+    request_rest: list  # the request's values after data root, template folder and name, rate and steps
+    knob_inputs: list  # Supervised first, then its knobs
+    check: gr.Button
+    run: gr.Button
+    cancel: gr.Button
+    log: gr.Textbox
+    outputs: list  # log, loss chart, segment previews, decisions
+
+
+@dataclass
+class PreviewSection:
+    folder: gr.Textbox
+    page: gr.Number
+    prev: gr.Button
+    next: gr.Button
+    refresh: gr.Button
+    outputs: list  # gallery, page, page label, frequency table, traits
+
+
+def _header_section(host: Host) -> Header:
+    with gr.Row():
+        root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
+        name = gr.Textbox(label="Dataset name", placeholder="e.g. red_panda", elem_id="sdds_name", scale=1)
+        run_all = gr.Button("Run all", variant="primary", elem_id="sdds_run_all", scale=0)
+    log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log", elem_classes=["sdds-log"])
+    return Header(root, name, run_all, log)
+
+
+def _login_fields() -> list:
+    with gr.Row():
+        # typed logins go to whatever address this run asks; stored ones only to the site's own
+        user = gr.Textbox(label="Login for this run: user name (user id on Gelbooru-style sites)",
+                          elem_id="sdds_login_user", scale=2)
+        key = gr.Textbox(label="API key (blank: the one kept for the site, if any)", type="password",
+                         elem_id="sdds_login_key", scale=2)
+        remember = gr.Checkbox(label="Remember for this site (a file only you can read)", value=False,
+                               elem_id="sdds_login_remember", scale=1)
+    return [user, key, remember]
+
+
+def _fetch_section() -> FetchSection:
+    with gr.Accordion("1 · Fetch", open=True):
+        with gr.Row():
+            site = gr.Dropdown(choices=list(SITES), value="e621", label="Site", elem_id="sdds_site", scale=0)
+            query = gr.Textbox(label="Search", placeholder="red_panda solo score:>50", elem_id="sdds_query", scale=3)
+            limit = gr.Number(label="Limit (0 = all)", value=100, precision=0, elem_id="sdds_limit", scale=0)
+        with gr.Row():
+            out = gr.Textbox(label="Download folder", elem_id="sdds_fetch_out", scale=3)
+            workers = gr.Slider(1, 8, value=4, step=1, label="Parallel downloads", scale=1)
+            gif = gr.Checkbox(label="Also gif", value=False, scale=0)
+            base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
+                                  scale=2)
+        login = _login_fields()
+        run, cancel, log = _run_controls("fetch", "Fetch")
+    return FetchSection("fetch", [out, site, base_url, query, limit, workers, gif] + login, out, run, cancel, log,
+                        site=site, base_url=base_url, login=login)
+
+
+def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
+    defaults = host.caption_defaults
+    with gr.Accordion("2 · Tag", open=True):
+        with gr.Row():
+            src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
+            out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
+        with gr.Row():
+            vocab = gr.Textbox(label="Model vocabulary (tags.csv, autocomplete csv or e621 tags export)",
+                               elem_id="sdds_vocab", scale=2)
+            numbering = gr.Dropdown([AUTO] + list(VOCAB_NUMBERINGS), value=AUTO,
+                                    label="Its category numbers (autocomplete csv)", scale=0)
+            aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
+        with gr.Row():
+            caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
+                               label="Caption as", elem_id="sdds_caption")
+            layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
+            repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
+            concept = gr.Textbox(label="Concept (kohya)")
+            trigger = gr.Textbox(label="Trigger word (first in every caption)")
+        with gr.Row():
+            include = gr.CheckboxGroup(list(INCLUDABLE), value=[], label="Also keep these categories")
+            exclude = gr.Textbox(label="Leave out these tags (comma-separated)", elem_id="sdds_exclude")
+            exclude_common = gr.Slider(0, 1, value=0, step=0.05,
+                                       label="Leave out tags on at least this share of images (0: off)")
+        with gr.Row():
+            rating = gr.Checkbox(label="Rating first", value=defaults.get("rating", True))
+            artist = gr.Checkbox(label="by <artist>", value=defaults.get("artist", True))
+            keep_underscores = gr.Checkbox(label="Keep underscores", value=defaults.get("keep_underscores", False))
+            escape = gr.Checkbox(label="Escape ( )", value=defaults.get("escape", True))
+            keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
+            offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
+        run, cancel, log = _run_controls("tag", "Tag")
+    inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
+              trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
+              offline] + fetch.login
+    return TagSection("tag", inputs, out, run, cancel, log, src=src)
+
+
+def _augment_section() -> AugmentSection:
+    with gr.Accordion("3 · Augment", open=True):
+        with gr.Row():
+            src = gr.Textbox(label="Source folder", elem_id="sdds_aug_src")
+            out = gr.Textbox(label="Training folder", elem_id="sdds_aug_out")
+        with gr.Row():
+            flip = gr.Checkbox(label="Flip (mirrored copy)", value=True, elem_id="sdds_flip")
+            split = gr.Checkbox(label="Split oversized", value=False, elem_id="sdds_split")
+            threshold = gr.Slider(0, 1, value=0.5, step=0.05, label="Split threshold")
+            overlap = gr.Slider(0, 0.9, value=0.2, step=0.05, label="Split overlap")
+        with gr.Row():
+            square = gr.Radio(["pad", "crop", "none"], value="pad", label="Square", elem_id="sdds_square")
+            size = gr.Number(label="Size", value=512, precision=0, elem_id="sdds_size")
+            keep_size = gr.Checkbox(label="Keep size", value=False)
+            min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
+            dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
+            fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
+        run, cancel, log = _run_controls("aug", "Augment")
+    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt]
+    return AugmentSection("augment", inputs, out, run, cancel, log, src=src)
+
+
+def _template_section(host: Host) -> TemplateSection:
+    with gr.Accordion("4 · Template", open=False):
+        with gr.Row():
+            kind = gr.Radio(list(TEMPLATE_KINDS), value="subject", label="Kind", elem_id="sdds_tpl_kind")
+            name = gr.Textbox(label="Template name", value="dataset-subject", elem_id="sdds_tpl_name")
+            folder = gr.Textbox(label="Templates folder", value=str(host.templates_dir or ""), elem_id="sdds_tpl_dir")
+        with gr.Row():
+            prefix = gr.Textbox(label="Prefix", value=DEFAULT_PREFIX)
+            artists = gr.Textbox(label="Artists (comma-separated, one line each)")
+            flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
+            overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_tpl_overwrite")
+        run = gr.Button("Write template", elem_id="sdds_tpl_run")
+        log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log",
+                         elem_classes=["sdds-log"])
+    return TemplateSection("template", [folder, name, kind, prefix, artists, flavours, overwrite], folder, run, None,
+                           log, name=name)
+
+
+def _train_section(host: Host) -> TrainSection:
+    with gr.Accordion("5 · Train", open=False):
+        if host.trainer is None:
+            gr.Markdown(host.no_training_reason)
+        with gr.Row():
+            kind = gr.Radio([EMBEDDING, HYPERNETWORK], value=EMBEDDING, label="Train", elem_id="sdds_kind")
+            name = gr.Textbox(label="Name", elem_id="sdds_train_name")
+            create_new = gr.Checkbox(label="Create new", value=True)
+        with gr.Row():
+            init_text = gr.Textbox(label="Initialization text (embedding)", value="*")
+            vectors = gr.Number(label="Vectors per token (embedding)", value=1, precision=0)
+            layers = gr.Textbox(label="Layer structure (hypernetwork)", value="1, 2, 1")
+            activation = gr.Dropdown(["linear", "relu", "leakyrelu", "elu", "swish", "tanh", "sigmoid"],
+                                     value="linear", label="Activation (hypernetwork)")
+            layer_norm = gr.Checkbox(label="Layer norm", value=False)
+            dropout = gr.Checkbox(label="Dropout", value=False)
+            overwrite = gr.Checkbox(label="Overwrite an existing one", value=False)
+        with gr.Row():
+            preset = gr.Dropdown([p.key for p in schedules.PRESETS], value="embedding-default",
+                                 label="Schedule preset", elem_id="sdds_preset")
+            learn_rate = gr.Textbox(label="Learning-rate schedule", value=schedules.preset("embedding-default").schedule,
+                                    elem_id="sdds_learn_rate", scale=2)
+        preset_why = gr.Markdown(schedules.preset("embedding-default").why)
+        explanation = gr.Textbox(label="What the trainer will do", lines=4, interactive=False,
+                                 elem_id="sdds_explanation", elem_classes=["sdds-log"])
+        with gr.Row():
+            steps = gr.Number(label="Steps", value=3000, precision=0, elem_id="sdds_steps")
+            batch = gr.Number(label="Batch size", value=1, precision=0)
+            grad = gr.Number(label="Gradient accumulation", value=1, precision=0)
+            width = gr.Number(label="Width", value=512, precision=0)
+            height = gr.Number(label="Height", value=512, precision=0)
+        with gr.Row():
+            save_every = gr.Number(label="Save a copy every N steps", value=500, precision=0)
+            preview_every = gr.Number(label="Preview image every N steps", value=500, precision=0)
+            preview_prompt = gr.Textbox(label="Preview prompt (empty: from the template)")
+        with gr.Row():
+            shuffle = gr.Checkbox(label="Shuffle tags", value=False)
+            drop = gr.Slider(0, 1, value=0, step=0.05, label="Tag dropout")
+            sampling = gr.Radio(["once", "deterministic", "random"], value="once", label="Latent sampling")
+        with gr.Row():
+            supervised = gr.Checkbox(label="Supervised: watch the loss, revert and step down", value=False,
+                                     elem_id="sdds_supervised")
+            segment = gr.Number(label="Segment (steps)", value=500, precision=0)
+            tolerance = gr.Number(label="Tolerance (rise over the best)", value=0.2)
+            factor = gr.Number(label="Step-down factor", value=0.5)
+            floor = gr.Textbox(label="Floor rate (blank: starting rate ÷ 20)", value="")
+            patience = gr.Number(label="Patience (segments, 0: never)", value=5, precision=0)
+        with gr.Row():
+            check = gr.Button("Check", elem_id="sdds_check_run")
+            run = gr.Button("Train", variant="primary", elem_id="sdds_train_run")
+            cancel = gr.Button("Interrupt", elem_id="sdds_train_cancel")
+        log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log",
+                         elem_classes=["sdds-log"])
+        with gr.Row():
+            loss_chart = gr.Image(label="Loss (grey), smoothed (blue), reverts (red)", type="pil", interactive=False,
+                                  elem_id="sdds_loss_chart")
+            previews = gr.Gallery(label="Preview after each segment", columns=4, height=300,
+                                  elem_id="sdds_segment_previews")
+        decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions",
+                               elem_classes=["sdds-log"])
+    return TrainSection(
+        kind=kind, name=name,
+        create_inputs=[create_new, init_text, vectors, layers, activation, layer_norm, dropout, overwrite],
+        preset=preset, learn_rate=learn_rate, preset_why=preset_why, explanation=explanation, steps=steps,
+        request_rest=[batch, grad, width, height, save_every, preview_every, preview_prompt, shuffle, drop, sampling],
+        knob_inputs=[supervised, segment, tolerance, factor, floor, patience],
+        check=check, run=run, cancel=cancel, log=log, outputs=[log, loss_chart, previews, decisions])
+
+
+def _preview_section() -> PreviewSection:
+    with gr.Accordion("Preview of the training set", open=True):
+        with gr.Row():
+            folder = gr.Textbox(label="Folder", elem_id="sdds_preview_folder", scale=3)
+            page = gr.Number(label="Page", value=1, precision=0, elem_id="sdds_page", scale=0)
+            prev = gr.Button("◀", scale=0, elem_id="sdds_prev")
+            next_ = gr.Button("▶", scale=0, elem_id="sdds_next")
+            refresh = gr.Button("Refresh", scale=0, elem_id="sdds_refresh")
+        page_label = gr.Markdown("", elem_id="sdds_page_label")
+        gallery = gr.Gallery(label="Images and captions", columns=6, height=560, object_fit="contain",
+                             elem_id="sdds_gallery")
+        with gr.Row():
+            freq = gr.Dataframe(headers=["tag", "images", "share"], label="Tag frequency (top 30)", interactive=False,
+                                elem_id="sdds_freq")
+            traits = gr.Textbox(label="Likely subject traits (on ≥ 80% of images)", lines=3, interactive=False,
+                                elem_id="sdds_traits")
+    return PreviewSection(folder, page, prev, next_, refresh, [gallery, page, page_label, freq, traits])
+
+
+# -- the wiring, one function per section ------------------------------------------
+
+
+def show_page(folder: str, number) -> tuple:
+    """The preview's outputs for one page of a folder."""
+    result = preview_page(Path(folder), int(number or 1), PER_PAGE) if folder else None
+    if result is None:
+        return [], 1, "no folder chosen", [], ""
+    stats = tag_stats(Path(folder))
+    return result.items, result.page, result.label, stats.table(30) or [["", 0, ""]], ", ".join(stats.traits()) or "none"
+
+
+def _then_preview(event, out: gr.Textbox, preview: PreviewSection) -> None:
+    """After a step, show the folder it wrote in the preview."""
+    event.then(lambda folder: folder, out, preview.folder).then(show_page, [preview.folder, preview.page],
+                                                                preview.outputs)
+
+
+def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSection) -> None:
+    """Run → the step's log, then its output folder in the preview; Cancel stops it between files."""
+
+    def run(*values, progress=gr.Progress()):
+        return call(*values, progress)
+
+    _then_preview(step.run.click(_sentence(run), step.inputs, step.log, api_name=step.key), step.out, preview)
+    step.cancel.click(lambda: tab.cancels.cancel(step.key), None, step.log, queue=False,
+                      api_name=f"{step.key}_cancel")
+
+
+def _wire_folders(tab: DatasetTab, header: Header, steps: list[Step], train: TrainSection,
+                  preview: PreviewSection) -> None:
+    fetch, tag, augment, template = steps
+    outputs = [fetch.out, tag.src, tag.out, augment.src, augment.out, preview.folder, template.out, train.name]
+    for box in (header.root, header.name):
+        box.change(lambda r, n: _folders_update(tab, r, n), [header.root, header.name], outputs, queue=False)
+    for done_typing in (header.name.submit, header.name.blur):  # naming an existing dataset shows its training set
+        done_typing(lambda r, n: show_page(tab.step_folders(r, n)[2], 1), [header.root, header.name],
+                    preview.outputs)
+
+
+def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, template: TemplateSection) -> None:
+    request_inputs = ([train.kind, train.name, augment.out, template.out, template.name, train.learn_rate, train.steps]
+                      + train.request_rest)
+
+    def make_request(kind, name, data_root, tpl_dir, tpl_name, *rest) -> TrainRequest:
+        template_file = str(Path(tpl_dir or ".") / (safe_user_name(tpl_name or "template") + ".txt"))
+        return tab.request(kind, name, data_root, template_file, *rest)
+
+    def do_check(create_new, *values):
+        return "\n".join(tab.check(make_request(*values), creating=create_new))
+
+    def do_train(supervised, segment, tolerance, factor, floor, patience, create_new, init, vectors, layers,
+                 activation, norm, dropout, overwrite, *values, progress=gr.Progress()):
+        try:
+            create = CreateOptions(init_text=init, vectors_per_token=int(vectors or 1), layer_structure=layers,
+                                   activation=activation, layer_norm=norm, dropout=dropout,
+                                   overwrite=overwrite) if create_new else None
+            request = make_request(*values)
+            if not supervised:
+                yield tab.train(request, create, progress), None, [], ""
+                return
+            knobs = Knobs(segment=int(segment or 500), tolerance=float(tolerance), factor=float(factor),
+                          floor=float(floor) if str(floor).strip() else None, patience=int(patience or 0)).validated()
+            yield from tab.supervise(request, create, knobs, progress)
+        except (DatasetError, ValueError) as exc:
+            yield f"error: {exc}", None, [], ""
+
+    train.preset.change(lambda key: (schedules.preset(key).schedule, schedules.preset(key).why), train.preset,
+                        [train.learn_rate, train.preset_why], queue=False)
+    for box in (train.learn_rate, train.steps):
+        box.change(tab.explain, [train.learn_rate, train.steps], train.explanation, queue=False)
+    train.check.click(_sentence(do_check), train.create_inputs[:1] + request_inputs, train.log, api_name="check")
+    train.run.click(do_train, train.knob_inputs + train.create_inputs + request_inputs, train.outputs,
+                    api_name="train")
+    train.cancel.click(lambda: tab.cancels.cancel("train"), None, train.log, queue=False, api_name="train_cancel")
+
+
+def _wire_preview(preview: PreviewSection) -> None:
+    shown = [preview.folder, preview.page]
+    preview.refresh.click(show_page, shown, preview.outputs, api_name="preview")
+    preview.prev.click(lambda f, p: show_page(f, int(p or 1) - 1), shown, preview.outputs)
+    preview.next.click(lambda f, p: show_page(f, int(p or 1) + 1), shown, preview.outputs)
+
+
+def _wire_run_all(tab: DatasetTab, header: Header, steps: list[Step], preview: PreviewSection) -> None:
+    groups = [step.inputs for step in steps]
+
+    def do_all(*values, progress=gr.Progress()):
+        split, start = [], 0
+        for group in groups:
+            split.append(values[start:start + len(group)])
+            start += len(group)
+        return run_all_steps(tab, progress, *split)
+
+    event = header.run_all.click(_sentence(do_all), [c for group in groups for c in group], header.log,
+                                 api_name="run_all")
+    _then_preview(event, steps[2].out, preview)
+
+
 def build_ui(host: Optional[Host] = None) -> gr.Blocks:
     """The Dataset tab as a Blocks, for ``on_ui_tabs`` or for launching alone."""
     host = host or standalone_host()
@@ -492,276 +869,23 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
     enclosing = _enclosing_blocks()
     before = {id(e) for e in _events(enclosing)}
     with gr.Blocks(analytics_enabled=False, title="Dataset", css=_style()) as blocks:
-        with gr.Row():
-            root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
-            name = gr.Textbox(label="Dataset name", placeholder="e.g. red_panda", elem_id="sdds_name", scale=1)
-            run_all = gr.Button("Run all", variant="primary", elem_id="sdds_run_all", scale=0)
-        all_log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log", elem_classes=["sdds-log"])
+        header = _header_section(host)
+        fetch = _fetch_section()
+        tag = _tag_section(host, fetch)
+        augment = _augment_section()
+        template = _template_section(host)
+        train = _train_section(host)
+        preview = _preview_section()
 
-        with gr.Accordion("1 · Fetch", open=True):
-            with gr.Row():
-                site = gr.Dropdown(choices=list(SITES), value="e621", label="Site", elem_id="sdds_site", scale=0)
-                query = gr.Textbox(label="Search", placeholder="red_panda solo score:>50", elem_id="sdds_query",
-                                   scale=3)
-                limit = gr.Number(label="Limit (0 = all)", value=100, precision=0, elem_id="sdds_limit", scale=0)
-            with gr.Row():
-                fetch_out = gr.Textbox(label="Download folder", elem_id="sdds_fetch_out", scale=3)
-                workers = gr.Slider(1, 8, value=4, step=1, label="Parallel downloads", scale=1)
-                gif = gr.Checkbox(label="Also gif", value=False, scale=0)
-                base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
-                                      scale=2)
-            with gr.Row():
-                # typed logins go to whatever address this run asks; stored ones only to the site's own
-                login_user = gr.Textbox(label="Login for this run: user name (user id on Gelbooru-style sites)",
-                                        elem_id="sdds_login_user", scale=2)
-                login_key = gr.Textbox(label="API key (blank: the one kept for the site, if any)", type="password",
-                                       elem_id="sdds_login_key", scale=2)
-                login_remember = gr.Checkbox(label="Remember for this site (a file only you can read)", value=False,
-                                             elem_id="sdds_login_remember", scale=1)
-            fetch_run, fetch_cancel, fetch_log = _run_controls("fetch", "Fetch")
-
-        defaults = host.caption_defaults
-        with gr.Accordion("2 · Tag", open=True):
-            with gr.Row():
-                tag_src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
-                tag_out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
-            with gr.Row():
-                vocab = gr.Textbox(label="Model vocabulary (tags.csv, autocomplete csv or e621 tags export)",
-                                   elem_id="sdds_vocab", scale=2)
-                numbering = gr.Dropdown([AUTO] + list(VOCAB_NUMBERINGS), value=AUTO,
-                                        label="Its category numbers (autocomplete csv)", scale=0)
-                aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
-            with gr.Row():
-                caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
-                                   label="Caption as", elem_id="sdds_caption")
-                layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
-                repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
-                concept = gr.Textbox(label="Concept (kohya)")
-                trigger = gr.Textbox(label="Trigger word (first in every caption)")
-            with gr.Row():
-                include = gr.CheckboxGroup(list(INCLUDABLE), value=[], label="Also keep these categories")
-                exclude = gr.Textbox(label="Leave out these tags (comma-separated)", elem_id="sdds_exclude")
-                exclude_common = gr.Slider(0, 1, value=0, step=0.05,
-                                           label="Leave out tags on at least this share of images (0: off)")
-            with gr.Row():
-                rating = gr.Checkbox(label="Rating first", value=defaults.get("rating", True))
-                artist = gr.Checkbox(label="by <artist>", value=defaults.get("artist", True))
-                keep_underscores = gr.Checkbox(label="Keep underscores", value=defaults.get("keep_underscores", False))
-                escape = gr.Checkbox(label="Escape ( )", value=defaults.get("escape", True))
-                keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
-                offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
-            tag_run, tag_cancel, tag_log = _run_controls("tag", "Tag")
-
-        with gr.Accordion("3 · Augment", open=True):
-            with gr.Row():
-                aug_src = gr.Textbox(label="Source folder", elem_id="sdds_aug_src")
-                aug_out = gr.Textbox(label="Training folder", elem_id="sdds_aug_out")
-            with gr.Row():
-                flip = gr.Checkbox(label="Flip (mirrored copy)", value=True, elem_id="sdds_flip")
-                split = gr.Checkbox(label="Split oversized", value=False, elem_id="sdds_split")
-                threshold = gr.Slider(0, 1, value=0.5, step=0.05, label="Split threshold")
-                overlap = gr.Slider(0, 0.9, value=0.2, step=0.05, label="Split overlap")
-            with gr.Row():
-                square = gr.Radio(["pad", "crop", "none"], value="pad", label="Square", elem_id="sdds_square")
-                size = gr.Number(label="Size", value=512, precision=0, elem_id="sdds_size")
-                keep_size = gr.Checkbox(label="Keep size", value=False)
-                min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
-                dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
-                fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
-            aug_run, aug_cancel, aug_log = _run_controls("aug", "Augment")
-
-        with gr.Accordion("4 · Template", open=False):
-            with gr.Row():
-                tpl_kind = gr.Radio(list(TEMPLATE_KINDS), value="subject", label="Kind", elem_id="sdds_tpl_kind")
-                tpl_name = gr.Textbox(label="Template name", value="dataset-subject", elem_id="sdds_tpl_name")
-                tpl_dir = gr.Textbox(label="Templates folder", value=str(host.templates_dir or ""),
-                                     elem_id="sdds_tpl_dir")
-            with gr.Row():
-                tpl_prefix = gr.Textbox(label="Prefix", value=DEFAULT_PREFIX)
-                tpl_artists = gr.Textbox(label="Artists (comma-separated, one line each)")
-                tpl_flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
-                tpl_overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_tpl_overwrite")
-            tpl_run = gr.Button("Write template", elem_id="sdds_tpl_run")
-            tpl_log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log", elem_classes=["sdds-log"])
-
-        with gr.Accordion("5 · Train", open=False):
-            if host.trainer is None:
-                gr.Markdown(host.no_training_reason)
-            with gr.Row():
-                kind = gr.Radio([EMBEDDING, HYPERNETWORK], value=EMBEDDING, label="Train", elem_id="sdds_kind")
-                train_name = gr.Textbox(label="Name", elem_id="sdds_train_name")
-                create_new = gr.Checkbox(label="Create new", value=True)
-            with gr.Row():
-                init_text = gr.Textbox(label="Initialization text (embedding)", value="*")
-                vectors = gr.Number(label="Vectors per token (embedding)", value=1, precision=0)
-                layers = gr.Textbox(label="Layer structure (hypernetwork)", value="1, 2, 1")
-                activation = gr.Dropdown(["linear", "relu", "leakyrelu", "elu", "swish", "tanh", "sigmoid"],
-                                         value="linear", label="Activation (hypernetwork)")
-                layer_norm = gr.Checkbox(label="Layer norm", value=False)
-                dropout = gr.Checkbox(label="Dropout", value=False)
-                overwrite = gr.Checkbox(label="Overwrite an existing one", value=False)
-            with gr.Row():
-                preset = gr.Dropdown([p.key for p in schedules.PRESETS], value="embedding-default",
-                                     label="Schedule preset", elem_id="sdds_preset")
-                learn_rate = gr.Textbox(label="Learning-rate schedule", value=schedules.preset("embedding-default").schedule,
-                                        elem_id="sdds_learn_rate", scale=2)
-            preset_why = gr.Markdown(schedules.preset("embedding-default").why)
-            explanation = gr.Textbox(label="What the trainer will do", lines=4, interactive=False,
-                                     elem_id="sdds_explanation", elem_classes=["sdds-log"])
-            with gr.Row():
-                steps = gr.Number(label="Steps", value=3000, precision=0, elem_id="sdds_steps")
-                batch = gr.Number(label="Batch size", value=1, precision=0)
-                grad = gr.Number(label="Gradient accumulation", value=1, precision=0)
-                width = gr.Number(label="Width", value=512, precision=0)
-                height = gr.Number(label="Height", value=512, precision=0)
-            with gr.Row():
-                save_every = gr.Number(label="Save a copy every N steps", value=500, precision=0)
-                preview_every = gr.Number(label="Preview image every N steps", value=500, precision=0)
-                preview_prompt = gr.Textbox(label="Preview prompt (empty: from the template)")
-            with gr.Row():
-                shuffle = gr.Checkbox(label="Shuffle tags", value=False)
-                drop = gr.Slider(0, 1, value=0, step=0.05, label="Tag dropout")
-                sampling = gr.Radio(["once", "deterministic", "random"], value="once", label="Latent sampling")
-            with gr.Row():
-                supervised = gr.Checkbox(label="Supervised: watch the loss, revert and step down", value=False,
-                                         elem_id="sdds_supervised")
-                segment = gr.Number(label="Segment (steps)", value=500, precision=0)
-                tolerance = gr.Number(label="Tolerance (rise over the best)", value=0.2)
-                factor = gr.Number(label="Step-down factor", value=0.5)
-                floor = gr.Textbox(label="Floor rate (blank: starting rate ÷ 20)", value="")
-                patience = gr.Number(label="Patience (segments, 0: never)", value=5, precision=0)
-            with gr.Row():
-                check_run = gr.Button("Check", elem_id="sdds_check_run")
-                train_run = gr.Button("Train", variant="primary", elem_id="sdds_train_run")
-                train_cancel = gr.Button("Interrupt", elem_id="sdds_train_cancel")
-            train_log = gr.Textbox(label="Train log", lines=6, interactive=False, elem_id="sdds_train_log", elem_classes=["sdds-log"])
-            with gr.Row():
-                loss_chart = gr.Image(label="Loss (grey), smoothed (blue), reverts (red)", type="pil",
-                                      interactive=False, elem_id="sdds_loss_chart")
-                segment_previews = gr.Gallery(label="Preview after each segment", columns=4, height=300,
-                                              elem_id="sdds_segment_previews")
-            decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions", elem_classes=["sdds-log"])
-
-        with gr.Accordion("Preview of the training set", open=True):
-            with gr.Row():
-                preview_folder = gr.Textbox(label="Folder", elem_id="sdds_preview_folder", scale=3)
-                page = gr.Number(label="Page", value=1, precision=0, elem_id="sdds_page", scale=0)
-                prev_btn = gr.Button("◀", scale=0, elem_id="sdds_prev")
-                next_btn = gr.Button("▶", scale=0, elem_id="sdds_next")
-                refresh = gr.Button("Refresh", scale=0, elem_id="sdds_refresh")
-            page_label = gr.Markdown("", elem_id="sdds_page_label")
-            gallery = gr.Gallery(label="Images and captions", columns=6, height=560, object_fit="contain",
-                                 elem_id="sdds_gallery")
-            with gr.Row():
-                freq = gr.Dataframe(headers=["tag", "images", "share"], label="Tag frequency (top 30)",
-                                    interactive=False, elem_id="sdds_freq")
-                traits = gr.Textbox(label="Likely subject traits (on ≥ 80% of images)", lines=3, interactive=False,
-                                    elem_id="sdds_traits")
-
-        # -- wiring --------------------------------------------------------------
-        step_outputs = [fetch_out, tag_src, tag_out, aug_src, aug_out, preview_folder]
-        for box in (root, name):
-            box.change(lambda r, n: _folders_update(tab, r, n), [root, name], step_outputs + [tpl_dir, train_name],
-                       queue=False)
-
-        def do_fetch(out, site_, base_url_, query_, limit_, workers_, gif_, user_, key_, remember_,
-                     progress=gr.Progress()):
-            return tab.fetch(out, site_, base_url_, query_, limit_, workers_, gif_, user_, key_, remember_, progress)
-
-        def do_augment(src, out, flip_, split_, threshold_, overlap_, square_, size_, keep_, min_, dedupe_, fmt_,
-                       progress=gr.Progress()):
-            return tab.augment(src, out, flip_, split_, threshold_, overlap_, square_, size_, keep_, min_, dedupe_,
-                               fmt_, progress)
-
-        request_inputs = [kind, train_name, aug_out, tpl_dir, tpl_name, learn_rate, steps, batch, grad, width, height,
-                          save_every, preview_every, preview_prompt, shuffle, drop, sampling]
-
-        def make_request(kind_, name_, data_root, tpl_dir_, tpl_name_, rate, steps_, batch_, grad_, w, h, save_,
-                         prev_, prompt, shuffle_, drop_, sampling_):
-            template_file = str(Path(tpl_dir_ or ".") / (safe_user_name(tpl_name_ or "template") + ".txt"))
-            return tab.request(kind_, name_, data_root, template_file, rate, steps_, batch_, grad_, w, h, save_,
-                               prev_, prompt, shuffle_, drop_, sampling_)
-
-        def do_check(create_, *values):
-            return "\n".join(tab.check(make_request(*values), creating=create_))
-
-        def do_train(supervised_, segment_, tolerance_, factor_, floor_, patience_, create_, init_, vectors_,
-                     layers_, activation_, norm_, dropout_, overwrite_, *values, progress=gr.Progress()):
-            try:
-                create = CreateOptions(init_text=init_, vectors_per_token=int(vectors_ or 1),
-                                       layer_structure=layers_, activation=activation_, layer_norm=norm_,
-                                       dropout=dropout_, overwrite=overwrite_) if create_ else None
-                request = make_request(*values)
-                if not supervised_:
-                    yield tab.train(request, create, progress), None, [], ""
-                    return
-                knobs = Knobs(segment=int(segment_ or 500), tolerance=float(tolerance_), factor=float(factor_),
-                              floor=float(floor_) if str(floor_).strip() else None,
-                              patience=int(patience_ or 0)).validated()
-                yield from tab.supervise(request, create, knobs, progress)
-            except (DatasetError, ValueError) as exc:
-                yield f"error: {exc}", None, [], ""
-
-        def show_page(folder, number):
-            result = preview_page(Path(folder), int(number or 1), PER_PAGE) if folder else None
-            if result is None:
-                return [], 1, "no folder chosen", [], ""
-            stats = tag_stats(Path(folder))
-            return (result.items, result.page, result.label, stats.table(30) or [["", 0, ""]],
-                    ", ".join(stats.traits()) or "none")
-
-        login_inputs = [login_user, login_key, login_remember]
-        fetch_inputs = [fetch_out, site, base_url, query, limit, workers, gif] + login_inputs
-        tag_inputs = [tag_src, tag_out, site, base_url, vocab, numbering, aliases, caption, layout, repeats, concept, trigger,
-                      include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-                      offline] + login_inputs
-        aug_inputs = [aug_src, aug_out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe,
-                      fmt]
-        tpl_inputs = [tpl_dir, tpl_name, tpl_kind, tpl_prefix, tpl_artists, tpl_flavours, tpl_overwrite]
-        preview_outputs = [gallery, page, page_label, freq, traits]
-
-        def wire(step: str, run, cancel, log, fn, inputs, shown) -> None:
-            """Run → the step's log, then its output folder in the preview; Cancel stops it between files."""
-            run.click(_sentence(fn), inputs, log, api_name=step).then(
-                lambda out: out, shown, preview_folder).then(show_page, [preview_folder, page], preview_outputs)
-            cancel.click(lambda: tab.cancels.cancel(step), None, log, queue=False, api_name=f"{step}_cancel")
-
-        def do_tag(*values, progress=gr.Progress()):
-            return tab.tag(*values, progress)
-
-        wire("fetch", fetch_run, fetch_cancel, fetch_log, do_fetch, fetch_inputs, fetch_out)
-        wire("tag", tag_run, tag_cancel, tag_log, do_tag, tag_inputs, tag_out)
-        wire("augment", aug_run, aug_cancel, aug_log, do_augment, aug_inputs, aug_out)
-        tpl_run.click(_sentence(lambda *v: tab.template(*v)), tpl_inputs, tpl_log, api_name="template")
-        preset.change(lambda key: (schedules.preset(key).schedule, schedules.preset(key).why), preset,
-                      [learn_rate, preset_why], queue=False)
-        for trigger in (learn_rate, steps):
-            trigger.change(tab.explain, [learn_rate, steps], explanation, queue=False)
-        check_run.click(_sentence(do_check), [create_new] + request_inputs, train_log, api_name="check")
-        create_inputs = [create_new, init_text, vectors, layers, activation, layer_norm, dropout, overwrite]
-        knob_inputs = [supervised, segment, tolerance, factor, floor, patience]
-        train_run.click(do_train, knob_inputs + create_inputs + request_inputs,
-                        [train_log, loss_chart, segment_previews, decisions], api_name="train")
-        train_cancel.click(lambda: tab.cancels.cancel("train"), None, train_log, queue=False,
-                           api_name="train_cancel")
-        refresh.click(show_page, [preview_folder, page], preview_outputs, api_name="preview")
-        for done_typing in (name.submit, name.blur):  # naming an existing dataset shows its training set
-            done_typing(lambda r, n: show_page(tab.step_folders(r, n)[2], 1), [root, name], preview_outputs)
-        prev_btn.click(lambda f, p: show_page(f, int(p or 1) - 1), [preview_folder, page], preview_outputs)
-        next_btn.click(lambda f, p: show_page(f, int(p or 1) + 1), [preview_folder, page], preview_outputs)
-
-        groups = (fetch_inputs, tag_inputs, aug_inputs, tpl_inputs)
-
-        def do_all(*values, progress=gr.Progress()):
-            split, start = [], 0
-            for group in groups:
-                split.append(values[start:start + len(group)])
-                start += len(group)
-            return run_all_steps(tab, progress, *split)
-
-        run_all.click(_sentence(do_all), [c for group in groups for c in group], all_log,
-                      api_name="run_all").then(lambda out: out, aug_out, preview_folder).then(
-            show_page, [preview_folder, page], preview_outputs)
+        steps = [fetch, tag, augment, template]
+        _wire_folders(tab, header, steps, train, preview)
+        _wire_step(tab, fetch, tab.fetch, preview)
+        _wire_step(tab, tag, tab.tag, preview)
+        _wire_step(tab, augment, tab.augment, preview)
+        template.run.click(_sentence(lambda *v: tab.template(*v)), template.inputs, template.log, api_name="template")
+        _wire_train(tab, train, augment, template)
+        _wire_preview(preview)
+        _wire_run_all(tab, header, steps, preview)
     guard_every_event(_events(blocks) + [e for e in _events(enclosing) if id(e) not in before], host.access)
     return blocks
 
