@@ -61,6 +61,11 @@ def literal_text(parts: list[str]) -> str:
     return SEPARATOR.join(parts)
 
 
+def caption_text(parts: list[str], escape: bool) -> str:
+    """The ``.txt`` caption: for a prompt parser when ``escape``, else literal."""
+    return prompt_text(parts) if escape else literal_text(parts)
+
+
 def name_form(part: str) -> str:
     """``part`` as file names can hold it and the prompt parser reads it with no emphasis and no ``BREAK``.
 

@@ -27,7 +27,7 @@ from typing import Optional
 from . import postindex
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
-from .captions import SEPARATOR, literal_text, name_form, prompt_text
+from .captions import SEPARATOR, caption_text, name_form
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
@@ -368,7 +368,7 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
     for item in items:
         if item.post is not None or options.keep_untagged:
             item.parts = rules.parts(item.post, drop)
-            item.caption = prompt_text(item.parts) if escape else literal_text(item.parts)
+            item.caption = caption_text(item.parts, escape)
 
 
 # -- output files --------------------------------------------------------------------------------

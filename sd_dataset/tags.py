@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Optional
 
 from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
 from .boorus.base import Post
-from .captions import ARTIST_PREFIX, SEPARATOR, display_tag, escape_prompt, literal_text, prompt_text
+from .captions import ARTIST_PREFIX, SEPARATOR, caption_text, display_tag, escape_prompt
 from .errors import DatasetError
 
 # e621's tag categories, by the number its exports use
@@ -347,9 +347,9 @@ class CaptionRules:
         # one part per comma-separated piece, as sd-scripts counts them for keep_tokens
         self.trigger = SEPARATOR.join(p.strip() for p in self.trigger.split(",") if p.strip())
         self.pinned = tuple(self.pinned)
-        if any(p not in PINNABLE for p in self.pinned):
-            bad = next(p for p in self.pinned if p not in PINNABLE)
-            raise DatasetError(f"Only {' and '.join(PINNABLE)} can be kept first, not {bad!r}.")
+        unknown_pins = [p for p in self.pinned if p not in PINNABLE]
+        if unknown_pins:
+            raise DatasetError(f"Only {' and '.join(PINNABLE)} can be kept first, not {unknown_pins[0]!r}.")
         kept = {c for site in SITES.values() for c in site.caption_categories}  # always in: naming them is harmless
         unknown = [c for c in self.include if c not in INCLUDABLE and c not in kept]
         if unknown:
@@ -366,9 +366,6 @@ class CaptionRules:
     def site_for(self, post: Post) -> Site:
         """The site table entry whose rules ``post`` follows: its own site's, else the rules' site's, else e621's."""
         return site_of(post.site) or site_of(self.site) or SITES[DEFAULT_SITE]
-
-    def fmt(self, tag: str) -> str:
-        return format_tag(tag, self.keep_underscores, self.escape)
 
     def rating_part(self, post: Post) -> Optional[str]:
         word = self.site_for(post).rating_words.get((post.rating or "").lower()[:1])
@@ -456,8 +453,7 @@ class CaptionRules:
 
     def caption(self, post: Optional[Post], drop: frozenset = frozenset()) -> str:
         """The ``.txt`` caption for ``post``: escaped for a prompt parser unless ``escape`` is off."""
-        parts = self.parts(post, drop)
-        return prompt_text(parts) if self.escape else literal_text(parts)
+        return caption_text(self.parts(post, drop), self.escape)
 
 
 def iter_caption_tags(caption: str) -> Iterator[str]:

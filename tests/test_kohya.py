@@ -46,7 +46,8 @@ def kohya(tmp_path, booru_server):
     (src / "unknown.png").write_bytes(image_bytes(99))
 
     def run(out="out", **options):
-        rules = CaptionRules(trigger=options.pop("trigger", TRIGGER), pinned=options.pop("pinned", ("rating", "artist")))
+        rules = CaptionRules(trigger=options.pop("trigger", TRIGGER),
+                             pinned=options.pop("pinned", ("rating", "artist")))
         return tag_folder(src, tmp_path / out, TagOptions(rules=rules, layout="kohya", repeats=5, **options),
                           booru=client_for(server))
 

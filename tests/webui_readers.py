@@ -30,8 +30,8 @@ def parse_prompt(text: str, *, keyword_break: bool = True, spaced_weight: bool =
 
     * ``\\(`` ``\\)`` ``\\[`` ``\\]`` ``\\\\`` are the literal characters; a backslash before anything else is
       dropped, and what follows it is read as usual;
-    * ``(`` … ``)`` multiplies what it encloses by 1.1, ``[`` … ``]`` divides it by 1.1, ``(`` … ``:w)`` multiplies
-      it by w; a bracket never closed applies to the end; a closing one with nothing open is literal, as is a bare
+    * ``(`` … ``)`` multiplies what it encloses by 1.1, ``[`` … ``]`` divides it by 1.1, ``(`` … ``:w)``
+      multiplies it by w; a bracket never closed applies to the end; a closing one with nothing open is literal, as is a bare
       ``:``;
     * the uppercase word ``BREAK`` (with the whitespace around it) starts a new chunk;
     * neighbouring pieces of the same weight merge; an empty prompt is ``[["", 1.0]]``.
