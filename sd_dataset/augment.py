@@ -2,7 +2,10 @@
 
 Each source becomes ``<stem>.<fmt>`` or ``<stem>-split<i>.<fmt>`` (i from 0 in
 reading order), plus ``…-flip.<fmt>`` mirrors with ``--flip``, and every output
-gets a copy of the source's caption.  The source folder is only read.
+gets the source's caption as a ``.txt``: its own ``.txt``, or, for a source without
+one, the caption the web UI's trainer reads from its file name (the names of the
+outputs would add ``-flip`` / ``-splitN`` to it).  A mirror's caption has ``left``
+and ``right`` swapped.  The source folder is only read.
 
 Work runs in a process pool over all cores; at most a small window of sources
 is in flight, so memory does not grow with the folder.  Every file is written
@@ -24,12 +27,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from . import images
+from .captions import swap_sides
 from .errors import DatasetError
 from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_dir, open_checked, read_inside,
                     remove_stale_temps, split_refused, write_text_if_changed)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
+from .training import filename_caption
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ FORMATS = {"png": ("PNG", "png"), "jpg": ("JPEG", "jpg"), "webp": ("WEBP", "webp
 SQUARE_MODES = ("pad", "crop", "none")
 CAPTION_EXT = ".txt"
 SETTINGS_FILE = ".sd_dataset-augment.json"
+# the most an output's name adds to its source's stem (up to 999 tiles): a step naming augment's sources leaves it
+NAME_GROWTH = len("-split999-flip")
 
 # A phash distance this small is a resized or re-encoded copy, not a different
 # picture; synthetic tests and real photos both stay far above it (10+).
@@ -122,6 +129,7 @@ class Plan:
     """What one source becomes, decided from its header alone (no decoding)."""
 
     stems: tuple[str, ...]  # output stems, flips included, in writing order
+    mirrored: tuple[bool, ...]  # for each stem: is it a mirror
     split: Optional[images.SplitPlan]
     target: Optional[int]  # side the outputs are scaled to; None keeps the size
     decode_at_least: Optional[tuple[int, int]]  # smallest decode that still only shrinks
@@ -133,12 +141,14 @@ def plan_for(stem: str, width: int, height: int, opts: AugmentOptions) -> Plan:
     tile = target or min(width, height)  # keep-size tiles are as wide as the short side
     split = images.split_plan(width, height, tile, tile, opts.split_threshold, opts.overlap) if opts.split else None
     bases = [f"{stem}-split{i}" for i in range(len(split.boxes))] if split else [stem]
-    stems = []
+    stems, mirrored = [], []
     for base in bases:
         stems.append(base)
+        mirrored.append(False)
         if opts.flip:
             stems.append(f"{base}-flip")
-    return Plan(tuple(stems), split, target, _decode_size(width, height, target, split, opts.square))
+            mirrored.append(True)
+    return Plan(tuple(stems), tuple(mirrored), split, target, _decode_size(width, height, target, split, opts.square))
 
 
 def _decode_size(width: int, height: int, target: Optional[int], split: Optional[images.SplitPlan],
@@ -189,7 +199,7 @@ class SourceResult:
     copied: int = 0  # of those, written as the source's own bytes (no re-encode)
     captions: int = 0  # caption files written
     tiles: int = 0  # tiles when the source was split
-    uncaptioned: bool = False
+    named: bool = False  # captioned by its file name (no .txt beside it)
 
 
 WRITTEN, DONE, SKIPPED, FAILED = "written", "done", "skipped", "failed"
@@ -218,6 +228,9 @@ def process_source(task: Task) -> SourceResult:
 def _process(task: Task) -> SourceResult:
     src, out, opts = task.source, task.out, task.opts
     caption = _read_caption(src)
+    named = caption is None
+    if named:  # the trainer reads the file name: the outputs' names would read otherwise, their .txt will not
+        caption = filename_caption(src.name).encode("utf-8")
     with images.open_image(src, opts.max_pixels) as img:
         orientation = images.exif_orientation(img)
         width, height = images.oriented_size(img, orientation)
@@ -226,10 +239,11 @@ def _process(task: Task) -> SourceResult:
                                failed=False)
         plan = plan_for(src.stem, width, height, opts)
         paths = [out / f"{stem}.{opts.ext}" for stem in plan.stems]
+        captions = [_mirrored(caption) if mirror else caption for mirror in plan.mirrored]
         if all(p.is_file() for p in paths):
             # Every output is renamed into place whole, so all present = complete.
-            written = _sync_captions(paths, caption)
-            return SourceResult(src.name, DONE, captions=written, uncaptioned=caption is None)
+            written = _sync_captions(paths, captions)
+            return SourceResult(src.name, DONE, captions=written, named=named)
         drafted = bool(plan.decode_at_least) and images.draft_for(img, orientation, plan.decode_at_least)
         rgb = images.load_rgb(img, orientation, opts.background)
         # Still inside ``with``: ``rgb`` may be the file's own image, which closing destroys.
@@ -239,8 +253,7 @@ def _process(task: Task) -> SourceResult:
         untouched = (len(shaped) == 1 and shaped[0] is img and not drafted and not getattr(img, "is_animated", False)
                      and img.format == FORMATS[opts.format][0])
         icc = img.info.get("icc_profile") if img.mode != "CMYK" else None  # a CMYK profile is wrong for RGB
-        result = SourceResult(src.name, WRITTEN, tiles=len(shaped) if plan.split else 0,
-                              uncaptioned=caption is None)
+        result = SourceResult(src.name, WRITTEN, tiles=len(shaped) if plan.split else 0, named=named)
         named = iter(paths)
         for tile in shaped:
             pictures = [tile, images.mirror(tile)] if opts.flip else [tile]
@@ -252,8 +265,16 @@ def _process(task: Task) -> SourceResult:
                 else:
                     save(picture, path, opts.format, icc)
                 result.images += 1
-    result.captions = _sync_captions(paths, caption)
+    result.captions = _sync_captions(paths, captions)
     return result
+
+
+def _mirrored(caption: bytes) -> bytes:
+    """A mirror's caption: left and right swapped (a caption that is not UTF-8, which no trainer reads, as is)."""
+    try:
+        return swap_sides(caption.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:
+        return caption
 
 
 def _read_caption(src: Path) -> Optional[bytes]:
@@ -269,17 +290,15 @@ def _read_caption(src: Path) -> Optional[bytes]:
         raise ImageProblem(f"cannot read its caption ({exc.strerror or exc})") from None
 
 
-def _sync_captions(paths: list[Path], caption: Optional[bytes]) -> int:
-    """Make each output's ``.txt`` hold the source caption; returns how many files were written.
+def _sync_captions(paths: list[Path], captions: list[bytes]) -> int:
+    """Make each output's ``.txt`` hold its caption; returns how many files were written.
 
     Compared byte for byte first, so a rerun writes nothing yet still picks up a
     caption the user edited since.
     """
-    if caption is None:
-        return 0
     written = 0
     real_out = paths[0].parent.resolve()
-    for path in paths:
+    for path, caption in zip(paths, captions):
         target = path.with_suffix(CAPTION_EXT)
         try:
             # one byte more than the caption is enough to tell a different file; a link out is rewritten as a file
@@ -348,7 +367,7 @@ class AugmentReport:
     images: int = 0
     copied: int = 0
     captions: int = 0
-    uncaptioned: int = 0
+    named: int = 0  # sources captioned by their file names
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
 
@@ -373,7 +392,7 @@ class AugmentReport:
         self.images += result.images
         self.copied += result.copied
         self.captions += result.captions
-        self.uncaptioned += result.uncaptioned
+        self.named += result.named
 
     def summary(self) -> list[str]:
         lines = [
@@ -382,8 +401,9 @@ class AugmentReport:
             f"  wrote {self.images} images ({self.copied} copied unchanged) and {self.captions} captions"
             + (f"; split {self.split} into {self.tiles} tiles" if self.split else ""),
         ]
-        if self.uncaptioned:
-            lines.append(f"  {self.uncaptioned} of them have no .txt caption beside them, so their outputs have none")
+        if self.named:
+            lines.append(f"  {self.named} of them have no .txt caption, so the trainer reads their file names: their "
+                         "outputs got that caption as .txt files")
         lines += [f"  skipped {s.name}: {s.reason}" for s in sorted(self.skipped, key=lambda s: s.name)]
         lines += [f"  failed {f.name}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.name)]
         return lines

@@ -30,6 +30,10 @@ def temp_path_for(final: Path) -> Path:
     return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
+# how many bytes longer than its final name a temporary name is: a final name must leave this room
+TEMP_NAME_EXTRA = len(temp_path_for(Path("x")).name) - 1
+
+
 @contextlib.contextmanager
 def atomic_open(final: Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``final``; on success it replaces ``final``.

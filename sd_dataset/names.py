@@ -7,10 +7,13 @@ Windows device name, and fits in ``max_bytes`` bytes of UTF-8.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from pathlib import Path
 
 from .errors import DatasetError
+from .files import TEMP_NAME_EXTRA
 
 ILLEGAL_CHARS = '<>:"/\\|?*'
 REPLACEMENT = "_"
@@ -18,6 +21,28 @@ _ILLEGAL_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f\ud800-\udfff]')
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                        *(f"lpt{i}" for i in range(1, 10))})
 _EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+
+
+# the caps where os.pathconf cannot tell: 255 bytes a name (ext4, APFS; NTFS counts UTF-16 units, never more than
+# UTF-8 bytes), and Windows' MAX_PATH of 260 characters with its terminating NUL
+NAME_MAX = 255
+WINDOWS_PATH_MAX = 260
+
+
+def name_budget(folder: Path) -> int:
+    """The most UTF-8 bytes a file name in ``folder`` may have so that it and its temporary name fit both the
+    file system's name cap and the platform's path cap (the temporary name is ``TEMP_NAME_EXTRA`` longer)."""
+    folder = Path(folder).resolve()
+    name_max, path_max = NAME_MAX, WINDOWS_PATH_MAX
+    if hasattr(os, "pathconf"):
+        try:
+            name_max = min(NAME_MAX, os.pathconf(folder, "PC_NAME_MAX"))
+            path_max = os.pathconf(folder, "PC_PATH_MAX")
+        except (OSError, ValueError):
+            path_max = 4096  # Linux's PATH_MAX
+    # the path and its separator come before the name; the cap counts the terminating NUL
+    path_room = path_max - 1 - len(os.fsencode(folder)) - 1
+    return min(name_max, path_room) - TEMP_NAME_EXTRA
 
 
 def utf8_len(text: str) -> int:
@@ -50,9 +75,14 @@ def safe_filename(name: str, max_bytes: int = 240) -> str:
         text = stem + ext if stem else cut_utf8(text, max_bytes).rstrip(". ")
     if not text or text in (".", ".."):
         return REPLACEMENT
-    if text.split(".", 1)[0].rstrip(" ").lower() in _RESERVED:
+    if is_device_name(text):
         text = cut_utf8(REPLACEMENT + text, max_bytes).rstrip(". ")
     return text
+
+
+def is_device_name(name: str) -> bool:
+    """True when Windows takes ``name`` for a device (``con``, ``nul.png``, ``LPT1 .txt``)."""
+    return name.split(".", 1)[0].rstrip(" ").lower() in _RESERVED
 
 
 def is_safe_filename(name: str, max_bytes: int = 240) -> bool:

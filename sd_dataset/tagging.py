@@ -3,7 +3,10 @@
 Which post a file shows comes from the 32-hex run in its name (else from its bytes);
 the post comes from the fetch sidecar, the local cache, the offline index or, for what
 is left, one batched API lookup.  Images are copied into the output folder with their
-captions (``<stem>.txt``, the caption as the filename, or kohya's ``<N>_<concept>/``).
+captions (``<stem>.txt``, the caption as the filename, or kohya's ``<N>_<concept>/`` with the
+``dataset.toml`` sd-scripts reads).  Each reader gets its own text (see :mod:`sd_dataset.captions`): the web
+UI's prompt parser escaped ``.txt`` captions and file-name captions it reads as written, sd-scripts literal
+captions unless it weighs them.
 """
 
 from __future__ import annotations
@@ -22,23 +25,29 @@ from pathlib import Path
 from typing import Optional
 
 from . import postindex
+from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
+from .captions import SEPARATOR, caption_text, name_form
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
 from .images import IMAGE_EXTS, scan_images
+from .kohya import DATASET_CONFIG, Subset, dataset_config
 from .lock import folder_lock
-from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
+from .names import cut_utf8, is_device_name, name_budget, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
-from .tags import CaptionRules
+from .tags import CaptionRules, format_tag
 
 log = logging.getLogger(__name__)
 
 CAPTION_MODES = ("txt", "filename", "both")
 LAYOUTS = ("flat", "kohya")
-MAX_NAME_BYTES = 240
+MAX_NAME_BYTES = 240  # a folder name (kohya's concept folder)
+# the longest extension an output of ours or of augment gets (".jpeg", ".webp"; ".txt" beside them)
+LONGEST_EXT = max(len(f".{ext}") for ext in IMAGE_EXTS)
+MIN_STEM_BYTES = 40  # room for an md5 name and its number: a folder leaving less is refused
 MANIFEST = ".sd_dataset-tag.json"
 # The manifest names every output, up to 240 bytes each: a million images stay under this.
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -73,6 +82,12 @@ class TagOptions:
     common_threshold: float = 0.8  # flag tags on at least this share of images as likely subject traits
     retry_missing: bool = False
     offline: bool = False
+    weighted_captions: bool = False  # kohya: captions for sd-scripts' --weighted_captions (escaped, as prompts)
+
+    def escapes(self) -> bool:
+        """Whether .txt captions escape the prompt parser's characters: the web UI parses every caption (unless
+        the rules turn escaping off); sd-scripts reads them literally unless run with --weighted_captions."""
+        return self.weighted_captions if self.layout == "kohya" else self.rules.escape
 
     def validate(self) -> None:
         if self.caption not in CAPTION_MODES:
@@ -83,6 +98,10 @@ class TagOptions:
             raise DatasetError("The kohya layout reads .txt captions; use --caption txt or both with --layout kohya.")
         if self.layout == "kohya" and self.repeats < 1:
             raise DatasetError("--repeats must be at least 1.")
+        if self.layout != "kohya" and (self.weighted_captions or self.rules.pinned):
+            raise DatasetError("Weighted captions and pinned parts are for sd-scripts (kohya), whose prompts are "
+                               "weighed and shuffled that way; add --layout kohya, or drop --weighted-captions and "
+                               "--pin.")
         for value, option in ((self.exclude_common, "--exclude-common"), (self.common_threshold, "the threshold")):
             if value is not None and not 0 < value <= 1:
                 raise DatasetError(f"{option} is a share of the images, above 0 and at most 1 (e.g. 0.8).")
@@ -93,7 +112,8 @@ class Item:
     path: Path
     md5: Optional[str] = None
     post: Optional[Post] = None
-    caption: str = ""
+    caption: str = ""  # the .txt caption
+    parts: list[str] = field(default_factory=list)  # the caption's parts in display form
     output: Optional[str] = None
 
 
@@ -121,6 +141,8 @@ class TagReport:
     folder: Optional[Path] = None
     tag_names: dict[str, str] = field(default_factory=dict)  # tag -> caption form
     vocab_counts: dict[str, int] = field(default_factory=dict)
+    dataset_config: Optional[Path] = None  # kohya: the dataset.toml written
+    keep_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -160,6 +182,9 @@ class TagReport:
                              f"inversion absorbs them")
         if self.caption_mode in ("filename",) and self.captions:
             lines.append(FILENAME_REMINDER)
+        if self.dataset_config is not None:
+            lines.append(f"sd-scripts: train with --dataset_config \"{self.dataset_config}\" (keep_tokens "
+                         f"{self.keep_tokens} keeps the first {self.keep_tokens} parts in place when it shuffles)")
         return lines
 
 
@@ -174,6 +199,7 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files, refused = _list_images(src)
     with folder_lock(ensure_writable_dir(root), "tag"):
+        _check_config_is_ours(root, options)
         return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress)
 
 
@@ -212,6 +238,14 @@ def _check_folders(src: Path, out: Path, options: TagOptions) -> tuple[Path, Pat
             raise DatasetError(f"The output folder {out} is inside the source folder {src}; choose an output "
                                f"folder outside it (the source is never written).")
     return src, dest, root
+
+
+def _check_config_is_ours(root: Path, options: TagOptions) -> None:
+    """Refuse to overwrite a dataset.toml of the user's (one no earlier run of ours wrote)."""
+    config = root / DATASET_CONFIG
+    if options.layout == "kohya" and os.path.lexists(config) and DATASET_CONFIG not in _read_manifest(root / MANIFEST):
+        raise DatasetError(f"{config} is not one tag wrote, and the kohya layout writes its own there; move it "
+                           f"away, or choose another output folder.")
 
 
 def _list_images(src: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -327,14 +361,14 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
                            key=lambda t: (-report.frequency[t], t))
     drop = frozenset(report.common) if options.exclude_common else frozenset()
     report.excluded_common = bool(options.exclude_common)
-    report.tag_names = {t: rules.fmt(t) for t in report.frequency}
+    escape = options.escapes()
+    report.tag_names = {t: format_tag(t, rules.keep_underscores, escape) for t in report.frequency}
     if rules.vocab is not None:
         report.vocab_counts = {t: rules.vocab.count(t) for t in report.frequency}
     for item in items:
-        if item.post is not None:
-            item.caption = rules.caption(item.post, drop)
-        elif options.keep_untagged:
-            item.caption = rules.caption(None)
+        if item.post is not None or options.keep_untagged:
+            item.parts = rules.parts(item.post, drop)
+            item.caption = caption_text(item.parts, escape)
 
 
 # -- output files --------------------------------------------------------------------------------
@@ -351,20 +385,23 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
     with_txt = options.caption in ("txt", "both")
     companions = (".txt",) if with_txt else ()
+    budget = _stem_budget(dest)
     for item in keep:  # names first, in a fixed order, so a rerun picks the same ones
         ext = item.path.suffix.lower()
-        if options.caption == "txt" or not item.caption:
-            item.output = unique_name(safe_filename(item.path.stem, MAX_NAME_BYTES - 16), ext, taken, companions)
+        if options.caption == "txt":
+            item.output = unique_name(item.path.stem, ext, taken, companions, budget)
         else:
-            item.output = caption_filename(item.caption, ext, taken, guard_prefix=options.caption == "filename",
-                                           companions=companions)
+            item.output = caption_filename(item.parts, ext, taken, budget, companions)
     # claim every planned name before writing any, so a run killed midway (no ``finally`` runs then) leaves a
     # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
     planned = {_rel(dest / item.output, root) for item in keep}
-    if with_txt:
-        planned |= {_rel(dest / (item.output[:-len(item.path.suffix)] + ".txt"), root) for item in keep}
+    planned |= {_rel(_txt_path(dest, item), root) for item in keep if _has_txt(item, options)}
+    if options.layout == "kohya":
+        planned.add(DATASET_CONFIG)
     _write_manifest(manifest_path, planned | previous)
     written: set[str] = set()
+    if options.layout == "kohya":
+        written.add(_write_dataset_config(root, dest, options, report))
     complete = False
     progress.start(len(keep), "tag")
     try:
@@ -373,7 +410,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
             futures = {}
             try:
                 for item in keep:
-                    futures[pool.submit(_write_item, item, dest, with_txt)] = item
+                    futures[pool.submit(_write_item, item, dest, _has_txt(item, options))] = item
                 for future in as_completed(futures):
                     progress.check()
                     item = futures[future]
@@ -406,12 +443,44 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         _write_frequency(root / FREQUENCY_FILE, report)
 
 
+def _stem_budget(dest: Path) -> int:
+    """Bytes a name's stem may have in ``dest``: the name, its temporary name, and augment's names made from it
+    (``-split0-flip`` and another extension longer) must all fit the file system's caps."""
+    budget = name_budget(dest) - NAME_GROWTH - LONGEST_EXT
+    if budget < MIN_STEM_BYTES:
+        raise DatasetError(f"The output folder's path {dest} is too long to leave room for file names in it; "
+                           f"choose a folder with a shorter path.")
+    return budget
+
+
+def _has_txt(item: Item, options: TagOptions) -> bool:
+    """Whether ``item`` gets a .txt caption: in txt and both modes, except an empty one in the kohya layout
+    (sd-scripts refuses an empty caption file; with none it reads the subset's class tokens)."""
+    return options.caption in ("txt", "both") and bool(item.caption or options.layout != "kohya")
+
+
+def _txt_path(dest: Path, item: Item) -> Path:
+    return dest / (item.output[:-len(item.path.suffix)] + ".txt")
+
+
+def _write_dataset_config(root: Path, dest: Path, options: TagOptions, report: TagReport) -> str:
+    """Write the kohya layout's dataset.toml at ``root``; returns its name, relative to ``root``."""
+    rules = options.rules
+    concept = dest.name.split("_", 1)[1]  # what sd-scripts itself takes from a "<repeats>_<concept>" folder
+    subset = Subset(image_dir=dest.resolve(), num_repeats=options.repeats, class_tokens=rules.trigger or concept,
+                    keep_tokens=rules.pinned_count())
+    path = root / DATASET_CONFIG
+    write_text_if_changed(path, dataset_config(subset))
+    report.dataset_config, report.keep_tokens = path, subset.keep_tokens
+    return DATASET_CONFIG
+
+
 def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]]:
     name = item.output
     outputs = [dest / name]
     wrote = _copy_image(item.path, dest / name)
     if with_txt:
-        txt = dest / (name[:-len(item.path.suffix)] + ".txt")
+        txt = _txt_path(dest, item)
         outputs.append(txt)
         wrote += write_text_if_changed(txt, item.caption)
     return wrote, outputs
@@ -427,49 +496,67 @@ def _free(name: str, ext: str, taken: set[str], companions: tuple[str, ...]) -> 
     return True
 
 
-def unique_name(stem: str, ext: str, taken: set[str], companions: tuple[str, ...] = ()) -> str:
-    """``stem + ext``, or ``stem (2) + ext``, ``(3)``… — the first not in ``taken`` (compared case-blind).
+def unique_name(stem: str, ext: str, taken: set[str], companions: tuple[str, ...] = (),
+                budget: int = MAX_NAME_BYTES) -> str:
+    """``stem + ext``, or ``stem (2) + ext``, ``(3)``… — the first not in ``taken`` (compared case-blind), the
+    stem cut to ``budget`` bytes.  For .txt-captioned images, whose names the trainer does not read.
 
     ``companions`` are extensions of files that go beside it (``.txt``), which must be free too.
     """
     number = 1
     while True:
         suffix = "" if number == 1 else f" ({number})"
-        limit = MAX_NAME_BYTES - utf8_len(suffix + ext)
-        name = safe_filename(cut_utf8(stem, limit).rstrip(". ") + suffix + ext, MAX_NAME_BYTES)
+        name = safe_filename(cut_utf8(stem, budget - utf8_len(suffix)).rstrip(". ") + suffix + ext,
+                             budget + utf8_len(ext))
         if _free(name, ext, taken, companions):
             return name
         number += 1
 
 
-def caption_filename(caption: str, ext: str, taken: set[str], guard_prefix: bool = True,
+def caption_filename(parts: list[str], ext: str, taken: set[str], budget: int,
                      companions: tuple[str, ...] = ()) -> str:
-    """The caption as a safe, unique file name: whole tags only, at most 240 bytes with extension and number.
+    """A file name the web UI's trainer reads back as the caption ``parts`` (as many whole parts as fit).
 
-    Escaped parentheses lose their backslash (illegal in Windows names).  With ``guard_prefix`` a caption
-    the web UI would clip (one starting with a digit or ``-``, which it strips as a preprocess number) gets
-    a ``0 `` in front, which the web UI strips instead.
+    Each part is in its name form (:func:`~sd_dataset.captions.name_form`: no backslash, no emphasis, no
+    character Windows refuses); the stem holds at most ``budget`` bytes.  A number the trainer strips (its
+    ``^[-\\d]+\\s*``) goes first where the caption needs one: ``0 4 toes`` keeps the trainer from eating the
+    leading digit, ``0 .hidden`` keeps the file visible, ``0 con`` keeps it a file on Windows; and a name
+    already taken (case-blind) is numbered ``2 caption``, ``3 caption``…, never suffixed, which the trainer
+    would read as part of the last tag.  ``companions`` are extensions of files beside it that must be free too.
     """
-    # a file name cannot hold the backslash of an escaped parenthesis: write the parenthesis itself
-    unescaped = caption.replace("\\(", "(").replace("\\)", ")")
-    parts = [_ILLEGAL_RE.sub(REPLACEMENT, part) for part in unescaped.split(", ") if part]
-    prefix = "0 " if guard_prefix and parts and _WEBUI_PREFIX.match(parts[0]) else ""
+    words = [name_form(part) for part in parts if part]
     number = 1
     while True:
-        suffix = "" if number == 1 else f" ({number})"
-        budget = MAX_NAME_BYTES - utf8_len(prefix + suffix + ext)
-        stem = ""
-        for part in parts:
-            longer = f"{stem}, {part}" if stem else part
-            if utf8_len(longer.rstrip(". ")) > budget:
-                break
-            stem = longer
-        if not stem:  # the first tag alone is too long: cut inside it
-            stem = cut_utf8(parts[0] if parts else "", budget)
-        name = safe_filename(prefix + stem.rstrip(". ") + suffix + ext, MAX_NAME_BYTES)
+        prefix = f"{number} " if number > 1 else ""
+        stem = _whole_parts(words, budget - utf8_len(prefix))
+        if not prefix and _needs_number(stem):
+            prefix = "0 "
+            stem = _whole_parts(words, budget - utf8_len(prefix))
+        name = (prefix + stem if stem else prefix.rstrip()) + ext
         if _free(name, ext, taken, companions):
             return name
         number += 1
+
+
+def _whole_parts(words: list[str], room: int) -> str:
+    """As many leading ``words`` as fit in ``room`` bytes joined; the first alone cut (at a space if it has one)
+    when even it does not fit."""
+    stem = ""
+    for word in words:
+        longer = f"{stem}{SEPARATOR}{word}" if stem else word
+        if utf8_len(longer) > room:
+            break
+        stem = longer
+    if not stem and words:
+        cut = cut_utf8(words[0], room)
+        stem = cut.rsplit(" ", 1)[0] if " " in cut.strip() else cut
+    return stem
+
+
+def _needs_number(stem: str) -> bool:
+    """Whether the name ``stem`` needs a number in front: the trainer would eat its leading digits or hyphens,
+    it would be hidden (a leading dot) or be a Windows device, or it is empty."""
+    return not stem or bool(_WEBUI_PREFIX.match(stem)) or stem.startswith(".") or is_device_name(stem)
 
 
 def _copy_image(source: Path, final: Path) -> int:

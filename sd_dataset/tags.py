@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, Optional
 
 from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
 from .boorus.base import Post
+from .captions import ARTIST_PREFIX, SEPARATOR, caption_text, display_tag, escape_prompt
 from .errors import DatasetError
 
 # e621's tag categories, by the number its exports use
@@ -40,6 +41,8 @@ RATING_WORDS = SITES[DEFAULT_SITE].rating_words  # e621's; other sites' are in t
 NOT_ARTISTS = E621_NOT_ARTISTS
 # autocomplete category numbers only e621's numbering has: a file using one is e621.csv, whatever its name
 _E621_ONLY_NUMBERS = frozenset(VOCAB_NUMBERINGS["e621"]) - frozenset(VOCAB_NUMBERINGS["danbooru"])
+
+PINNABLE = ("rating", "artist")  # parts a kohya caption can keep first
 
 GUIDE, AUTOCOMPLETE, E621_TAGS = "tag,count", "autocomplete", "e621 tags export"
 E621_TAGS_HEADERLESS = "e621 tags export (no header)"
@@ -64,7 +67,7 @@ def _is_int(text: str) -> bool:
 
 def normalize_tag(text: str) -> str:
     """A tag as the user may type it (``red ball``, ``Red_Ball``, ``bow \\(weapon\\)``) in e621's form."""
-    text = text.strip().replace("\\(", "(").replace("\\)", ")")
+    text = re.sub(r"\\(.)", r"\1", text.strip())  # a caption's escapes: \( \) \[ \] \\
     return re.sub(r"\s+", "_", text).lower()
 
 
@@ -314,15 +317,12 @@ def _reason(exc: BaseException) -> str:
 # -- the caption --------------------------------------------------------------------------
 
 def format_tag(tag: str, keep_underscores: bool = False, escape: bool = True) -> str:
-    """A tag as the prompt parser should read it: ``red_ball`` → ``red ball``, ``(`` → ``\\(``.
+    """A tag as the web UI's prompt parser should read it: ``red_ball`` → ``red ball``, ``(`` → ``\\(``.
 
-    Tags with no letter or digit (``^_^``, ``>_<``) keep their underscores.
+    Kaomoji (``o_o``, ``^_^``) keep their underscores; ``escape=False`` leaves the text literal (for sd-scripts).
     """
-    if not keep_underscores and any(ch.isalnum() for ch in tag):
-        tag = tag.replace("_", " ")
-    if escape:
-        tag = tag.replace("(", "\\(").replace(")", "\\)")
-    return tag
+    text = display_tag(tag, keep_underscores)
+    return escape_prompt(text) if escape else text
 
 
 @dataclass
@@ -339,9 +339,17 @@ class CaptionRules:
     escape: bool = True
     trigger: str = ""
     site: str = ""
+    # parts kept first, right after the trigger, so that kohya's keep_tokens can pin them: "rating", "artist"
+    pinned: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.include = tuple(self.include)
+        # one part per comma-separated piece, as sd-scripts counts them for keep_tokens
+        self.trigger = SEPARATOR.join(p.strip() for p in self.trigger.split(",") if p.strip())
+        self.pinned = tuple(self.pinned)
+        unknown_pins = [p for p in self.pinned if p not in PINNABLE]
+        if unknown_pins:
+            raise DatasetError(f"Only {' and '.join(PINNABLE)} can be kept first, not {unknown_pins[0]!r}.")
         kept = {c for site in SITES.values() for c in site.caption_categories}  # always in: naming them is harmless
         unknown = [c for c in self.include if c not in INCLUDABLE and c not in kept]
         if unknown:
@@ -358,9 +366,6 @@ class CaptionRules:
     def site_for(self, post: Post) -> Site:
         """The site table entry whose rules ``post`` follows: its own site's, else the rules' site's, else e621's."""
         return site_of(post.site) or site_of(self.site) or SITES[DEFAULT_SITE]
-
-    def fmt(self, tag: str) -> str:
-        return format_tag(tag, self.keep_underscores, self.escape)
 
     def rating_part(self, post: Post) -> Optional[str]:
         word = self.site_for(post).rating_words.get((post.rating or "").lower()[:1])
@@ -421,25 +426,34 @@ class CaptionRules:
                 if self._vocab_category(t, site) == "artist" and t not in site.not_artists
                 and t not in self.exclude]
 
-    def caption(self, post: Optional[Post], drop: frozenset = frozenset()) -> str:
-        """The caption for ``post`` (just the trigger for a file with no post); ``drop`` removes more tags."""
-        parts: list[str] = []
-        if self.trigger:
-            parts.append(self.trigger)
+    def parts(self, post: Optional[Post], drop: frozenset = frozenset()) -> list[str]:
+        """The caption's parts in display form, each once: the trigger, the pinned parts, the rating and
+        artists not pinned, then the content tags (``drop`` removes more of those); a file with no post gets
+        just the trigger."""
+        first: list[str] = [self.trigger] if self.trigger else []
+        rest: list[str] = []
         if post is not None:
             rating = self.rating_part(post)
-            if rating:
-                parts.append(rating)
             artists = self.artists(post)
             artists += [a for a in self.uncategorised_artists(post) if a not in artists]
-            parts += [f"by {self.fmt(a)}" for a in artists]
-            parts += [self.fmt(t) for t in self.content_tags(post) if t not in drop]
-        seen, unique = set(), []
-        for part in parts:
-            if part not in seen:
-                seen.add(part)
-                unique.append(part)
-        return ", ".join(unique)
+            artist_parts = [ARTIST_PREFIX + display_tag(a, self.keep_underscores) for a in artists]
+            if rating:
+                (first if "rating" in self.pinned else rest).append(rating)
+            if "artist" in self.pinned:
+                first, rest = first + artist_parts[:1], rest + artist_parts[1:]  # keep_tokens pins one part
+            else:
+                rest += artist_parts
+            rest += [display_tag(t, self.keep_underscores) for t in self.content_tags(post) if t not in drop]
+        return list(dict.fromkeys(first + rest))
+
+    def pinned_count(self) -> int:
+        """How many leading parts every caption's pinned ones make (kohya's keep_tokens)."""
+        return (len(self.trigger.split(SEPARATOR)) if self.trigger else 0) \
+            + ("rating" in self.pinned and self.rating) + ("artist" in self.pinned and self.artist)
+
+    def caption(self, post: Optional[Post], drop: frozenset = frozenset()) -> str:
+        """The ``.txt`` caption for ``post``: escaped for a prompt parser unless ``escape`` is off."""
+        return caption_text(self.parts(post, drop), self.escape)
 
 
 def iter_caption_tags(caption: str) -> Iterator[str]:

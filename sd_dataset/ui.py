@@ -35,7 +35,7 @@ from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
 from .tagging import TagOptions, tag_folder
-from .tags import INCLUDABLE, CaptionRules, load_vocabulary_and_aliases
+from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
@@ -325,17 +325,18 @@ class DatasetTab:
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
-            offline: bool, username: str, api_key: str, remember: bool, bar) -> str:
+            offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool, bar) -> str:
         vocabulary = load_vocabulary_and_aliases(Path(vocab.strip()) if vocab.strip() else None,
                                                  Path(aliases.strip()) if aliases.strip() else None,
                                                  None if numbering == AUTO else numbering)
         rules = CaptionRules(vocab=vocabulary, include=tuple(include or ()),
                              exclude=frozenset(t.strip() for t in exclude.split(",") if t.strip()), rating=rating,
                              artist=artist, keep_underscores=keep_underscores, escape=escape, trigger=trigger.strip(),
-                             site=site)
+                             site=site, pinned=tuple(pin or ()))
         options = TagOptions(rules=rules, caption=caption, layout=layout, repeats=int(repeats or 10),
                              concept=concept.strip(), keep_untagged=keep_untagged,
-                             exclude_common=float(exclude_common) or None, offline=offline)
+                             exclude_common=float(exclude_common) or None, offline=offline,
+                             weighted_captions=weighted)
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
@@ -625,13 +626,18 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
             rating = gr.Checkbox(label="Rating first", value=defaults.get("rating", True))
             artist = gr.Checkbox(label="by <artist>", value=defaults.get("artist", True))
             keep_underscores = gr.Checkbox(label="Keep underscores", value=defaults.get("keep_underscores", False))
-            escape = gr.Checkbox(label="Escape ( )", value=defaults.get("escape", True))
+            escape = gr.Checkbox(label="Escape \\ ( ) [ ]", value=defaults.get("escape", True))
             keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
             offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
+        with gr.Row():
+            weighted = gr.Checkbox(label="Weighted captions (kohya: for sd-scripts' --weighted_captions)",
+                                   value=False, elem_id="sdds_weighted")
+            pin = gr.CheckboxGroup(list(PINNABLE), value=[], label="Keep first when kohya shuffles (with the trigger)",
+                                   elem_id="sdds_pin")
         run, cancel, log = _run_controls("tag", "Tag")
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-              offline] + fetch.login
+              offline, weighted, pin] + fetch.login
     return TagSection("tag", inputs, out, run, cancel, log, src=src)
 
 

@@ -53,7 +53,7 @@ CAPTION_OPTIONS = {  # setting → (default, label); the Tag section's defaults
     "sd_dataset_rating": (True, "Captions start with the rating"),
     "sd_dataset_artist": (True, "Captions name the artist (by <artist>)"),
     "sd_dataset_keep_underscores": (False, "Keep underscores in tags"),
-    "sd_dataset_escape": (True, "Escape ( ) in tags"),
+    "sd_dataset_escape": (True, "Escape \\ ( ) [ ] in tags"),
 }
 HYPERNETWORK_SIZES = ["768", "320", "640", "1280"]  # the web UI's Create hypernetwork defaults (strings, as its UI)
 POLL_SECONDS = 0.25

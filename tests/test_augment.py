@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from sd_dataset.cli import main
 from sd_dataset.errors import Cancelled, DatasetError
 from sd_dataset.files import TEMP_SUFFIX
 from sd_dataset.progress import Progress
+from webui_readers import training_captions
 
 LANCZOS = Image.Resampling.LANCZOS
 
@@ -101,20 +103,37 @@ def test_everything_in_one_folder(mixed, tmp_path):
                        | {f"{s}{f}.png" for s in ["square", "rgba", "palette", "cmyk", "rotated", "anim"]
                           for f in ("", "-flip")})
     assert {n for n in names if n.endswith(".png")} == expected_images
-    # Captions follow every output of a captioned source, and only those.
+    # Every output carries its source's caption: its .txt, else what the trainer read from its name ("palette").
     captioned = {"tall": "red ball", "wide": "blue cube", "square": "green ring", "rgba": "blue box",
                  "rotated": "rotated thing"}
+    read = training_captions(out)
     for name in expected_images:
-        stem = name[:-4]
-        source = stem.split("-")[0]
-        txt = out / f"{stem}.txt"
-        if source in captioned:
-            assert txt.read_text() == captioned[source], name
-        else:
-            assert not txt.exists(), name
+        source = name[:-4].split("-")[0]
+        assert read[name] == captioned.get(source, source), name
+    assert report.named == 3  # palette, cmyk, anim
     for name in expected_images:
         assert opened(out / name).size == (512, 512), name
     assert report.images == len(expected_images) and report.split == 2 and report.tiles == 8
+
+
+def test_outputs_add_nothing_to_what_the_trainer_reads_and_mirrors_swap_sides(tmp_path):
+    src = tmp_path / "src"
+    make(src, "a.png", noise(600, 200, 1), "looking left, by left artist, red ball")  # captioned by its .txt
+    named = "0 4 toes, looking left, by left artist, bow （weapon）"  # captioned by its name, as tag writes it
+    make(src, f"{named}.png", noise(600, 200, 2))
+    make(src, "2 red ball, facing_right.png", noise(200, 200, 3))  # a clash's number in front
+    out = tmp_path / "out"
+    report = run(src, out, flip=True, split=True, size=200, min_size=16)
+    meant = {"a": ("looking left, by left artist, red ball", "looking right, by left artist, red ball"),
+             named: ("4 toes, looking left, by left artist, bow （weapon）",
+                     "4 toes, looking right, by left artist, bow （weapon）"),
+             "2 red ball, facing_right": ("red ball, facing_right", "red ball, facing_left")}
+    read = training_captions(out)
+    assert len(read) == 4 * 2 + 4 * 2 + 2 and report.named == 2
+    for name, caption in read.items():
+        stem = name[:-len(".png")]
+        source = re.sub(r"(-split\d+)?(-flip)?$", "", stem)
+        assert caption == meant[source][stem.endswith("-flip")], name
 
 
 def test_split_tiles_are_crops_of_the_resized_source_at_webui_offsets(tmp_path):
@@ -332,7 +351,7 @@ def test_dedupe_keeps_the_largest(tmp_path):
     report = run(src, out, dedupe=True, workers=2)
     assert [s.name for s in report.skipped] == ["small.jpg"]
     assert "near-duplicate of big.png" in report.skipped[0].reason
-    assert {p.name for p in out.iterdir()} == {"big.png", "big.txt", "other.png", SETTINGS_FILE}
+    assert {p.name for p in out.iterdir()} == {"big.png", "big.txt", "other.png", "other.txt", SETTINGS_FILE}
     # Without --dedupe all three are written.
     assert run(src, tmp_path / "all").written == 3
 

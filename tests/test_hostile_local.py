@@ -60,7 +60,8 @@ def test_augment_skips_links_leading_out_of_the_source(linked, tmp_path):
     skipped = {s.name: s.reason for s in report.skipped}
     assert skipped["b.png"] == LINK_OUTSIDE and "e.png" not in skipped  # a dangling link is no file at all
     assert "d.txt" in skipped["d.png"] and LINK_OUTSIDE in skipped["d.png"]
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["a.png", "a.txt", "c.png"]  # c.png: no caption
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["a.png", "a.txt", "c.png", "c.txt"]
+    assert (out / "c.txt").read_text() == "c"  # c.png has no .txt: its caption is its name
     assert b"secret diary" not in all_bytes(out)
     assert "skipped b.png: it is a link" in "\n".join(report.summary())
 

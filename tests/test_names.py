@@ -51,42 +51,26 @@ def test_safe_filename_examples():
 @settings(max_examples=200)
 @given(st.lists(st.lists(tag_text, min_size=1, max_size=30), min_size=1, max_size=12),
        st.sampled_from([".png", ".jpg", ".webp"]))
-def test_caption_filenames_are_legal_bounded_unique_and_cut_at_tag_boundaries(captions, ext):
+def test_caption_filenames_are_legal_bounded_and_unique(captions, ext):
     taken: set[str] = set()
     names = []
     for tags in captions:
-        caption = ", ".join(tags)
-        name = caption_filename(caption, ext, taken)
+        name = caption_filename(tags, ext, taken, MAX_NAME_BYTES - len(ext))
         assert_legal(name, MAX_NAME_BYTES)
-        assert name.endswith(ext)
+        assert name.endswith(ext) and not name.startswith(".")
         names.append(name)
     assert len({n.casefold() for n in names}) == len(names)
 
 
-def test_caption_filename_cuts_at_a_tag_boundary_and_numbers_collisions():
+def test_caption_filename_numbers_clashes_in_front_and_cuts_at_a_tag_boundary():
     tags = [f"tag number {i:03d}" for i in range(40)]
     taken: set[str] = set()
-    first = caption_filename(", ".join(tags), ".png", taken)
-    second = caption_filename(", ".join(tags), ".png", taken)
-    # 14 tags of 14 bytes with 13 ", " and ".png" make 226 bytes; a 15th would make 242
-    assert first == ", ".join(tags[:14]) + ".png"
-    assert second == ", ".join(tags[:14]) + " (2).png"
-    taken.add(", ".join(tags[:14]).casefold() + f" ({3}).png")
-    assert caption_filename(", ".join(tags), ".png", taken) == ", ".join(tags[:14]) + " (4).png"
-    many = {", ".join(tags[:14]).casefold() + f" ({n}).png" for n in range(5, 1000)}
-    taken |= many
-    thousandth = caption_filename(", ".join(tags), ".png", taken)  # " (1000)" needs 3 more bytes: one tag less
-    assert thousandth == ", ".join(tags[:13]) + " (1000).png" or thousandth == ", ".join(tags[:14]) + " (1000).png"
-    assert len(thousandth.encode()) <= 240
-    assert caption_filename("red ball", ".png", taken) == "red ball.png"
-    assert caption_filename("RED BALL", ".png", taken) == "RED BALL (2).png"  # case-blind, as on Windows
-
-
-def test_caption_filename_guards_leading_digits_and_unescapes():
-    taken: set[str] = set()
-    assert caption_filename("3d, red ball", ".png", taken) == "0 3d, red ball.png"
-    assert caption_filename("bow \\(weapon\\), :3", ".png", taken) == "bow (weapon), _3.png"
-    assert caption_filename("3d", ".png", taken, guard_prefix=False) == "3d.png"
+    # 14 tags of 14 bytes with 13 ", " make 222 bytes; a 15th would make 238
+    assert caption_filename(tags, ".png", taken, 222) == ", ".join(tags[:14]) + ".png"
+    assert caption_filename(tags, ".png", taken, 222) == "2 " + ", ".join(tags[:13]) + ".png"  # "2 " costs a tag
+    assert caption_filename(["red ball"], ".png", taken, 222) == "red ball.png"
+    assert caption_filename(["RED BALL"], ".png", taken, 222) == "2 RED BALL.png"  # case-blind, as on Windows
+    assert caption_filename(["3d", "red ball"], ".png", taken, 222) == "0 3d, red ball.png"
 
 
 def test_unique_name_numbers():

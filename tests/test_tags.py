@@ -136,7 +136,8 @@ def test_exclude_file(tmp_path):
 
 @pytest.mark.parametrize("tag,expected", [
     ("red_ball", "red ball"), ("^_^", "^_^"), (">_<", ">_<"), (":3", ":3"), ("<3", "<3"),
-    ("bow_(weapon)", "bow \\(weapon\\)"), ("male/female", "male/female"), ("o_o", "o o"), ("(_)", "\\(_\\)"),
+    ("bow_(weapon)", "bow \\(weapon\\)"), ("male/female", "male/female"), ("o_o", "o_o"), ("(_)", "\\( \\)"),
+    ("[in]vader", "\\[in\\]vader"), ("back\\slash", "back\\\\slash"), ("-_-", "- -"),
 ])
 def test_format_tag(tag, expected):
     assert format_tag(tag) == expected

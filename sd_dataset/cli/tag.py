@@ -58,17 +58,27 @@ def register(sub) -> None:
                          "explicit on e621; general, sensitive, questionable, explicit on danbooru and gelbooru)")
     caption.add_argument("--no-artist", action="store_true", help="no 'by <artist>' parts")
     caption.add_argument("--keep-underscores", action="store_true", help="keep underscores in tag names")
-    caption.add_argument("--no-escape", action="store_true", help="do not escape ( and ) as \\( and \\)")
-    caption.add_argument("--trigger", metavar="WORD", default="", help="put WORD first in every caption")
+    caption.add_argument("--no-escape", action="store_true",
+                         help="do not escape \\ ( ) [ ] for the web UI's prompt parser (kohya: never escaped "
+                         "unless --weighted-captions)")
+    caption.add_argument("--trigger", metavar="WORD", default="",
+                         help="put WORD first in every caption (commas make it several parts, all kept first)")
     output = parser.add_argument_group("output")
     output.add_argument("--caption", choices=CAPTION_MODES, default="txt",
                         help="txt: <stem>.txt beside each image (default); filename: the caption as the file name; "
                         "both")
     output.add_argument("--layout", choices=LAYOUTS, default="flat",
-                        help="flat: images in --out (default); kohya: --out/<repeats>_<concept>/")
+                        help="flat: images in --out (default); kohya: --out/<repeats>_<concept>/ and "
+                        "--out/dataset.toml for sd-scripts' --dataset_config")
     output.add_argument("--repeats", type=int, default=10, help="kohya repeats per image (default 10)")
     output.add_argument("--concept", default="", help="kohya concept folder name (default: the trigger, else the "
                         "source folder's name)")
+    output.add_argument("--weighted-captions", action="store_true",
+                        help="kohya: captions for sd-scripts' --weighted_captions, escaped as prompts (default: "
+                        "literal, as sd-scripts reads them without it)")
+    output.add_argument("--pin", metavar="PARTS", default="",
+                        help="kohya: also keep these parts first when sd-scripts shuffles captions, comma separated: "
+                        "rating, artist (the trigger always is); dataset.toml's keep_tokens counts them")
     output.add_argument("--keep-untagged", action="store_true",
                         help="keep images no post was found for (captioned with just the trigger, or empty)")
     lookup = parser.add_argument_group("lookup")
@@ -92,11 +102,12 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
     include = tuple(c.strip().lower() for c in args.include.split(",") if c.strip())
     rules = CaptionRules(vocab=vocab, include=include, exclude=frozenset(exclude), rating=not args.no_rating,
                          artist=not args.no_artist, keep_underscores=args.keep_underscores,
-                         escape=not args.no_escape, trigger=args.trigger.strip(), site=args.booru)
+                         escape=not args.no_escape, trigger=args.trigger.strip(), site=args.booru,
+                         pinned=tuple(p.strip().lower() for p in args.pin.split(",") if p.strip()))
     options = TagOptions(rules=rules, caption=args.caption, layout=args.layout, repeats=args.repeats,
                          concept=args.concept, keep_untagged=args.keep_untagged,
                          exclude_common=args.exclude_common, retry_missing=args.retry_missing,
-                         offline=args.offline)
+                         offline=args.offline, weighted_captions=args.weighted_captions)
     options.validate()
     return options
 

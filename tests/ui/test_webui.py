@@ -652,7 +652,7 @@ def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
     host = package(webui).webui_host()
     shared.opts.dataset_filename_join_string = " "
     args = [str(src), "", "e621", "", "", "auto", "", None, "flat", 10, "", "", [], "", True, True, False, True, 0,
-            True, True, "", "", False, bar]
+            True, True, False, [], "", "", False, bar]
     args[1], args[7] = str(tmp_path / "txt"), "txt"
     DatasetTab(host).tag(*args)
     assert shared.opts.dataset_filename_join_string == " "  # .txt captions need no change
