@@ -16,7 +16,6 @@ import io
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,9 +28,9 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from booru_server import BooruServer, ServerPost  # noqa: E402
+from ui.conftest import free_port, launch_chromium  # noqa: E402  (the browser tests' own Chromium and flags)
+from ui.test_tab_browser import fill, wait_for_log  # noqa: E402
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SIZES = [(800, 600), (640, 800), (1024, 768), (600, 600), (1200, 500), (720, 540), (900, 900), (500, 1100)]
 ARTISTS = ["moss_and_fern", "pine_studio", "quiet_brush"]
 SKIES = {"day": ((120, 180, 235), (200, 230, 250)), "sunset": ((90, 70, 140), (250, 170, 110)),
@@ -126,12 +125,6 @@ def _red_panda(draw: ImageDraw.ImageDraw, cx: float, ground_y: float, s: float, 
     draw.ellipse([head_x - r * 0.12, head_y + r * 0.3, head_x + r * 0.12, head_y + r * 0.45], fill=(25, 20, 15))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_until_served(url: str, app: subprocess.Popen, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -145,24 +138,11 @@ def wait_until_served(url: str, app: subprocess.Popen, timeout_s: float = 120) -
     raise SystemExit(f"the app did not answer at {url} within {timeout_s:.0f} s")
 
 
-def fill(page, elem_id: str, text: str) -> None:
-    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-    box.fill(text)
-    box.dispatch_event("input")
-    box.press("Tab")
-
-
-def wait_for_log(page, elem_id: str, pattern: str, timeout_s: float) -> str:
-    page.wait_for_function("""([id, p]) => { const b = document.querySelector(`#${id} textarea`);
-        return b && new RegExp(p).test(b.value); }""", arg=[elem_id, pattern], timeout=timeout_s * 1000)
-    return page.locator(f"#{elem_id} textarea").first.input_value()
-
-
 def drive(url: str, server_url: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(url)
         page.wait_for_selector("#sdds_name")
@@ -172,7 +152,7 @@ def drive(url: str, server_url: str, out: Path) -> None:
         fill(page, "sdds_base_url", server_url)
         fill(page, "sdds_vocab", "tags.csv")
         page.click("#sdds_run_all")
-        print(wait_for_log(page, "sdds_all_log", "all steps done|stopped", 300))
+        print(wait_for_log(page, "sdds_all_log", "all steps done|stopped", 300_000))
         page.wait_for_function("() => document.querySelectorAll('#sdds_gallery img').length >= 12", timeout=60_000)
         fill(page, "sdds_base_url", "")  # the test server's address is no part of what a user would see
         for section in ("1 · Fetch", "2 · Tag", "3 · Augment"):  # folded, so the picture shows the training set
