@@ -252,53 +252,71 @@ def error_classes(trees) -> set[str]:
         classes |= more
 
 
-def code_messages() -> list[Message]:
+@functools.lru_cache(maxsize=None)
+def package_trees() -> dict[Path, ast.Module]:
+    return {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def functions_of(tree) -> list:
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def factories_of(tree, positions: dict[str, int]) -> dict[str, tuple[list[str], ast.Call]]:
+    """Helpers that build a message from their parameters and hand it back (return it, or append it to the
+    findings): helper → (its parameters, the call that builds the message).  Their callers fill them in."""
+    found = {}
+    for fn in functions_of(tree):
+        params = parameters(fn)
+        handed_back = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
+        handed_back += [n.args[0] for n in ast.walk(fn) if isinstance(n, ast.Call) and called_name(n) == "append"
+                        and n.args]
+        for call in (n for n in handed_back if isinstance(n, ast.Call) and called_name(n) in positions):
+            index = positions[called_name(call)]
+            if len(call.args) > index and {n.id for n in ast.walk(call.args[index])
+                                           if isinstance(n, ast.Name)} & set(params):
+                found[fn.name] = (params, call)
+    return found
+
+
+def default_messages(node: ast.ClassDef, where: str) -> list[Message]:
+    """An error class's own message: the default of its ``__init__``'s ``message`` (Cancelled's)."""
+    found = []
+    for init in (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"):
+        with_defaults = init.args.args[len(init.args.args) - len(init.args.defaults):]
+        found += [Message(d.value, f"{where}:{d.lineno}") for a, d in zip(with_defaults, init.args.defaults)
+                  if a.arg == "message" and isinstance(d, ast.Constant) and isinstance(d.value, str)]
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def code_messages() -> tuple[Message, ...]:
     """Every sentence the package says to the user, as DatasetErrors, refusals and findings."""
-    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PACKAGE.rglob("*.py"))}
+    trees = package_trees()
     positions = {name: 0 for name in error_classes(trees)} | MESSAGE_ARGUMENT
-    functions = {path: {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-                 for path, tree in trees.items()}
     found: list[Message] = []
-    # helpers that build a message from their parameters and hand it back (return it, or append it to findings):
-    # (module, helper) → (its parameters, the message expression); their callers' arguments fill it in
-    factories: dict[tuple[Path, str], tuple[list[str], ast.AST]] = {}
-    inside_factories: set[int] = set()
-    for path, tree in trees.items():
-        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
-            params = parameters(fn)
-            handed_back = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
-            handed_back += [n.args[0] for n in ast.walk(fn) if isinstance(n, ast.Call) and called_name(n) == "append"
-                            and n.args]
-            for call in (n for n in handed_back if isinstance(n, ast.Call) and called_name(n) in positions):
-                index = positions[called_name(call)]
-                if len(call.args) <= index:
-                    continue
-                message = call.args[index]
-                if {n.id for n in ast.walk(message) if isinstance(n, ast.Name)} & set(params):
-                    factories[path, fn.name] = (params, message)
-                    inside_factories.add(id(call))
     for path, tree in trees.items():
         where = str(path.relative_to(ROOT))
+        functions = {fn.name: fn for fn in functions_of(tree)}
+        factories = factories_of(tree, positions)
+        inside_factories = {id(call) for _, call in factories.values()}
         for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and node.name in positions:  # a default message (Cancelled)
-                for init in (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"):
-                    args = init.args.args[len(init.args.args) - len(init.args.defaults):]
-                    found += [Message(d.value, f"{where}:{d.lineno}") for a, d in zip(args, init.args.defaults)
-                              if a.arg == "message" and isinstance(d, ast.Constant) and isinstance(d.value, str)]
+            if isinstance(node, ast.ClassDef) and node.name in positions:
+                found += default_messages(node, where)
             if not isinstance(node, ast.Call) or id(node) in inside_factories:
                 continue
             name = called_name(node)
-            factory = factories.get((path, name))
+            factory = factories.get(name)
             if name in positions and len(node.args) > positions[name]:
-                texts = texts_of(node.args[positions[name]], functions[path])
+                texts = texts_of(node.args[positions[name]], functions)
             elif factory is not None and is_call_of(node, factory[0]):
-                texts = [render(factory[1], arguments(node, factory[0]))]
+                params, call = factory
+                texts = [render(call.args[positions[called_name(call)]], arguments(node, params))]
             else:
                 continue
             found += [Message(text, f"{where}:{node.lineno}") for text in texts if text is not None]
         found += [Message(text, f"{where}:{node.lineno}") for node in whole_strings(tree)
                   if (text := render(node)) is not None and text.startswith(REFUSAL)]
-    return found
+    return tuple(found)
 
 
 def whole_strings(tree) -> list[ast.AST]:
@@ -312,8 +330,8 @@ def whole_strings(tree) -> list[ast.AST]:
 def code_strings() -> list[Message]:
     """Every string the package holds with enough literal text to be a message (summary lines, warnings too)."""
     found = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        for node in whole_strings(ast.parse(path.read_text(encoding="utf-8"))):
+    for path, tree in package_trees().items():
+        for node in whole_strings(tree):
             text = render(node)
             if text and len(text.strip().replace(PLACEHOLDER, "")) >= MIN_LITERAL:
                 found.append(Message(text.strip(), str(path.relative_to(ROOT))))
