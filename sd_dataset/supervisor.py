@@ -65,7 +65,7 @@ VALUES_PER_WINDOW = 100  # the loss is logged often enough to give about this ma
 
 @dataclass(frozen=True)
 class Knobs:
-    """The supervisor's settings; see the README section for why the defaults are what they are."""
+    """The supervisor's settings; docs/supervised.md says why the defaults are what they are."""
 
     segment: int = 500  # K: steps per segment
     window: Optional[int] = None  # W: the smoothed loss is the median of the values in the last W steps; None = K
