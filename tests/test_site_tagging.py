@@ -310,7 +310,8 @@ def test_autocomplete_numbers_read_with_the_posts_site(vocab_file):
     ("danbooru.csv", "cat,5,10,\nhi_res,7,10,\n", "e621"),  # 7 is a number only e621 uses
     ("mine.csv", "cat,5,10,\nsome_lore,8,1,\n", "e621"),
     ("mine.csv", "highres,5,10,\n", None),
-    ("danbooru_e621_merged.csv", "highres,5,10,\n", None),  # the name says both: no guess
+    ("danbooru_e621_merged.csv", "highres,5,10,\n", "merged"),  # tag-autocomplete's merged list, by its name
+    ("mine.csv", "highres,5,10,\nmammal,12,10,\n", "merged"),  # 12 is past e621's numbers: only the merged list
 ])
 def test_vocabulary_numbering_from_the_file(tmp_path, name, text, numbering):
     path = tmp_path / name
@@ -318,10 +319,10 @@ def test_vocabulary_numbering_from_the_file(tmp_path, name, text, numbering):
     vocab = load_vocabulary(path)
     assert vocab.numbering == numbering
     first = text.split(",", 1)[0]
-    expected = {"danbooru": "meta", "e621": "species", None: "species"}[numbering]  # e621's reading by default
+    expected = {"danbooru": "meta", "merged": "meta", "e621": "species", None: "species"}[numbering]  # e621's by default
     assert vocab.categories[first] == expected
     assert load_vocabulary(path, "danbooru").category(first, "e621") == "meta"  # an explicit numbering wins
-    with pytest.raises(DatasetError, match="Unknown vocabulary numbering 'x'; choose e621 or danbooru."):
+    with pytest.raises(DatasetError, match="Unknown vocabulary numbering 'x'; choose e621, danbooru or merged."):
         load_vocabulary(path, "x")
 
 
@@ -330,6 +331,69 @@ def test_danbooru_csv_on_e621_posts_keeps_danbooru_numbers(tmp_path):
     path.write_text("highres,5,10,\nred_ball,0,5,\n")
     rules = CaptionRules(vocab=load_vocabulary(path))
     assert rules.caption(post("e621-export", "s", unknown=["highres", "red_ball"])) == "safe content, red ball"
+
+
+# tag-autocomplete's danbooru_e621_merged.csv, numbered as the README of its lists says (DraconicDragon's
+# dbr-e621-lists-archive, tag-lists/danbooru_e621_merged, which tag-autocomplete's colour map for the file follows):
+# Danbooru's categories as Danbooru numbers them, e621's from 7 up; 2, 6 and 13 carry no tags
+MERGED_README = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta", 7: "general", 8: "artist",
+                 9: "contributor", 10: "copyright", 11: "character", 12: "species", 14: "meta", 15: "lore"}
+MERGED_LIST = ('red_ball,0,6000,"round_ball"\n'
+               'some_artist,1,500,\n'
+               'ball_world,3,400,\n'
+               'ball_person,4,300,\n'
+               'highres,5,5000,"high_res,high_resolution"\n'
+               'anthro,7,3000,"anthromorph"\n'
+               'e6_artist,8,200,\n'
+               'e6_helper,9,20,\n'
+               'e6_world,10,100,\n'
+               'e6_person,11,90,\n'
+               'mammal,12,2500,"mammals"\n'
+               'hi_res,14,2800,\n'
+               'e6_lore,15,10,\n')
+
+
+@pytest.mark.parametrize("name", ["danbooru_e621_merged.csv", "model-tags.csv"])
+def test_the_merged_list_reads_with_its_own_numbers(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(MERGED_LIST, encoding="utf-8")
+    vocab = load_vocabulary(path)  # by its name, or by numbers only it uses (9 to 15)
+    assert vocab.numbering == "merged"
+    for line in MERGED_LIST.splitlines():
+        tag, number = line.split(",")[:2]
+        assert vocab.category(tag) == MERGED_README[int(number)], tag
+    assert vocab.category("highres") == "meta" and vocab.category("anthro") == "general"
+    assert vocab.resolve("mammals") == "mammal"
+    # a flat-tag site's post sorted by it: the artists of both halves named, meta of both left out, species kept
+    flat = post("rule34", "s", general=["highres", "anthro", "hi_res", "mammal", "e6_artist", "some_artist",
+                                        "e6_lore", "red_ball"])
+    assert CaptionRules(vocab=vocab).caption(flat) == \
+        "safe content, by e6 artist, by some artist, red ball, anthro, mammal"
+
+
+def test_the_merged_numbering_named_on_the_command_line(tmp_path, capsys):
+    import hashlib
+
+    from sd_dataset.fetch import write_sidecar
+
+    path = tmp_path / "model-tags.csv"  # a name that says nothing, and numbers e621's list also uses
+    path.write_text("highres,5,5000,\nanthro,7,3000,\ne6_artist,8,200,\nred_ball,0,100,\n", encoding="utf-8")
+    assert load_vocabulary(path).numbering == "e621"  # so it reads wrong without the option
+    src = tmp_path / "src"
+    src.mkdir()
+    data = image_bytes(7)
+    flat = Post(id=7, md5=hashlib.md5(data).hexdigest(), file_url=None, ext="png", rating="s",
+                tags={"general": ["highres", "anthro", "e6_artist", "red_ball"]}, site="rule34")
+    (src / flat.filename).write_bytes(data)
+    write_sidecar(src, flat)
+    out = tmp_path / "out"
+    args = ["tag", str(src), "--out", str(out), "--cache", str(tmp_path / "cache"), "--booru", "rule34", "--offline",
+            "--vocab", str(path), "--vocab-numbering", "merged"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (out / f"{flat.md5}.txt").read_text(encoding="utf-8") == "safe content, by e6 artist, anthro, red ball"
+    with pytest.raises(SystemExit):
+        main(["tag", "--help"])
+    assert "merged (danbooru_e621_merged.csv" in " ".join(capsys.readouterr().out.split())
 
 
 # -- tag's one-sentence errors ------------------------------------------------------------------------

@@ -34,9 +34,14 @@ GELBOORU_RATINGS = {"g": "general", "s": "sensitive", "q": "questionable", "e": 
 # rule34.xxx and safebooru.org name their ratings safe/questionable/explicit ("general" read as g, just in case)
 GELBOORU_V02_RATINGS = {"g": "general", "s": "safe", "q": "questionable", "e": "explicit"}
 
-# How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories: e621.csv uses
-# e621's numbers, danbooru.csv Danbooru's (which Gelbooru's tag API shares; Moebooru users use danbooru.csv)
-VOCAB_NUMBERINGS = {"e621": E621_CATEGORIES, "danbooru": danbooru.CATEGORY_NUMBERS}
+# How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories (its README, "CSV tag
+# data"): e621.csv uses e621's numbers and -1 for invalid, danbooru.csv Danbooru's (which Gelbooru's tag API shares;
+# Moebooru users use danbooru.csv); danbooru_e621_merged.csv keeps Danbooru's 0-5 and moves e621's up by 7, so e621's
+# -1 is 6, general 7 ... lore 15, and 2 is unused (the merged lists' README, dbr-e621-lists-archive)
+E621_VOCAB_NUMBERS = {-1: "invalid", **E621_CATEGORIES}
+MERGED_VOCAB_NUMBERS = {**danbooru.CATEGORY_NUMBERS, 2: "invalid",
+                        **{number + 7: name for number, name in E621_VOCAB_NUMBERS.items()}}
+VOCAB_NUMBERINGS = {"e621": E621_VOCAB_NUMBERS, "danbooru": danbooru.CATEGORY_NUMBERS, "merged": MERGED_VOCAB_NUMBERS}
 
 # artist-category tags that name no artist, per site family (data for the caption's "by <artist>" parts)
 E621_NOT_ARTISTS = frozenset({
