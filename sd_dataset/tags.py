@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
-from .boorus.base import Post
+from .boorus.base import UNCATEGORISED, Post
 from .errors import DatasetError
 
 # e621's tag categories, by the number its exports use
@@ -31,7 +31,6 @@ CATEGORY_IDS = {name: number for number, name in CATEGORY_NAMES.items()}
 # general and on e621 species, and the artist has its own part); the site table says which apply where
 INCLUDABLE = tuple(dict.fromkeys(("character", "copyright", "meta", "lore", "contributor", "invalid")
                                  + tuple(c for site in SITES.values() for c in site.includable)))
-UNCATEGORISED = "unknown"  # tags whose category we could not learn (an offline index without the tags export)
 DEFAULT_SITE = "e621"  # whose rules a post of no known site follows when the rules name no site either
 
 RATING_WORDS = SITES[DEFAULT_SITE].rating_words  # e621's; other sites' are in the site table

@@ -149,6 +149,64 @@ def test_plain_folder_tagged_by_md5_lookups_on_each_family(booru_server, site_se
     assert report.captions[names[3]] == f"{words[3]} content, red ball"
 
 
+# -- Moebooru's tag types ------------------------------------------------------
+
+MOE_TAGS = {"artist": ["some_artist", "banned_artist"], "circle": ["ball_circle"], "copyright": ["ball_world"],
+            "character": ["ball_person"], "general": ["red_ball", "blue_sky"], "faults": ["jpeg_artifacts"]}
+
+
+@pytest.mark.parametrize("site,options", [("yandere", {}), ("konachan", {"site": "konachan.com"})])
+def test_moebooru_captions_follow_the_tag_types_its_answers_bring(site_server, tmp_path, site, options):
+    posts = [ServerPost(id=700 + i, data=image_bytes(700 + i), rating=r, tags=MOE_TAGS) for i, r in enumerate("sqe")]
+    server = site_server(MoebooruServer, posts, **options)
+    booru = site_client(server, site)
+    downloaded = tmp_path / "downloaded"
+    assert fetch(booru, "red_ball", downloaded).downloaded == 3
+    asked = server.api_requests()
+    assert len(asked) == 1  # the types came in the search's own answer: no request of their own
+    assert asked[0].query["api_version"] == ["2"] and asked[0].query["include_tags"] == ["1"]
+    words = ["safe", "questionable", "explicit"]
+    cases = [((), "by some artist, blue sky, red ball"),  # no vocabulary: kept tags sorted by name
+             (("faults", "circle", "copyright"), "by some artist, ball circle, ball world, blue sky, jpeg artifacts, "
+                                                  "red ball")]
+    for include, caption in cases:
+        out = tmp_path / f"out{len(include)}"
+        with PostCache(tmp_path / "cache") as cache:
+            report = tag_folder(downloaded, out, TagOptions(rules=CaptionRules(include=include, site=site)),
+                                booru=booru, cache=cache)
+        assert report.ok and dict(report.sources) == {SIDECAR: 3}
+        for post, word in zip(posts, words):
+            assert (out / f"{post.md5}.txt").read_text(encoding="utf-8") == f"{word} content, {caption}"
+    # a plain folder: one batched md5 lookup brings the types too, and a rerun asks nothing
+    src = tmp_path / "mine"
+    src.mkdir()
+    for i, post in enumerate(posts):
+        (src / f"picture {i}.png").write_bytes(post.data)
+    for _ in range(2):
+        with PostCache(tmp_path / "cache2") as cache:
+            report = tag_folder(src, tmp_path / "mine-out", TagOptions(rules=CaptionRules(site=site)),
+                                booru=site_client(server, site), cache=cache)
+        assert report.captions["picture 0.png"] == "safe content, by some artist, blue sky, red ball"
+        assert len(server.api_requests()) == 2
+
+
+def test_a_moebooru_site_without_the_types_leaves_its_tags_to_the_vocabulary(site_server, tmp_path, vocab_file):
+    post = ServerPost(id=710, data=image_bytes(710), rating="s", tags={"general": ["some_artist", "highres",
+                                                                                 "red_ball", "blue_sky"]})
+    server = site_server(MoebooruServer, [post], api_v2=False)  # answers the bare array, whatever it is asked
+    downloaded = tmp_path / "downloaded"
+    booru = site_client(server, "yandere")
+    assert fetch(booru, "red_ball", downloaded).downloaded == 1
+    with PostCache(tmp_path / "cache") as cache:
+        plain = tag_folder(downloaded, tmp_path / "a", TagOptions(rules=CaptionRules(site="yandere")), booru=booru,
+                           cache=cache)
+        rules = CaptionRules(vocab=load_vocabulary(vocab_file), site="yandere")
+        sorted_ = tag_folder(downloaded, tmp_path / "b", TagOptions(rules=rules), booru=booru, cache=cache)
+    assert plain.captions[f"{post.md5}.png"] == "safe content, blue sky, highres, red ball, some artist"
+    assert sorted_.captions[f"{post.md5}.png"] == "safe content, by some artist, red ball, blue sky"
+
+
+
 # -- a plain folder, through the command line, on a Danbooru-shaped server -----------------------------
 
 @pytest.fixture
@@ -285,7 +343,7 @@ def test_kept_categories_per_site():
         assert {"character", "copyright", "meta"} <= set(site.includable)
     with pytest.raises(DatasetError, match=r"Unknown tag category 'circles' for --include; choose from "
                                            r"danbooru's: copyright, character, meta \(other sites' posts also "
-                                           r"have: lore, contributor, invalid, deprecated\)\.$"):
+                                           r"have: lore, contributor, invalid, deprecated, circle, faults\)\.$"):
         CaptionRules(include=("circles",), site="danbooru")
 
 
@@ -294,10 +352,12 @@ def test_autocomplete_numbers_read_with_the_posts_site(vocab_file):
     assert vocab.numbering is None  # neither the name nor the numbers say whose file it is
     assert vocab.category("highres", "danbooru") == "meta" and vocab.category("highres", "e621") == "species"
     rules = CaptionRules(vocab=vocab)
-    flat = post("yandere", "s", general=["highres", "red_ball", "some_artist", "ball_person"])
+    flat = post("rule34", "s", general=["highres", "red_ball", "some_artist", "ball_person"])
     assert rules.caption(flat) == "safe content, by some artist, red ball"  # 5 is Danbooru's meta
     assert CaptionRules(vocab=vocab, include=("character", "meta")).caption(flat) == \
         "safe content, by some artist, highres, red ball, ball person"
+    # a Moebooru post whose answer gave no tag types: the same
+    assert rules.caption(post("yandere", "s", unknown=flat.tags["general"])) == "safe content, by some artist, red ball"
     # the offline index's e621 posts of unknown category: 5 is e621's species, which a caption keeps
     unknown = post("e621-export", "s", unknown=["highres", "red_ball", "some_artist"])
     assert rules.caption(unknown) == "safe content, by some artist, highres, red ball"

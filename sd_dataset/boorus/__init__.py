@@ -90,8 +90,11 @@ class Site:
 
     @property
     def includable(self) -> tuple:
-        """The categories ``--include`` may add for this site's posts: its own, or for flat tags the vocabulary's."""
-        names = VOCAB_NUMBERINGS[self.vocab_numbering].values() if self.flat_tags else self.category_order
+        """The categories ``--include`` may add for this site's posts: its own and the vocabulary's (which sorts the
+        tags a post has no category for), or for flat tags only the vocabulary's."""
+        names = list(VOCAB_NUMBERINGS[self.vocab_numbering].values())
+        if not self.flat_tags:
+            names = list(dict.fromkeys(self.category_order + names))
         return tuple(c for c in names if c != "artist" and c not in self.caption_categories)
 
 
@@ -124,9 +127,9 @@ SITES: dict[str, Site] = {s.name: s for s in (
          GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, login_is_user_id=True,
          not_artists=GELBOORU_NOT_ARTISTS, flat_tags=True),
     Site("yandere", "moebooru", "https://yande.re", "YANDERE", "yandere", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS),
     Site("konachan", "moebooru", "https://konachan.com", "KONACHAN", "konachan", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS),
 )}
 
 _CLIENTS = {"e621": E621, "danbooru": Danbooru, "gelbooru": Gelbooru, "moebooru": Moebooru}
