@@ -149,7 +149,7 @@ def test_plain_folder_tagged_by_md5_lookups_on_each_family(booru_server, site_se
     assert report.captions[names[3]] == f"{words[3]} content, red ball"
 
 
-# -- Moebooru's tag types ------------------------------------------------------
+# -- Moebooru's tag types, and gelbooru.com's old ratings ---------------------------------------------
 
 MOE_TAGS = {"artist": ["some_artist", "banned_artist"], "circle": ["ball_circle"], "copyright": ["ball_world"],
             "character": ["ball_person"], "general": ["red_ball", "blue_sky"], "faults": ["jpeg_artifacts"]}
@@ -205,6 +205,19 @@ def test_a_moebooru_site_without_the_types_leaves_its_tags_to_the_vocabulary(sit
     assert plain.captions[f"{post.md5}.png"] == "safe content, blue sky, highres, red ball, some artist"
     assert sorted_.captions[f"{post.md5}.png"] == "safe content, by some artist, red ball, blue sky"
 
+
+def test_gelbooru_old_safe_rating_reads_as_general(site_server, tmp_path):
+    # before its 2022 change gelbooru.com answered safe/questionable/explicit, and safe is today's general
+    posts = [ServerPost(id=720 + i, data=image_bytes(720 + i), rating=word, tags={"general": ["red_ball"]})
+             for i, word in enumerate(["safe", "questionable", "sensitive"])]
+    server = site_server(GelbooruServer, posts, auth=GEL_AUTH, tag_types={"red_ball": 0})
+    booru = site_client(server, "gelbooru", username=GEL_AUTH[0], api_key=GEL_AUTH[1])
+    assert fetch(booru, "red_ball", tmp_path / "downloaded").downloaded == 3
+    with PostCache(tmp_path / "cache") as cache:
+        report = tag_folder(tmp_path / "downloaded", tmp_path / "out",
+                            TagOptions(rules=CaptionRules(site="gelbooru")), booru=booru, cache=cache)
+    assert [report.captions[f"{p.md5}.png"] for p in posts] == \
+        ["general content, red ball", "questionable content, red ball", "sensitive content, red ball"]
 
 
 # -- a plain folder, through the command line, on a Danbooru-shaped server -----------------------------

@@ -31,8 +31,9 @@ E621_RATINGS = {"s": "safe", "q": "questionable", "e": "explicit"}
 E621_CATEGORIES = {1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species", 0: "general",
                    6: "invalid", 7: "meta", 8: "lore"}
 GELBOORU_RATINGS = {"g": "general", "s": "sensitive", "q": "questionable", "e": "explicit"}
-# rule34.xxx and safebooru.org name their ratings safe/questionable/explicit ("general" read as g, just in case)
-GELBOORU_V02_RATINGS = {"g": "general", "s": "safe", "q": "questionable", "e": "explicit"}
+# rule34.xxx and safebooru.org name their ratings safe/questionable/explicit; "safe" reads as g, as gelbooru.com's old
+# one does, and s is kept for sidecars written before that
+GELBOORU_V02_RATINGS = {"g": "safe", "s": "safe", "q": "questionable", "e": "explicit"}
 
 # How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories (its README, "CSV tag
 # data"): e621.csv uses e621's numbers and -1 for invalid, danbooru.csv Danbooru's (which Gelbooru's tag API shares;

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 PAGE_LIMIT = 100  # the API's default; it takes up to 1000
 MAX_LIMIT = 1000
 MAX_OFFSET = 20000  # numbered (pid) paging stops about here on gelbooru.com; id:< cursors do not
-RATING_LETTERS = {"general": "g", "sensitive": "s", "safe": "s", "questionable": "q", "explicit": "e"}
+# "safe" is what gelbooru.com said before its 2022 change for what it now calls general (sensitive is new)
+RATING_LETTERS = {"general": "g", "sensitive": "s", "safe": "g", "questionable": "q", "explicit": "e"}
 # tag API "type" numbers, in the order gelbooru shows categories
 CATEGORY_NUMBERS = {1: "artist", 4: "character", 3: "copyright", 5: "meta", 0: "general", 6: "deprecated"}
 TAG_BATCH = 100
