@@ -53,8 +53,6 @@ class Trainer(Protocol):
 
     def use_template(self, path: Path) -> None: ...
 
-    def use_filename_captions(self) -> None: ...
-
     def supervise(self, request: TrainRequest, knobs: "Knobs", progress: Progress,
                   on_decision: Optional[Callable[["Decision", "SegmentResult"], None]] = None) -> "RunSummary":
         """A supervised run (``sd_dataset.supervisor``): segments, loss watching, reverts; its summary."""

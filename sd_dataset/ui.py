@@ -344,12 +344,7 @@ class DatasetTab:
         finally:
             booru.close()
             cache.close()
-        lines = report.summary()
-        if caption != "txt" and self.host.trainer is not None:
-            self.host.trainer.use_filename_captions()
-            lines.append("set the web UI's \"Filename join string\" to \", \" so the trainer reads file-name captions "
-                         "with their commas")
-        return _outcome(lines, report.ok)
+        return _outcome(report.summary(), report.ok)
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
@@ -611,7 +606,9 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
             aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
         with gr.Row():
             caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
-                               label="Caption as", elem_id="sdds_caption")
+                               label="Caption as", elem_id="sdds_caption",
+                               info="the web UI's trainer reads a .txt as written, else the file name less its "
+                                    "leading digits and dashes (and only what Filename word regex matches, if set)")
             layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
             repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
             concept = gr.Textbox(label="Concept (kohya)")

@@ -532,21 +532,6 @@ class WebuiTrainer:
                 atomic_write_bytes(target, data)
         textual_inversion.list_textual_inversion_templates()
 
-    def use_filename_captions(self) -> None:
-        """Set the web UI's "Filename join string" to ", " so file-name captions keep their commas."""
-        from modules import shared
-
-        if _opt("dataset_filename_join_string") == ", ":
-            return
-        if hasattr(shared.opts, "set"):
-            shared.opts.set("dataset_filename_join_string", ", ")
-        else:
-            shared.opts.dataset_filename_join_string = ", "
-        try:
-            shared.opts.save(shared.config_filename)
-        except Exception:  # frozen settings: the value holds until restart
-            pass
-
     # -- training ---------------------------------------------------------------------------------------------
     def _positional(self, low: Callable, request: TrainRequest) -> list:
         """The train function's arguments after ``id_task``, in its own order, by name."""

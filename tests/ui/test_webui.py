@@ -482,16 +482,6 @@ def test_a_template_outside_the_templates_folder_is_copied_in_and_listed(webui, 
         tab.host.trainer.use_template(other)
 
 
-def test_filename_captions_set_the_join_string_and_save(webui, tmp_path):
-    import json
-    from modules import shared
-
-    tab, _ = tab_and_request(webui, tmp_path)
-    tab.host.trainer.use_filename_captions()
-    assert shared.opts.dataset_filename_join_string == ", "
-    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
-
-
 def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     """The Blocks' train function, as the browser would call it (create + train)."""
     import stub_control
@@ -638,9 +628,9 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
 
 
-def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
-    import json
-
+def test_tagging_with_file_name_captions_leaves_the_web_uis_settings_alone(webui, tmp_path):
+    """The trainer reads a file name as its caption with the default settings (webui-api.md §8); the join string
+    matters only with a word regex, so the tab changes no setting and says what the trainer does instead."""
     from modules import shared
     from PIL import Image
 
@@ -650,14 +640,10 @@ def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
     src.mkdir()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(src / "picture.png")
     host = package(webui).webui_host()
-    shared.opts.dataset_filename_join_string = " "
-    args = [str(src), "", "e621", "", "", "auto", "", None, "flat", 10, "", "", [], "", True, True, False, True, 0,
-            True, True, "", "", False, bar]
-    args[1], args[7] = str(tmp_path / "txt"), "txt"
-    DatasetTab(host).tag(*args)
-    assert shared.opts.dataset_filename_join_string == " "  # .txt captions need no change
-    args[1], args[7] = str(tmp_path / "names"), "filename"
+    before = dict(shared.opts.data)
+    args = [str(src), str(tmp_path / "names"), "e621", "", "", "auto", "", "filename", "flat", 10, "", "red_panda",
+            [], "", True, True, False, True, 0, True, True, "", "", False, bar]
     log = DatasetTab(host).tag(*args)
-    assert "set the web UI's \"Filename join string\" to \", \"" in log
-    assert shared.opts.dataset_filename_join_string == ", "
-    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
+    assert "leading digits and dashes" in log and "Filename word regex" in log, log
+    assert shared.opts.data == before and not Path(shared.config_filename).exists()
+    assert len(list((tmp_path / "names").glob("*.png"))) == 1
