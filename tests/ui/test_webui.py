@@ -166,6 +166,53 @@ def test_the_host_reads_the_settings_and_falls_back_to_the_environment(webui, mo
     assert host.trainer is not None and host.caption_defaults["caption"] == "txt"
 
 
+TAG_LISTS = {  # tag-autocomplete's tags/ folder, in its formats (name,type,count,"aliases"; translations are 2 columns)
+    "danbooru.csv": 'red_ball,0,6000,"round_ball"\nhighres,5,5000,"high_res"\nsome_artist,1,50,\n',
+    "e621.csv": 'mammal,5,3000,"mammals"\nhi_res,7,2800,"highres"\nsome_artist,1,50,\n',
+    "danbooru_e621_merged.csv": 'red_ball,0,6000,\nhighres,5,5000,\nanthro,7,3000,\nmammal,12,2500,\n',
+    "e621_sfw.csv": 'mammal,5,3000,\n',
+    "derpibooru.csv": 'safe,9,2000,\n',  # another site's numbering: no model vocabulary here
+    "extra-quality-tags.csv": 'masterpiece,5,1,\n',
+    "EnglishDictionary.csv": 'apple,0\n',
+}
+
+
+def install_tag_autocomplete(webui, folder_name="a1111-sd-webui-tagcomplete", helper=True) -> Path:
+    folder = webui.parent / folder_name
+    (folder / "scripts").mkdir(parents=True)
+    if helper:
+        (folder / "scripts" / "tag_autocomplete_helper.py").write_text("# tag-autocomplete's settings and lists\n")
+    (folder / "tags").mkdir()
+    for name, text in TAG_LISTS.items():
+        (folder / "tags" / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_tag_autocompletes_lists_are_offered_with_their_numbering(webui):
+    from modules import extensions, script_callbacks, shared
+
+    from sd_dataset.tags import load_vocabulary
+
+    tags = install_tag_autocomplete(webui, "tagcomplete") / "tags"  # found by its own script, whatever its name
+    install_tag_autocomplete(webui, "lookalike", helper=False)  # a tags/ folder alone is not tag-autocomplete
+    extensions.list_extensions()  # the web UI lists its extensions at start
+    host = package(webui).webui_host()
+    found = [(v.path, v.numbering) for v in host.vocabularies]
+    assert found == [(tags / "danbooru.csv", "danbooru"), (tags / "danbooru_e621_merged.csv", "merged"),
+                     (tags / "e621.csv", "e621"), (tags / "e621_sfw.csv", "e621")]
+    for path, numbering in found:
+        assert load_vocabulary(path).numbering == numbering  # what the tab shows is how the file is read
+    (blocks, _, _), = script_callbacks.ui_tabs_callback()
+    field = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "sdds_vocab")
+    assert isinstance(field, gr.Dropdown)
+    choices = [c[0] if isinstance(c, (tuple, list)) else c for c in field.choices]  # gradio 4: (name, value)
+    assert choices == [str(path) for path, _ in found]
+
+    shared.opts.disabled_extensions = ["tagcomplete"]  # disabled in the Extensions tab: nothing offered
+    extensions.list_extensions()
+    assert package(webui).webui_host().vocabularies == []
+
+
 def stub_api_options() -> dict:
     import stub_control
 
