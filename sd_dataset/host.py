@@ -42,6 +42,15 @@ class CreateOptions:
     overwrite: bool = False
 
 
+@dataclass(frozen=True)
+class FoundVocabulary:
+    """A tag list the host found for the user (tag-autocomplete's, inside the web UI), and whose category numbers
+    it uses (a ``VOCAB_NUMBERINGS`` key)."""
+
+    path: Path
+    numbering: str
+
+
 class Trainer(Protocol):
     def host_state(self, request: TrainRequest) -> HostState: ...
 
@@ -52,8 +61,6 @@ class Trainer(Protocol):
     def train(self, request: TrainRequest, progress: Progress) -> str: ...
 
     def use_template(self, path: Path) -> None: ...
-
-    def use_filename_captions(self) -> None: ...
 
     def supervise(self, request: TrainRequest, knobs: "Knobs", progress: Progress,
                   on_decision: Optional[Callable[["Decision", "SegmentResult"], None]] = None) -> "RunSummary":
@@ -78,6 +85,8 @@ class Host:
     logins: Optional["LoginStore"] = None
     #: Who may drive the tab from a browser (see ``sd_dataset.access``).
     access: "Access" = field(default_factory=lambda: Access())
+    #: Tag lists offered in the Tag section's vocabulary field (a typed path works too).
+    vocabularies: list = field(default_factory=list)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

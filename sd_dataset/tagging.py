@@ -57,8 +57,10 @@ SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
 _MD5_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
 _OLD_PREPROCESS = re.compile(r"^\d+-\d([0-9a-fA-F]{32})(?![0-9a-fA-F])")  # A1111's old "00001-0<name>"
 _WEBUI_PREFIX = re.compile(r"^[-\d]+\s*")  # what the web UI strips from a filename caption
-FILENAME_REMINDER = ("Captions are in the file names: set the web UI's Settings → Training → \"Filename join "
-                     "string\" to \", \" (or tag again with --caption txt, which the trainer reads verbatim).")
+FILENAME_REMINDER = ("Captions are in the file names: the web UI's trainer reads an image's name, less its leading "
+                     "digits and dashes, as its caption where no .txt stands beside it; keep its Settings → Training → "
+                     "\"Filename word regex\" empty, or it keeps only what that regex matches (--caption txt is read "
+                     "verbatim).")
 
 
 def md5_from_name(stem: str) -> Optional[str]:

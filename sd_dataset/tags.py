@@ -5,7 +5,7 @@ each; :class:`CaptionRules` turns a :class:`~sd_dataset.boorus.base.Post` into t
 caption the trainer reads.  The rules follow the post's site (its ``site`` field, else
 the run's ``--booru``): its rating words, the categories a caption keeps, the
 artist-category tags that name no artist, and how a tag-autocomplete vocabulary's
-category numbers read (e621.csv and danbooru.csv number them differently).
+category numbers read (e621.csv, danbooru.csv and danbooru_e621_merged.csv number them differently).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
-from .boorus.base import Post
+from .boorus.base import UNCATEGORISED, Post
 from .captions import ARTIST_PREFIX, SEPARATOR, caption_text, display_tag, escape_prompt
 from .errors import DatasetError
 
@@ -32,7 +32,6 @@ CATEGORY_IDS = {name: number for number, name in CATEGORY_NAMES.items()}
 # general and on e621 species, and the artist has its own part); the site table says which apply where
 INCLUDABLE = tuple(dict.fromkeys(("character", "copyright", "meta", "lore", "contributor", "invalid")
                                  + tuple(c for site in SITES.values() for c in site.includable)))
-UNCATEGORISED = "unknown"  # tags whose category we could not learn (an offline index without the tags export)
 DEFAULT_SITE = "e621"  # whose rules a post of no known site follows when the rules name no site either
 
 RATING_WORDS = SITES[DEFAULT_SITE].rating_words  # e621's; other sites' are in the site table
@@ -41,6 +40,8 @@ RATING_WORDS = SITES[DEFAULT_SITE].rating_words  # e621's; other sites' are in t
 NOT_ARTISTS = E621_NOT_ARTISTS
 # autocomplete category numbers only e621's numbering has: a file using one is e621.csv, whatever its name
 _E621_ONLY_NUMBERS = frozenset(VOCAB_NUMBERINGS["e621"]) - frozenset(VOCAB_NUMBERINGS["danbooru"])
+# numbers only the merged list has (e621's categories moved up by 7 reach past e621's own): a file using one is merged
+_MERGED_ONLY_NUMBERS = frozenset(VOCAB_NUMBERINGS["merged"]) - frozenset(VOCAB_NUMBERINGS["e621"])
 
 PINNABLE = ("rating", "artist")  # parts a kohya caption can keep first
 
@@ -162,14 +163,16 @@ def detect_format(rows: list[list[str]]) -> Optional[str]:
 def load_vocabulary(path: Path, numbering: Optional[str] = None) -> Vocabulary:
     """Read a vocabulary in any known format (plain or gzip); one clear sentence when that fails.
 
-    ``numbering`` (``"e621"`` or ``"danbooru"``) says how a tag-autocomplete file numbers its categories.
-    Without it: e621's when the file uses a number only e621 has (2, 6, 7, 8) or its name says e621 (as
-    tag-autocomplete's ``e621.csv``), Danbooru's when its name says danbooru, else each post's site decides.
-    e621's tags export always uses e621's numbers.
+    ``numbering`` (a :data:`VOCAB_NUMBERINGS` key) says how a tag-autocomplete file numbers its categories.
+    Without it: the merged list's when the file uses a number past e621's (9 to 15) or its name says both danbooru
+    and e621 (as ``danbooru_e621_merged.csv``); e621's when the file uses a number only e621 has (-1, 2, 6, 7, 8)
+    or its name says e621 (as ``e621.csv``); Danbooru's when its name says danbooru; else each post's site
+    decides.  e621's tags export always uses e621's numbers.
     """
     path = Path(path).expanduser()
     if numbering is not None and numbering not in VOCAB_NUMBERINGS:
-        raise DatasetError(f"Unknown vocabulary numbering {numbering!r}; choose {' or '.join(VOCAB_NUMBERINGS)}.")
+        *others, last = VOCAB_NUMBERINGS
+        raise DatasetError(f"Unknown vocabulary numbering {numbering!r}; choose {', '.join(others)} or {last}.")
     try:
         with open_text(path) as fh:
             reader = csv.reader(fh)
@@ -205,12 +208,22 @@ def _numbering_of(vocab: Vocabulary, path: Path) -> Optional[str]:
         return "e621"
     if not vocab.category_numbers:
         return None
-    if any(n in _E621_ONLY_NUMBERS for n in set(vocab.category_numbers.values())):
+    numbers = set(vocab.category_numbers.values())
+    named = numbering_from_name(path.name)
+    if numbers & _MERGED_ONLY_NUMBERS or named == "merged":
+        return "merged"
+    if numbers & _E621_ONLY_NUMBERS:
         return "e621"
-    name = path.name.lower()
+    return named
+
+
+def numbering_from_name(name: str) -> Optional[str]:
+    """Whose category numbers a tag-autocomplete file uses, as its name tells: ``e621`` (or ``e926``) in it means
+    e621's, ``danbooru`` Danbooru's, both the merged list's (``danbooru_e621_merged.csv``); None when it says none."""
+    name = name.lower()
     says = [key for key, words in (("e621", ("e621", "e926")), ("danbooru", ("danbooru",)))
             if any(w in name for w in words)]
-    return says[0] if len(says) == 1 else None
+    return "merged" if len(says) == 2 else (says[0] if says else None)
 
 
 def _read_rows(vocab: Vocabulary, fmt: str, first: list[list[str]], rows: Iterable[list[str]]) -> None:

@@ -326,7 +326,8 @@ class DatasetTab:
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool, bar) -> str:
-        vocabulary = load_vocabulary_and_aliases(Path(vocab.strip()) if vocab.strip() else None,
+        vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
+        vocabulary = load_vocabulary_and_aliases(Path(vocab) if vocab else None,
                                                  Path(aliases.strip()) if aliases.strip() else None,
                                                  None if numbering == AUTO else numbering)
         rules = CaptionRules(vocab=vocabulary, include=tuple(include or ()),
@@ -345,12 +346,12 @@ class DatasetTab:
         finally:
             booru.close()
             cache.close()
-        lines = report.summary()
-        if caption != "txt" and self.host.trainer is not None:
-            self.host.trainer.use_filename_captions()
-            lines.append("set the web UI's \"Filename join string\" to \", \" so the trainer reads file-name captions "
-                         "with their commas")
-        return _outcome(lines, report.ok)
+        return _outcome(report.summary(), report.ok)
+
+    def numbering_for(self, vocab: Optional[str]) -> str:
+        """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
+        found = {str(v.path): v.numbering for v in self.host.vocabularies}
+        return found.get((vocab or "").strip(), AUTO)
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
@@ -518,6 +519,8 @@ class FetchSection(Step):
 @dataclass
 class TagSection(Step):
     src: gr.Textbox
+    vocab: gr.components.Component  # a Textbox, or a Dropdown of the host's vocabularies
+    numbering: gr.Dropdown
 
 
 @dataclass
@@ -605,14 +608,16 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
             src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
             out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
         with gr.Row():
-            vocab = gr.Textbox(label="Model vocabulary (tags.csv, autocomplete csv or e621 tags export)",
-                               elem_id="sdds_vocab", scale=2)
+            vocab = _vocabulary_field(host)
             numbering = gr.Dropdown([AUTO] + list(VOCAB_NUMBERINGS), value=AUTO,
-                                    label="Its category numbers (autocomplete csv)", scale=0)
+                                    label="Its category numbers (autocomplete csv)", elem_id="sdds_numbering",
+                                    scale=0)
             aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
         with gr.Row():
             caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
-                               label="Caption as", elem_id="sdds_caption")
+                               label="Caption as", elem_id="sdds_caption",
+                               info="the web UI's trainer reads a .txt as written, else the file name less its "
+                                    "leading digits and dashes (and only what Filename word regex matches, if set)")
             layout = gr.Radio(["flat", "kohya"], value="flat", label="Layout")
             repeats = gr.Number(label="Repeats (kohya)", value=10, precision=0)
             concept = gr.Textbox(label="Concept (kohya)")
@@ -638,7 +643,17 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
               offline, weighted, pin] + fetch.login
-    return TagSection("tag", inputs, out, run, cancel, log, src=src)
+    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering)
+
+
+def _vocabulary_field(host: Host):
+    """A path box, or where the host found tag lists (tag-autocomplete's) a dropdown of them that takes a typed
+    path too."""
+    label = "Model vocabulary (tags.csv, autocomplete csv or e621 tags export)"
+    if not host.vocabularies:
+        return gr.Textbox(label=label, elem_id="sdds_vocab", scale=2)
+    return gr.Dropdown([str(v.path) for v in host.vocabularies], value=None, allow_custom_value=True,
+                       label=f"{label}: tag-autocomplete's lists, or type a path", elem_id="sdds_vocab", scale=2)
 
 
 def _augment_section() -> AugmentSection:
@@ -798,6 +813,12 @@ def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSect
                       api_name=f"{step.key}_cancel")
 
 
+def _wire_vocabulary(tab: DatasetTab, tag: TagSection) -> None:
+    """Choosing a found tag list shows its numbering; another path leaves it to the file (auto)."""
+    if tab.host.vocabularies:
+        tag.vocab.change(tab.numbering_for, tag.vocab, tag.numbering, queue=False)
+
+
 def _wire_folders(tab: DatasetTab, header: Header, steps: list[Step], train: TrainSection,
                   preview: PreviewSection) -> None:
     fetch, tag, augment, template = steps
@@ -887,6 +908,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         _wire_folders(tab, header, steps, train, preview)
         _wire_step(tab, fetch, tab.fetch, preview)
         _wire_step(tab, tag, tab.tag, preview)
+        _wire_vocabulary(tab, tag)
         _wire_step(tab, augment, tab.augment, preview)
         template.run.click(_sentence(lambda *v: tab.template(*v)), template.inputs, template.log, api_name="template")
         _wire_train(tab, train, augment, template)

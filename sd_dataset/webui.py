@@ -6,7 +6,8 @@ inside a function, so importing this module never needs the web UI.  It provides
 * :func:`register`: the settings section ("Dataset", under Training) and the Dataset tab, after moving API keys
   typed into the old settings out of them (:func:`move_keys_out_of_settings`);
 * :func:`webui_host`: a :class:`~sd_dataset.host.Host` filled from ``shared.opts`` and ``cmd_opts``, whose
-  logins the user asked to remember live in :func:`login_file`, never in the settings;
+  logins the user asked to remember live in :func:`login_file`, never in the settings, and whose vocabularies are
+  tag-autocomplete's tag lists when that extension is installed (:func:`tag_autocomplete_lists`);
 * :class:`WebuiTrainer`: the tab's :class:`~sd_dataset.host.Trainer`.  It creates embeddings and
   hypernetworks with the web UI's own functions and trains through the web UI's own wrapper and queue
   (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
@@ -37,7 +38,7 @@ from typing import Callable, List, Optional, Tuple
 
 from .access import Access
 from .errors import DatasetError
-from .host import CreateOptions, Host
+from .host import CreateOptions, FoundVocabulary, Host
 from .http import Credentials
 from .logins import LoginStore
 from .progress import Progress
@@ -65,6 +66,9 @@ _NAME_OK = set(string.ascii_letters + string.digits + "._- ")
 # sd_dataset/logins.json, 403 for .sd_dataset/logins.json), so the logins live in a dot folder; gradio 4 (Forge)
 # serves dot paths too, so app_started also puts the folder on gradio's blocked paths
 LOGINS_FOLDER = ".sd_dataset"
+# what marks the tag-autocomplete extension (DominikDoom/a1111-sd-webui-tagcomplete) whatever its folder is named; its
+# tag lists lie in its tags/ folder
+TAG_AUTOCOMPLETE_SCRIPT = Path("scripts", "tag_autocomplete_helper.py")
 log = logging.getLogger(__name__)
 
 
@@ -334,10 +338,31 @@ def webui_host() -> Host:
                 credentials=credentials, api_rate=rate, trainer=WebuiTrainer(kinds, name) if kinds else None,
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
-                augment_executor=augment_executor(), logins=logins, access=webui_access())
+                augment_executor=augment_executor(), logins=logins, access=webui_access(),
+                vocabularies=tag_autocomplete_lists())
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host
+
+
+def tag_autocomplete_lists() -> List[FoundVocabulary]:
+    """tag-autocomplete's tag lists whose numbering their names tell (``e621.csv``, ``danbooru.csv``,
+    ``danbooru_e621_merged.csv``…), when the extension is installed and enabled; its other files (translations,
+    extra tags, other sites' lists) are no model vocabulary."""
+    from modules import extensions
+
+    from .tags import numbering_from_name
+
+    found = []
+    for extension in extensions.active():
+        folder = Path(extension.path)
+        if not (folder / TAG_AUTOCOMPLETE_SCRIPT).is_file():
+            continue
+        for path in sorted((folder / "tags").glob("*.csv")):
+            numbering = numbering_from_name(path.name)
+            if numbering is not None and path.is_file():
+                found.append(FoundVocabulary(path, numbering))
+    return found
 
 
 def augment_executor() -> Optional[Callable[[int], Executor]]:
@@ -531,21 +556,6 @@ class WebuiTrainer:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(target, data)
         textual_inversion.list_textual_inversion_templates()
-
-    def use_filename_captions(self) -> None:
-        """Set the web UI's "Filename join string" to ", " so file-name captions keep their commas."""
-        from modules import shared
-
-        if _opt("dataset_filename_join_string") == ", ":
-            return
-        if hasattr(shared.opts, "set"):
-            shared.opts.set("dataset_filename_join_string", ", ")
-        else:
-            shared.opts.dataset_filename_join_string = ", "
-        try:
-            shared.opts.save(shared.config_filename)
-        except Exception:  # frozen settings: the value holds until restart
-            pass
 
     # -- training ---------------------------------------------------------------------------------------------
     def _positional(self, low: Callable, request: TrainRequest) -> list:

@@ -11,9 +11,12 @@
   ``s=tag`` answers tag types; ``user_id``/``api_key`` query parameters.  With
   ``echo_key`` it echoes the login into posts, HTML-escaped tags included, and the
   scripted ``echorefusal`` refuses a search in words that quote the URL-encoded key.
-* :class:`MoebooruServer`: ``/post.json`` → bare array with flat ``tags``, page
-  numbers, ``md5:a,b`` lists, ``login``/``password_hash`` parameters, files under
-  ``/image/<md5>/<site> <id> <tags>.<ext>`` as yande.re names them.
+* :class:`MoebooruServer`: ``/post.json`` → bare array with flat ``tags``, or with
+  ``api_version=2`` (moebooru's ``post_controller``) ``{"posts": [...]}`` plus, with
+  ``include_tags=1``, ``"tags": {name: type}`` for every tag of those posts (each
+  post's category names its tags' type; ``api_v2=False`` plays a site that ignores
+  the parameter); page numbers, ``md5:a,b`` lists, ``login``/``password_hash``
+  parameters, files under ``/image/<md5>/<site> <id> <tags>.<ext>`` as yande.re names them.
 
 The request log, scripted and random faults and file bytes are
 :class:`booru_server.BooruServer`'s; only the routing and answers differ.
@@ -327,11 +330,12 @@ class MoebooruServer(SiteServer):
     rate_status = 503
 
     def __init__(self, posts=None, *, site: str = "yande.re", auth: Optional[tuple[str, str]] = None,
-                 protocol_relative: bool = False, **kwargs):
+                 protocol_relative: bool = False, api_v2: bool = True, **kwargs):
         super().__init__(posts, **kwargs)
         self.site = site
         self.auth = auth  # (login, password_hash) that counts as logged in
         self.protocol_relative = protocol_relative
+        self.api_v2 = api_v2
 
     def file_url(self, post: ServerPost) -> str:
         tags = " ".join(t for cat in post.tags.values() for t in cat)
@@ -365,7 +369,14 @@ class MoebooruServer(SiteServer):
         limit = min(1000, int(one.get("limit", "40")))
         page = max(1, int(one.get("page", "1")))
         matches = sorted((p for p in self.posts if not p.deleted and self._matches(p, terms)), key=lambda p: -p.id)
-        return 200, [self.post_json(p, logged_in) for p in matches[(page - 1) * limit: page * limit]]
+        shown = matches[(page - 1) * limit: page * limit]
+        posts = [self.post_json(p, logged_in) for p in shown]
+        if not (self.api_v2 and one.get("api_version") == "2"):
+            return 200, posts
+        answer = {"posts": posts}  # votes and pools only when asked for (include_votes, include_pools)
+        if one.get("include_tags") == "1":
+            answer["tags"] = {tag: category for p in shown for category, tags in p.tags.items() for tag in tags}
+        return 200, answer
 
     @staticmethod
     def _matches(post: ServerPost, terms: list[str]) -> bool:

@@ -159,6 +159,38 @@ def test_cli_one_sentence_errors(tmp_path):
     assert "Cannot reach e621 at http://127.0.0.1:9" in result.stderr
 
 
+def test_cli_fetch_a_search_that_is_one_negative_tag_after_dashes(booru_server, tmp_path):
+    posts = [ServerPost(id=1, data=image_bytes(1), tags={"general": ["female", "red_ball"]}),
+             ServerPost(id=2, data=image_bytes(2), tags={"general": ["male", "red_ball"]})]
+    server = booru_server(posts)
+    out = tmp_path / "out"
+    result = run_cli(["fetch", "--out", str(out), "--base-url", server.url, "--rate", "2", "--", "-female"])
+    assert result.returncode == 0, result.stderr
+    assert "downloaded 1" in result.stdout
+    assert [r.query["tags"] for r in server.api_requests()] == [["-female"]]
+    assert sorted(p.name for p in out.iterdir()) == [f"{posts[1].md5}.json", f"{posts[1].md5}.png"]
+    # the guide's search of several words needs no dashes, even when it starts with a negative tag
+    result = run_cli(["fetch", "-female red_ball", "--out", str(tmp_path / "two"), "--base-url", server.url,
+                      "--rate", "2"])
+    assert result.returncode == 0 and "downloaded 1" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("args,sentence", [
+    (["fetch", "-female", "--out", "OUT"], "the following arguments are required: query; a search that is one "
+     "negative tag (such as -female) reads as an option: put it last, after --, as in: fetch --out DIR -- -female"),
+    (["fetch", "--", "-female", "--out", "OUT"], "the following arguments are required: --out; everything after -- "
+     "is the search, so put the options before it, as in: fetch --out DIR -- -female"),
+    (["fetch", "red_panda", "-female", "--out", "OUT"], "unrecognized arguments: -female; a search of several words "
+     'is one argument: quote it, as in: fetch "red_panda -female" --out DIR'),
+])
+def test_a_search_read_as_options_says_how_to_give_it(tmp_path, args, sentence):
+    result = run_cli([str(tmp_path) if a == "OUT" else a for a in args])
+    assert result.returncode == 2 and result.stderr.splitlines()[-1].endswith(sentence), result.stderr
+    assert not list(tmp_path.iterdir())
+    help_text = " ".join(run_cli(["fetch", "--help"]).stdout.split())
+    assert "after --: fetch --out DIR -- -female" in help_text
+
+
 def test_killed_run_resumes_to_the_same_folder(booru_server, tmp_path):
     posts = make_posts(40)
     server = booru_server(posts)

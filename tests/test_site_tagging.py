@@ -149,6 +149,77 @@ def test_plain_folder_tagged_by_md5_lookups_on_each_family(booru_server, site_se
     assert report.captions[names[3]] == f"{words[3]} content, red ball"
 
 
+# -- Moebooru's tag types, and gelbooru.com's old ratings ---------------------------------------------
+
+MOE_TAGS = {"artist": ["some_artist", "banned_artist"], "circle": ["ball_circle"], "copyright": ["ball_world"],
+            "character": ["ball_person"], "general": ["red_ball", "blue_sky"], "faults": ["jpeg_artifacts"]}
+
+
+@pytest.mark.parametrize("site,options", [("yandere", {}), ("konachan", {"site": "konachan.com"})])
+def test_moebooru_captions_follow_the_tag_types_its_answers_bring(site_server, tmp_path, site, options):
+    posts = [ServerPost(id=700 + i, data=image_bytes(700 + i), rating=r, tags=MOE_TAGS) for i, r in enumerate("sqe")]
+    server = site_server(MoebooruServer, posts, **options)
+    booru = site_client(server, site)
+    downloaded = tmp_path / "downloaded"
+    assert fetch(booru, "red_ball", downloaded).downloaded == 3
+    asked = server.api_requests()
+    assert len(asked) == 1  # the types came in the search's own answer: no request of their own
+    assert asked[0].query["api_version"] == ["2"] and asked[0].query["include_tags"] == ["1"]
+    words = ["safe", "questionable", "explicit"]
+    cases = [((), "by some artist, blue sky, red ball"),  # no vocabulary: kept tags sorted by name
+             (("faults", "circle", "copyright"), "by some artist, ball circle, ball world, blue sky, jpeg artifacts, "
+                                                  "red ball")]
+    for include, caption in cases:
+        out = tmp_path / f"out{len(include)}"
+        with PostCache(tmp_path / "cache") as cache:
+            report = tag_folder(downloaded, out, TagOptions(rules=CaptionRules(include=include, site=site)),
+                                booru=booru, cache=cache)
+        assert report.ok and dict(report.sources) == {SIDECAR: 3}
+        for post, word in zip(posts, words):
+            assert (out / f"{post.md5}.txt").read_text(encoding="utf-8") == f"{word} content, {caption}"
+    # a plain folder: one batched md5 lookup brings the types too, and a rerun asks nothing
+    src = tmp_path / "mine"
+    src.mkdir()
+    for i, post in enumerate(posts):
+        (src / f"picture {i}.png").write_bytes(post.data)
+    for _ in range(2):
+        with PostCache(tmp_path / "cache2") as cache:
+            report = tag_folder(src, tmp_path / "mine-out", TagOptions(rules=CaptionRules(site=site)),
+                                booru=site_client(server, site), cache=cache)
+        assert report.captions["picture 0.png"] == "safe content, by some artist, blue sky, red ball"
+        assert len(server.api_requests()) == 2
+
+
+def test_a_moebooru_site_without_the_types_leaves_its_tags_to_the_vocabulary(site_server, tmp_path, vocab_file):
+    post = ServerPost(id=710, data=image_bytes(710), rating="s", tags={"general": ["some_artist", "highres",
+                                                                                 "red_ball", "blue_sky"]})
+    server = site_server(MoebooruServer, [post], api_v2=False)  # answers the bare array, whatever it is asked
+    downloaded = tmp_path / "downloaded"
+    booru = site_client(server, "yandere")
+    assert fetch(booru, "red_ball", downloaded).downloaded == 1
+    with PostCache(tmp_path / "cache") as cache:
+        plain = tag_folder(downloaded, tmp_path / "a", TagOptions(rules=CaptionRules(site="yandere")), booru=booru,
+                           cache=cache)
+        rules = CaptionRules(vocab=load_vocabulary(vocab_file), site="yandere")
+        sorted_ = tag_folder(downloaded, tmp_path / "b", TagOptions(rules=rules), booru=booru, cache=cache)
+    assert plain.captions[f"{post.md5}.png"] == "safe content, blue sky, highres, red ball, some artist"
+    assert sorted_.captions[f"{post.md5}.png"] == "safe content, by some artist, red ball, blue sky"
+
+
+def test_gelbooru_old_safe_rating_reads_as_general(site_server, tmp_path):
+    # before its 2022 change gelbooru.com answered safe/questionable/explicit, and safe is today's general
+    posts = [ServerPost(id=720 + i, data=image_bytes(720 + i), rating=word, tags={"general": ["red_ball"]})
+             for i, word in enumerate(["safe", "questionable", "sensitive"])]
+    server = site_server(GelbooruServer, posts, auth=GEL_AUTH, tag_types={"red_ball": 0})
+    booru = site_client(server, "gelbooru", username=GEL_AUTH[0], api_key=GEL_AUTH[1])
+    assert fetch(booru, "red_ball", tmp_path / "downloaded").downloaded == 3
+    with PostCache(tmp_path / "cache") as cache:
+        report = tag_folder(tmp_path / "downloaded", tmp_path / "out",
+                            TagOptions(rules=CaptionRules(site="gelbooru")), booru=booru, cache=cache)
+    assert [report.captions[f"{p.md5}.png"] for p in posts] == \
+        ["general content, red ball", "questionable content, red ball", "sensitive content, red ball"]
+
+
 # -- a plain folder, through the command line, on a Danbooru-shaped server -----------------------------
 
 @pytest.fixture
@@ -285,7 +356,7 @@ def test_kept_categories_per_site():
         assert {"character", "copyright", "meta"} <= set(site.includable)
     with pytest.raises(DatasetError, match=r"Unknown tag category 'circles' for --include; choose from "
                                            r"danbooru's: copyright, character, meta \(other sites' posts also "
-                                           r"have: lore, contributor, invalid, deprecated\)\.$"):
+                                           r"have: lore, contributor, invalid, deprecated, circle, faults\)\.$"):
         CaptionRules(include=("circles",), site="danbooru")
 
 
@@ -294,10 +365,12 @@ def test_autocomplete_numbers_read_with_the_posts_site(vocab_file):
     assert vocab.numbering is None  # neither the name nor the numbers say whose file it is
     assert vocab.category("highres", "danbooru") == "meta" and vocab.category("highres", "e621") == "species"
     rules = CaptionRules(vocab=vocab)
-    flat = post("yandere", "s", general=["highres", "red_ball", "some_artist", "ball_person"])
+    flat = post("rule34", "s", general=["highres", "red_ball", "some_artist", "ball_person"])
     assert rules.caption(flat) == "safe content, by some artist, red ball"  # 5 is Danbooru's meta
     assert CaptionRules(vocab=vocab, include=("character", "meta")).caption(flat) == \
         "safe content, by some artist, highres, red ball, ball person"
+    # a Moebooru post whose answer gave no tag types: the same
+    assert rules.caption(post("yandere", "s", unknown=flat.tags["general"])) == "safe content, by some artist, red ball"
     # the offline index's e621 posts of unknown category: 5 is e621's species, which a caption keeps
     unknown = post("e621-export", "s", unknown=["highres", "red_ball", "some_artist"])
     assert rules.caption(unknown) == "safe content, by some artist, highres, red ball"
@@ -310,7 +383,8 @@ def test_autocomplete_numbers_read_with_the_posts_site(vocab_file):
     ("danbooru.csv", "cat,5,10,\nhi_res,7,10,\n", "e621"),  # 7 is a number only e621 uses
     ("mine.csv", "cat,5,10,\nsome_lore,8,1,\n", "e621"),
     ("mine.csv", "highres,5,10,\n", None),
-    ("danbooru_e621_merged.csv", "highres,5,10,\n", None),  # the name says both: no guess
+    ("danbooru_e621_merged.csv", "highres,5,10,\n", "merged"),  # tag-autocomplete's merged list, by its name
+    ("mine.csv", "highres,5,10,\nmammal,12,10,\n", "merged"),  # 12 is past e621's numbers: only the merged list
 ])
 def test_vocabulary_numbering_from_the_file(tmp_path, name, text, numbering):
     path = tmp_path / name
@@ -318,10 +392,10 @@ def test_vocabulary_numbering_from_the_file(tmp_path, name, text, numbering):
     vocab = load_vocabulary(path)
     assert vocab.numbering == numbering
     first = text.split(",", 1)[0]
-    expected = {"danbooru": "meta", "e621": "species", None: "species"}[numbering]  # e621's reading by default
+    expected = {"danbooru": "meta", "merged": "meta", "e621": "species", None: "species"}[numbering]  # e621's by default
     assert vocab.categories[first] == expected
     assert load_vocabulary(path, "danbooru").category(first, "e621") == "meta"  # an explicit numbering wins
-    with pytest.raises(DatasetError, match="Unknown vocabulary numbering 'x'; choose e621 or danbooru."):
+    with pytest.raises(DatasetError, match="Unknown vocabulary numbering 'x'; choose e621, danbooru or merged."):
         load_vocabulary(path, "x")
 
 
@@ -330,6 +404,69 @@ def test_danbooru_csv_on_e621_posts_keeps_danbooru_numbers(tmp_path):
     path.write_text("highres,5,10,\nred_ball,0,5,\n")
     rules = CaptionRules(vocab=load_vocabulary(path))
     assert rules.caption(post("e621-export", "s", unknown=["highres", "red_ball"])) == "safe content, red ball"
+
+
+# tag-autocomplete's danbooru_e621_merged.csv, numbered as the README of its lists says (DraconicDragon's
+# dbr-e621-lists-archive, tag-lists/danbooru_e621_merged, which tag-autocomplete's colour map for the file follows):
+# Danbooru's categories as Danbooru numbers them, e621's from 7 up; 2, 6 and 13 carry no tags
+MERGED_README = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta", 7: "general", 8: "artist",
+                 9: "contributor", 10: "copyright", 11: "character", 12: "species", 14: "meta", 15: "lore"}
+MERGED_LIST = ('red_ball,0,6000,"round_ball"\n'
+               'some_artist,1,500,\n'
+               'ball_world,3,400,\n'
+               'ball_person,4,300,\n'
+               'highres,5,5000,"high_res,high_resolution"\n'
+               'anthro,7,3000,"anthromorph"\n'
+               'e6_artist,8,200,\n'
+               'e6_helper,9,20,\n'
+               'e6_world,10,100,\n'
+               'e6_person,11,90,\n'
+               'mammal,12,2500,"mammals"\n'
+               'hi_res,14,2800,\n'
+               'e6_lore,15,10,\n')
+
+
+@pytest.mark.parametrize("name", ["danbooru_e621_merged.csv", "model-tags.csv"])
+def test_the_merged_list_reads_with_its_own_numbers(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(MERGED_LIST, encoding="utf-8")
+    vocab = load_vocabulary(path)  # by its name, or by numbers only it uses (9 to 15)
+    assert vocab.numbering == "merged"
+    for line in MERGED_LIST.splitlines():
+        tag, number = line.split(",")[:2]
+        assert vocab.category(tag) == MERGED_README[int(number)], tag
+    assert vocab.category("highres") == "meta" and vocab.category("anthro") == "general"
+    assert vocab.resolve("mammals") == "mammal"
+    # a flat-tag site's post sorted by it: the artists of both halves named, meta of both left out, species kept
+    flat = post("rule34", "s", general=["highres", "anthro", "hi_res", "mammal", "e6_artist", "some_artist",
+                                        "e6_lore", "red_ball"])
+    assert CaptionRules(vocab=vocab).caption(flat) == \
+        "safe content, by e6 artist, by some artist, red ball, anthro, mammal"
+
+
+def test_the_merged_numbering_named_on_the_command_line(tmp_path, capsys):
+    import hashlib
+
+    from sd_dataset.fetch import write_sidecar
+
+    path = tmp_path / "model-tags.csv"  # a name that says nothing, and numbers e621's list also uses
+    path.write_text("highres,5,5000,\nanthro,7,3000,\ne6_artist,8,200,\nred_ball,0,100,\n", encoding="utf-8")
+    assert load_vocabulary(path).numbering == "e621"  # so it reads wrong without the option
+    src = tmp_path / "src"
+    src.mkdir()
+    data = image_bytes(7)
+    flat = Post(id=7, md5=hashlib.md5(data).hexdigest(), file_url=None, ext="png", rating="s",
+                tags={"general": ["highres", "anthro", "e6_artist", "red_ball"]}, site="rule34")
+    (src / flat.filename).write_bytes(data)
+    write_sidecar(src, flat)
+    out = tmp_path / "out"
+    args = ["tag", str(src), "--out", str(out), "--cache", str(tmp_path / "cache"), "--booru", "rule34", "--offline",
+            "--vocab", str(path), "--vocab-numbering", "merged"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (out / f"{flat.md5}.txt").read_text(encoding="utf-8") == "safe content, by e6 artist, anthro, red ball"
+    with pytest.raises(SystemExit):
+        main(["tag", "--help"])
+    assert "merged (danbooru_e621_merged.csv" in " ".join(capsys.readouterr().out.split())
 
 
 # -- tag's one-sentence errors ------------------------------------------------------------------------

@@ -31,12 +31,18 @@ E621_RATINGS = {"s": "safe", "q": "questionable", "e": "explicit"}
 E621_CATEGORIES = {1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species", 0: "general",
                    6: "invalid", 7: "meta", 8: "lore"}
 GELBOORU_RATINGS = {"g": "general", "s": "sensitive", "q": "questionable", "e": "explicit"}
-# rule34.xxx and safebooru.org name their ratings safe/questionable/explicit ("general" read as g, just in case)
-GELBOORU_V02_RATINGS = {"g": "general", "s": "safe", "q": "questionable", "e": "explicit"}
+# rule34.xxx and safebooru.org name their ratings safe/questionable/explicit; "safe" reads as g, as gelbooru.com's old
+# one does, and s is kept for sidecars written before that
+GELBOORU_V02_RATINGS = {"g": "safe", "s": "safe", "q": "questionable", "e": "explicit"}
 
-# How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories: e621.csv uses
-# e621's numbers, danbooru.csv Danbooru's (which Gelbooru's tag API shares; Moebooru users use danbooru.csv)
-VOCAB_NUMBERINGS = {"e621": E621_CATEGORIES, "danbooru": danbooru.CATEGORY_NUMBERS}
+# How a tag-autocomplete vocabulary (name,category,count,"aliases") numbers its categories (its README, "CSV tag
+# data"): e621.csv uses e621's numbers and -1 for invalid, danbooru.csv Danbooru's (which Gelbooru's tag API shares;
+# Moebooru users use danbooru.csv); danbooru_e621_merged.csv keeps Danbooru's 0-5 and moves e621's up by 7, so e621's
+# -1 is 6, general 7 ... lore 15, and 2 is unused (the merged lists' README, dbr-e621-lists-archive)
+E621_VOCAB_NUMBERS = {-1: "invalid", **E621_CATEGORIES}
+MERGED_VOCAB_NUMBERS = {**danbooru.CATEGORY_NUMBERS, 2: "invalid",
+                        **{number + 7: name for number, name in E621_VOCAB_NUMBERS.items()}}
+VOCAB_NUMBERINGS = {"e621": E621_VOCAB_NUMBERS, "danbooru": danbooru.CATEGORY_NUMBERS, "merged": MERGED_VOCAB_NUMBERS}
 
 # artist-category tags that name no artist, per site family (data for the caption's "by <artist>" parts)
 E621_NOT_ARTISTS = frozenset({
@@ -85,8 +91,11 @@ class Site:
 
     @property
     def includable(self) -> tuple:
-        """The categories ``--include`` may add for this site's posts: its own, or for flat tags the vocabulary's."""
-        names = VOCAB_NUMBERINGS[self.vocab_numbering].values() if self.flat_tags else self.category_order
+        """The categories ``--include`` may add for this site's posts: its own and the vocabulary's (which sorts the
+        tags a post has no category for), or for flat tags only the vocabulary's."""
+        names = list(VOCAB_NUMBERINGS[self.vocab_numbering].values())
+        if not self.flat_tags:
+            names = list(dict.fromkeys(self.category_order + names))
         return tuple(c for c in names if c != "artist" and c not in self.caption_categories)
 
 
@@ -119,9 +128,9 @@ SITES: dict[str, Site] = {s.name: s for s in (
          GELBOORU_V02_RATINGS, gelbooru.CATEGORY_NUMBERS, login_is_user_id=True,
          not_artists=GELBOORU_NOT_ARTISTS, flat_tags=True),
     Site("yandere", "moebooru", "https://yande.re", "YANDERE", "yandere", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS),
     Site("konachan", "moebooru", "https://konachan.com", "KONACHAN", "konachan", 1.0, 2.0,
-         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS, flat_tags=True),
+         moebooru.RATING_WORDS, moebooru.CATEGORY_NUMBERS, not_artists=MOEBOORU_NOT_ARTISTS),
 )}
 
 _CLIENTS = {"e621": E621, "danbooru": Danbooru, "gelbooru": Gelbooru, "moebooru": Moebooru}

@@ -18,6 +18,7 @@ EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
 STILL_IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp"})
 
 SIDECAR_VERSION = 1
+UNCATEGORISED = "unknown"  # the Post.tags category of tags whose category the site did not say
 
 
 @dataclass
@@ -129,6 +130,15 @@ class Booru(ABC):
         post.sources = [redact(source) for source in post.sources]
         post.file_url = redact(post.file_url) if post.file_url else post.file_url
         return post
+
+
+def categorised(tags: list[str], types: dict[str, str], order: list[str]) -> dict[str, list[str]]:
+    """Flat tags grouped by their category in ``types`` (:data:`UNCATEGORISED` when it has none), categories in
+    the site's ``order`` (others after it), tags in their own order."""
+    grouped: dict[str, list[str]] = {}
+    for tag in tags:
+        grouped.setdefault(types.get(tag, UNCATEGORISED), []).append(tag)
+    return {cat: grouped[cat] for cat in sorted(grouped, key=lambda c: order.index(c) if c in order else len(order))}
 
 
 def check_query(query: str, max_tags: Optional[int], site: str) -> None:

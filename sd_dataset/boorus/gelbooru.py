@@ -27,14 +27,15 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import DatasetError
 from ..http import HttpSession
-from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_url, order_of, wanted_md5s
+from .base import Booru, Post, as_int, categorised, checked_ext, checked_md5, checked_url, order_of, wanted_md5s
 
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100  # the API's default; it takes up to 1000
 MAX_LIMIT = 1000
 MAX_OFFSET = 20000  # numbered (pid) paging stops about here on gelbooru.com; id:< cursors do not
-RATING_LETTERS = {"general": "g", "sensitive": "s", "safe": "s", "questionable": "q", "explicit": "e"}
+# "safe" is what gelbooru.com said before its 2022 change for what it now calls general (sensitive is new)
+RATING_LETTERS = {"general": "g", "sensitive": "s", "safe": "g", "questionable": "q", "explicit": "e"}
 # tag API "type" numbers, in the order gelbooru shows categories
 CATEGORY_NUMBERS = {1: "artist", 4: "character", 3: "copyright", 5: "meta", 0: "general", 6: "deprecated"}
 TAG_BATCH = 100
@@ -114,7 +115,7 @@ class Gelbooru(Booru):
         for start in range(0, len(unknown), TAG_BATCH):
             self._lookup_tags(unknown[start:start + TAG_BATCH])
         for post in posts:
-            post.tags = categorised(post.tags.get("general", []), self._tag_types)
+            post.tags = categorised(post.tags.get("general", []), self._tag_types, list(CATEGORY_NUMBERS.values()))
 
     def _lookup_tags(self, names: list[str]) -> None:
         params = {"page": "dapi", "s": "tag", "q": "index", "json": "1", "names": " ".join(names),
@@ -167,15 +168,6 @@ def category_of(kind) -> str:
         return CATEGORY_NUMBERS.get(as_int(kind), "general")
     except (TypeError, ValueError):
         return "general"
-
-
-def categorised(tags: list[str], types: dict[str, str]) -> dict[str, list[str]]:
-    """Flat tags grouped by category, categories in the site's order, tags in their own order."""
-    order = list(CATEGORY_NUMBERS.values())
-    grouped: dict[str, list[str]] = {}
-    for tag in tags:
-        grouped.setdefault(types.get(tag, "general"), []).append(tag)
-    return {cat: grouped[cat] for cat in sorted(grouped, key=lambda c: order.index(c) if c in order else len(order))}
 
 
 def rating_letter(value) -> str:

@@ -2,8 +2,12 @@
 
 * Searches: ``/post.json?tags=&limit=&page=`` → a bare array, newest first; pages
   are numbered (as gallery-dl does), 100 posts a page.
-* Tags are one flat string and go under ``general``: the JSON API gives no tag
-  types (gallery-dl reads them from HTML pages, which this project does not scrape).
+* Tags are one flat string; their types come in the same answer: searches and
+  lookups ask ``api_version=2&include_tags=1``, which moebooru's ``post_controller``
+  answers ``{"posts": [...], "tags": {name: type}}`` (``Tag.batch_get_tag_types_for_posts``:
+  every tag of those posts, by its type's lower-cased name), so types cost no
+  request of their own.  The types are kept for the session; a site that answers
+  the plain bare array instead leaves its tags uncategorised, for a vocabulary to sort.
 * md5 lookups are batched: Moebooru's ``md5:`` takes a comma-separated list
   (``p.md5 IN (...)`` in moebooru ``post/sql_methods.rb``).  Deleted posts never
   show in its searches.
@@ -20,7 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import DatasetError
 from ..http import HttpSession
-from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_url, md5_batches, wanted_md5s
+from .base import (UNCATEGORISED, Booru, Post, as_int, categorised, checked_ext, checked_md5, checked_url,
+                   md5_batches, wanted_md5s)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,10 @@ MD5_BATCH_MAX = 100
 RATING_WORDS = {"s": "safe", "q": "questionable", "e": "explicit"}
 # tag types as yande.re and konachan number them, in the order they show them
 CATEGORY_NUMBERS = {1: "artist", 3: "copyright", 4: "character", 5: "circle", 0: "general", 6: "faults"}
+# the type names the API may give: the ones above, and meta where a site has Danbooru's (so captions drop it too);
+# any other is read as general, as moebooru reads a tag it has no type for
+TYPE_NAMES = frozenset(CATEGORY_NUMBERS.values()) | {"meta"}
+TYPES_QUERY = {"api_version": "2", "include_tags": "1"}
 
 
 class Moebooru(Booru):
@@ -36,6 +45,7 @@ class Moebooru(Booru):
 
     def __init__(self, http: HttpSession, base_url: str = "https://yande.re", name: str = "yandere"):
         super().__init__(http, base_url, name)
+        self._tag_types: dict[str, str] = {}  # tag name → category name, from the answers of this session
 
     @property
     def _posts_url(self) -> str:
@@ -52,25 +62,42 @@ class Moebooru(Booru):
                 return
             page += 1
 
+    def _page_posts(self, raw_posts: list) -> list[Post]:
+        posts = super()._page_posts(raw_posts)
+        for post in posts:
+            post.tags = categorised(post.tags.get(UNCATEGORISED, []), self._tag_types, list(CATEGORY_NUMBERS.values()))
+        return posts
+
     def posts_by_md5(self, md5s: Iterable[str]) -> dict[str, Post]:
         found: dict[str, Post] = {}
         for batch in md5_batches(wanted_md5s(md5s), MD5_BATCH_MAX, self._posts_url, self._md5_params):
             batch_set = set(batch)
-            for raw in self._get_posts(self._md5_params(batch)):
-                post = self._parse_or_reject(raw)
-                if post is not None and post.md5 in batch_set:
+            for post in self._page_posts(self._get_posts(self._md5_params(batch))):
+                if post.md5 in batch_set:
                     found[post.md5] = post
         return found
 
     @staticmethod
     def _md5_params(batch: list[str]) -> dict:
-        return {"tags": "md5:" + ",".join(batch), "limit": len(batch)}
+        # the query as sent (_get_posts adds the types' parameters), for md5_batches to measure
+        return {"tags": "md5:" + ",".join(batch), "limit": len(batch), **TYPES_QUERY}
 
     def _get_posts(self, params: dict) -> list:
-        data = self.http.get_json(self._posts_url, params)
+        data = self.http.get_json(self._posts_url, {**params, **TYPES_QUERY})
+        if isinstance(data, dict) and isinstance(data.get("posts"), list):
+            types = data.get("tags")
+            if isinstance(types, dict):
+                self._tag_types.update({str(name): type_name(kind) for name, kind in types.items()})
+            return data["posts"]
         if not isinstance(data, list):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return data
+
+
+def type_name(kind) -> str:
+    """An API tag type (its lower-cased name) as a category name; unknown ones are general."""
+    name = kind.strip().lower() if isinstance(kind, str) else ""
+    return name if name in TYPE_NAMES else "general"
 
 
 
@@ -87,7 +114,7 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
     tags_text = raw.get("tags") or ""
     if not isinstance(tags_text, str):
         raise ValueError("tags are not a string")
-    general = tags_text.split()
+    flat = tags_text.split()
     source = raw.get("source")
     return Post(
         id=as_int(raw["id"]),
@@ -100,7 +127,7 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         rating=str(raw.get("rating") or "").lower()[:1],
         score=as_int(raw.get("score")),
         fav_count=as_int(raw.get("fav_count")),
-        tags={"general": general} if general else {},
+        tags={UNCATEGORISED: flat} if flat else {},
         sources=[source] if isinstance(source, str) and source else [],
         deleted=str(raw.get("status") or "").lower() == "deleted",
         site=site,

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 from .. import __version__
 from ..errors import Cancelled, DatasetError
 from . import augment, fetch, index, supervise, tag, training, ui
+from .parsing import CommandParser
 
 COMMANDS = [fetch, tag, index, augment, training, supervise, ui]
 
@@ -17,13 +18,14 @@ EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m sd_dataset",
         description="Build training datasets for the Stable Diffusion web UI from booru searches or image folders.",
+        hint=fetch.command_usage_hint,  # fetch's search split into words comes back here as unrecognized arguments
     )
     parser.add_argument("--version", action="version", version=f"sd-webui-dataset {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log retries and other details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
     for command in COMMANDS:
         command.register(sub)
     return parser

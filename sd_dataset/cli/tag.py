@@ -38,8 +38,10 @@ def register(sub) -> None:
                        "without it every tag is kept")
     vocab.add_argument("--vocab-numbering", choices=list(VOCAB_NUMBERINGS),
                        help="how a tag-autocomplete vocabulary numbers its categories: e621 (e621.csv: 5 species, "
-                       "7 meta) or danbooru (danbooru.csv: 5 meta); default: e621's when the file uses 2, 6, 7 or 8 "
-                       "or its name says e621, danbooru's when its name says danbooru, else each post's site's")
+                       "7 meta), danbooru (danbooru.csv: 5 meta) or merged (danbooru_e621_merged.csv: Danbooru's "
+                       "0-5, e621's from 7 up: 7 general, 8 artist, 12 species, 14 meta); default: merged when the "
+                       "file uses 9 to 15 or its name says both danbooru and e621, e621's when it uses -1, 2, 6, 7 "
+                       "or 8 or its name says e621, danbooru's when its name says danbooru, else each post's site's")
     vocab.add_argument("--aliases", metavar="FILE", help="e621's tag_aliases export (plain or .gz): active aliases "
                        "map tags renamed since training back to the vocabulary's names")
     caption = parser.add_argument_group("caption")

@@ -166,6 +166,53 @@ def test_the_host_reads_the_settings_and_falls_back_to_the_environment(webui, mo
     assert host.trainer is not None and host.caption_defaults["caption"] == "txt"
 
 
+TAG_LISTS = {  # tag-autocomplete's tags/ folder, in its formats (name,type,count,"aliases"; translations are 2 columns)
+    "danbooru.csv": 'red_ball,0,6000,"round_ball"\nhighres,5,5000,"high_res"\nsome_artist,1,50,\n',
+    "e621.csv": 'mammal,5,3000,"mammals"\nhi_res,7,2800,"highres"\nsome_artist,1,50,\n',
+    "danbooru_e621_merged.csv": 'red_ball,0,6000,\nhighres,5,5000,\nanthro,7,3000,\nmammal,12,2500,\n',
+    "e621_sfw.csv": 'mammal,5,3000,\n',
+    "derpibooru.csv": 'safe,9,2000,\n',  # another site's numbering: no model vocabulary here
+    "extra-quality-tags.csv": 'masterpiece,5,1,\n',
+    "EnglishDictionary.csv": 'apple,0\n',
+}
+
+
+def install_tag_autocomplete(webui, folder_name="a1111-sd-webui-tagcomplete", helper=True) -> Path:
+    folder = webui.parent / folder_name
+    (folder / "scripts").mkdir(parents=True)
+    if helper:
+        (folder / "scripts" / "tag_autocomplete_helper.py").write_text("# tag-autocomplete's settings and lists\n")
+    (folder / "tags").mkdir()
+    for name, text in TAG_LISTS.items():
+        (folder / "tags" / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_tag_autocompletes_lists_are_offered_with_their_numbering(webui):
+    from modules import extensions, script_callbacks, shared
+
+    from sd_dataset.tags import load_vocabulary
+
+    tags = install_tag_autocomplete(webui, "tagcomplete") / "tags"  # found by its own script, whatever its name
+    install_tag_autocomplete(webui, "lookalike", helper=False)  # a tags/ folder alone is not tag-autocomplete
+    extensions.list_extensions()  # the web UI lists its extensions at start
+    host = package(webui).webui_host()
+    found = [(v.path, v.numbering) for v in host.vocabularies]
+    assert found == [(tags / "danbooru.csv", "danbooru"), (tags / "danbooru_e621_merged.csv", "merged"),
+                     (tags / "e621.csv", "e621"), (tags / "e621_sfw.csv", "e621")]
+    for path, numbering in found:
+        assert load_vocabulary(path).numbering == numbering  # what the tab shows is how the file is read
+    (blocks, _, _), = script_callbacks.ui_tabs_callback()
+    field = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "sdds_vocab")
+    assert isinstance(field, gr.Dropdown)
+    choices = [c[0] if isinstance(c, (tuple, list)) else c for c in field.choices]  # gradio 4: (name, value)
+    assert choices == [str(path) for path, _ in found]
+
+    shared.opts.disabled_extensions = ["tagcomplete"]  # disabled in the Extensions tab: nothing offered
+    extensions.list_extensions()
+    assert package(webui).webui_host().vocabularies == []
+
+
 def stub_api_options() -> dict:
     import stub_control
 
@@ -482,16 +529,6 @@ def test_a_template_outside_the_templates_folder_is_copied_in_and_listed(webui, 
         tab.host.trainer.use_template(other)
 
 
-def test_filename_captions_set_the_join_string_and_save(webui, tmp_path):
-    import json
-    from modules import shared
-
-    tab, _ = tab_and_request(webui, tmp_path)
-    tab.host.trainer.use_filename_captions()
-    assert shared.opts.dataset_filename_join_string == ", "
-    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
-
-
 def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     """The Blocks' train function, as the browser would call it (create + train)."""
     import stub_control
@@ -638,9 +675,9 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
 
 
-def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
-    import json
-
+def test_tagging_with_file_name_captions_leaves_the_web_uis_settings_alone(webui, tmp_path):
+    """The trainer reads a file name as its caption with the default settings (webui-api.md §8); the join string
+    matters only with a word regex, so the tab changes no setting and says what the trainer does instead."""
     from modules import shared
     from PIL import Image
 
@@ -650,14 +687,10 @@ def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
     src.mkdir()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(src / "picture.png")
     host = package(webui).webui_host()
-    shared.opts.dataset_filename_join_string = " "
-    args = [str(src), "", "e621", "", "", "auto", "", None, "flat", 10, "", "", [], "", True, True, False, True, 0,
-            True, True, False, [], "", "", False, bar]
-    args[1], args[7] = str(tmp_path / "txt"), "txt"
-    DatasetTab(host).tag(*args)
-    assert shared.opts.dataset_filename_join_string == " "  # .txt captions need no change
-    args[1], args[7] = str(tmp_path / "names"), "filename"
+    before = dict(shared.opts.data)
+    args = [str(src), str(tmp_path / "names"), "e621", "", "", "auto", "", "filename", "flat", 10, "", "red_panda",
+            [], "", True, True, False, True, 0, True, True, False, [], "", "", False, bar]
     log = DatasetTab(host).tag(*args)
-    assert "set the web UI's \"Filename join string\" to \", \"" in log
-    assert shared.opts.dataset_filename_join_string == ", "
-    assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
+    assert "leading digits and dashes" in log and "Filename word regex" in log, log
+    assert shared.opts.data == before and not Path(shared.config_filename).exists()
+    assert len(list((tmp_path / "names").glob("*.png"))) == 1

@@ -52,8 +52,8 @@ def api_options() -> dict:
 
 def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Path:
     """A fresh web UI in ``root``: folders, options (from ``root/config.json`` when there is one, as the web UI
-    loads it before any extension), state, an SD1 model, empty databases."""
-    from modules import errors, options, sd_hijack, shared
+    loads it before any extension), state, an SD1 model, empty databases, the extensions installed in it."""
+    from modules import errors, extensions, options, sd_hijack, shared
     from modules.textual_inversion import textual_inversion
 
     root = Path(root)
@@ -85,6 +85,9 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     sd_hijack.model_hijack.embedding_db.add_embedding_dir(cmd.embeddings_dir)
     textual_inversion.list_textual_inversion_templates()
     shared.reload_hypernetworks()
+    extensions.extensions_dir = str(root / "extensions")
+    extensions.extensions_builtin_dir = str(root / "extensions-builtin")
+    extensions.list_extensions()  # as the web UI does at start, before it loads any extension's scripts
     for kind in ("embedding", "hypernetwork"):
         trainers[kind] = FakeTrainer(root, lambda step, rate: settings.curve(step, rate), kind=kind,
                                      now=datetime.datetime.now, on_step=_on_step)

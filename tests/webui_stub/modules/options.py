@@ -83,18 +83,6 @@ class Options:
             return self.data_labels[item].default
         return super().__getattribute__(item)
 
-    def set(self, key, value, is_api=False, run_callbacks=True):
-        oldval = self.data.get(key, None)
-        if oldval == value:
-            return False
-        option = self.data_labels[key]
-        if option.do_not_save:
-            return False
-        setattr(self, key, value)
-        if run_callbacks and option.onchange is not None:
-            option.onchange()
-        return True
-
     def save(self, filename):
         assert not cmd_opts.freeze_settings, "saving settings is disabled"
         with open(filename, "w", encoding="utf8") as file:

@@ -27,6 +27,10 @@ options_templates.update(options_section(('training', "Training", "training"), {
     "training_write_csv_every": OptionInfo(500, "Save an csv containing the loss to log directory every N steps, 0 to disable"),
     "training_xattention_optimizations": OptionInfo(False, "Use cross attention optimizations while training"),
 }))
+options_templates.update(options_section((None, "Hidden options"), {
+    "disabled_extensions": OptionInfo([], "Disable these extensions"),
+    "disable_all_extensions": OptionInfo("none", "Disable all extensions (preserves the list of disabled extensions)"),
+}))
 opts = options.Options(options_templates, set())
 
 reload_hypernetworks = shared_items.reload_hypernetworks
