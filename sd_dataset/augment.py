@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Optional
 from . import images
 from .errors import DatasetError
 from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_dir, open_checked, read_inside,
-                    remove_stale_temps, split_refused, write_text_if_changed)
+                    remove_stale_temps, split_refused, write_record)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
@@ -111,7 +111,7 @@ def claim_settings(out: Path, options: AugmentOptions) -> None:
                                "choose a new output folder, or empty this one, so old and new images do not mix.")
     text = json.dumps({"about": "the settings sd_dataset augment made the images here with; a rerun with other "
                                 "settings is refused", "settings": now}, indent=1) + "\n"
-    write_text_if_changed(path, text)
+    write_record(path, text)
 
 
 # --------------------------------------------------------------------------- planning

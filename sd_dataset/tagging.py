@@ -26,7 +26,7 @@ from .boorus.base import Booru, Post
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
-                    remove_stale_temps, write_text_if_changed)
+                    remove_stale_temps, write_record, write_text_if_changed)
 from .images import IMAGE_EXTS, scan_images
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
@@ -510,7 +510,7 @@ def _read_manifest(path: Path) -> set[str]:
 def _write_manifest(path: Path, files: set[str]) -> None:
     text = json.dumps({"about": "files sd_dataset tag wrote here; a rerun removes those it no longer makes",
                        "files": sorted(files)}, ensure_ascii=False, indent=1) + "\n"
-    write_text_if_changed(path, text)
+    write_record(path, text)
 
 
 def _remove_stale(stale: set[str], root: Path) -> int:
@@ -536,4 +536,4 @@ def _write_frequency(path: Path, report: TagReport) -> None:
     for tag, n in sorted(report.frequency.items(), key=lambda kv: (-kv[1], kv[0])):
         writer.writerow([tag, report.tag_names.get(tag, tag), n, f"{n / total:.4f}",
                          report.vocab_counts.get(tag, ""), "yes" if tag in report.common else ""])
-    write_text_if_changed(path, buf.getvalue())
+    write_record(path, buf.getvalue())
