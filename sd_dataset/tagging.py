@@ -514,10 +514,20 @@ def _write_manifest(path: Path, files: set[str]) -> None:
 
 
 def _remove_stale(stale: set[str], root: Path) -> int:
-    """Delete outputs an earlier run wrote that this run no longer makes (never anything else)."""
+    """Delete outputs an earlier run wrote that this run no longer makes (never anything else).
+
+    The manifest is a file in the output folder, so anyone could have edited it: each name's folder is resolved,
+    and a name whose folder lies outside the output (a linked folder) is left alone.  A name that is itself a
+    link is removed as the link.
+    """
     removed = 0
+    real_root = root.resolve()
     for rel in sorted(stale):
         path = root / rel
+        folder = path.parent.resolve()
+        if folder != real_root and real_root not in folder.parents:
+            log.warning("left %s alone: its folder is a link out of the output %s", path, root)
+            continue
         try:
             path.unlink()
             removed += 1
