@@ -39,6 +39,7 @@ from .tags import INCLUDABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
+from .text import visible
 from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, has_errors
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
@@ -91,7 +92,7 @@ class _Cancels:
 
 
 def _outcome(lines: list[str], ok: bool = True) -> str:
-    return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
+    return visible("\n".join(lines if ok else lines + ["finished with failures (listed above)"]))
 
 
 def _style() -> Optional[str]:
@@ -121,7 +122,7 @@ def _sentence(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except DatasetError as exc:
-            return f"error: {exc}"
+            return visible(f"error: {exc}")
 
     return wrapper
 

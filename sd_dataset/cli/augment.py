@@ -6,6 +6,7 @@ import argparse
 
 from ..augment import DEDUPE_DISTANCE, FORMATS, SQUARE_MODES, AugmentOptions, augment
 from ..progress import TqdmProgress
+from .output import say
 
 
 def register(sub) -> None:
@@ -52,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     )
     report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress())
     for line in report.summary():
-        print(line)
+        say(line)
     return 0 if report.ok else 1

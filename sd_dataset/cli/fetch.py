@@ -8,6 +8,7 @@ from ..boorus import SITES
 from ..fetch import fetch
 from ..progress import TqdmProgress
 from .options import add_site_options, booru_from_args
+from .output import say
 
 
 def register(sub) -> None:
@@ -35,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
         booru.close()
     site = SITES[args.booru]
     for line in report.summary(site.account_site, site.env_prefix):
-        print(line)
+        say(line)
     return 0 if report.ok else 1

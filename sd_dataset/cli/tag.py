@@ -11,6 +11,7 @@ from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
 from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
 from .options import add_site_options, booru_from_args
+from .output import say
 
 
 def _per_site(what) -> str:
@@ -113,5 +114,5 @@ def run(args: argparse.Namespace) -> int:
         if cache is not None:
             cache.close()
     for line in report.summary():
-        print(line)
+        say(line)
     return 0 if report.ok else 1
