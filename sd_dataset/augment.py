@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import shutil
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_di
                     remove_stale_temps, split_refused, write_record)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
+from .pools import process_pool
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -426,7 +427,7 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
 
-    make_pool = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n))
+    make_pool = executor_factory or process_pool
     with _Runner(workers, make_pool, progress) as runner:
         try:
             if options.dedupe:
