@@ -7,7 +7,7 @@ import argparse
 from ..boorus import SITES
 from ..fetch import fetch
 from ..progress import TqdmProgress
-from .options import add_site_options, booru_from_args
+from .options import add_site_options, booru_from_args, folder_arg
 from .output import say
 
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
         "its md5, with the post saved beside it. A rerun downloads only what is missing.",
     )
     parser.add_argument("query", help='the search, as on the site, e.g. "wolf solo score:>50"')
-    parser.add_argument("--out", required=True, help="folder to download into (created if missing)")
+    parser.add_argument("--out", required=True, type=folder_arg, help="folder to download into (created if missing)")
     parser.add_argument("--limit", type=int, help="consider at most N search results, in the site's order")
     parser.add_argument("--workers", type=int, default=4, help="parallel file downloads (default 4)")
     parser.add_argument("--gif", action="store_true", help="also download gif files (training uses the first frame)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..schedule import PRESETS, plan
 from ..templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, KINDS, make_template
 from ..training import EMBEDDING, ERROR, HYPERNETWORK, HostState, TrainRequest, check_readiness
+from .options import folder_arg
 from .output import say
 
 
@@ -37,7 +38,7 @@ def register(sub) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS,
                         help="subject: 'P, [name], [filewords]'; subject-last: 'P, [filewords], [name]'; "
                              "style: 'P, by [name], [filewords]'")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", required=True, type=folder_arg,
                         help="the file to write (.txt is added when missing); an existing folder gets <kind>.txt")
     parser.add_argument("--prefix", default=DEFAULT_PREFIX,
                         help=f'text that starts every line (default "{DEFAULT_PREFIX}"; "" for models not trained '
