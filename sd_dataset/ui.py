@@ -95,6 +95,12 @@ def _outcome(lines: list[str], ok: bool = True) -> str:
     return visible("\n".join(lines if ok else lines + ["finished with failures (listed above)"]))
 
 
+def _require_folders(src: str, out: str) -> None:
+    """An empty folder box would mean the app's working folder: refused, like the command line's ``--out ""``."""
+    if not src.strip() or not out.strip():
+        raise DatasetError("Choose both the source folder and the output folder first.")
+
+
 def _style() -> Optional[str]:
     """The stylesheet's text; None where only the package was installed (the tab works, unstyled)."""
     return STYLE.read_text(encoding="utf-8") if STYLE.is_file() else None
@@ -327,6 +333,7 @@ class DatasetTab:
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, username: str, api_key: str, remember: bool, bar) -> str:
+        _require_folders(src, out)
         vocabulary = load_vocabulary_and_aliases(Path(vocab.strip()) if vocab.strip() else None,
                                                  Path(aliases.strip()) if aliases.strip() else None,
                                                  None if numbering == AUTO else numbering)
@@ -354,6 +361,7 @@ class DatasetTab:
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
+        _require_folders(src, out)
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
                                  dedupe=dedupe, format=fmt)
