@@ -269,6 +269,22 @@ def running(pid: int) -> bool:
         return False
 
 
+def assert_outlived_by_none(proc: subprocess.Popen, workers: list[int]) -> None:
+    """SIGKILL the run ``proc`` alone (not its group); each of its ``workers`` must then end by itself."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if running(pid)] == [], "workers outlived the run"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Whatever is left of the run's process group, so that the suite leaves nothing behind even when it fails."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
 def test_augment_workers_end_when_the_run_is_killed(aug_world, tmp_path):
     """Only the run itself is killed, not its group: its two workers, busy decoding, must end on their own (they
@@ -282,15 +298,9 @@ def test_augment_workers_end_when_the_run_is_killed(aug_world, tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, "the workers never started"
             time.sleep(0.01)
         workers = children_of(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 30
-        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [pid for pid in workers if running(pid)] == [], "workers outlived the run"
+        assert_outlived_by_none(proc, workers)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, so the suite leaves nothing
+        kill_group(proc)
         proc.stderr.close()
     run(aug_args(src, out))
     assert_same_as_clean(out, clean)
@@ -327,13 +337,7 @@ def test_workers_whose_parent_is_not_the_run_watch_it_instead(tmp_path):
                 break
             workers.append(int(line))
         assert workers and proc.pid not in workers and all(running(pid) for pid in workers)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 30
-        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [pid for pid in workers if running(pid)] == [], "workers outlived the run"
+        assert_outlived_by_none(proc, workers)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.stdout.close()
