@@ -31,7 +31,7 @@ from .captions import SEPARATOR, caption_text, name_form
 from .errors import DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
-                    remove_stale_temps, write_text_if_changed)
+                    remove_stale_temps, write_record, write_text_if_changed)
 from .images import IMAGE_EXTS, scan_images
 from .kohya import DATASET_CONFIG, Subset, dataset_config
 from .lock import folder_lock
@@ -599,14 +599,24 @@ def _read_manifest(path: Path) -> set[str]:
 def _write_manifest(path: Path, files: set[str]) -> None:
     text = json.dumps({"about": "files sd_dataset tag wrote here; a rerun removes those it no longer makes",
                        "files": sorted(files)}, ensure_ascii=False, indent=1) + "\n"
-    write_text_if_changed(path, text)
+    write_record(path, text)
 
 
 def _remove_stale(stale: set[str], root: Path) -> int:
-    """Delete outputs an earlier run wrote that this run no longer makes (never anything else)."""
+    """Delete outputs an earlier run wrote that this run no longer makes (never anything else).
+
+    The manifest is a file in the output folder, so anyone could have edited it: each name's folder is resolved,
+    and a name whose folder lies outside the output (a linked folder) is left alone.  A name that is itself a
+    link is removed as the link.
+    """
     removed = 0
+    real_root = root.resolve()
     for rel in sorted(stale):
         path = root / rel
+        folder = path.parent.resolve()
+        if folder != real_root and real_root not in folder.parents:
+            log.warning("left %s alone: its folder is a link out of the output %s", path, root)
+            continue
         try:
             path.unlink()
             removed += 1
@@ -625,4 +635,4 @@ def _write_frequency(path: Path, report: TagReport) -> None:
     for tag, n in sorted(report.frequency.items(), key=lambda kv: (-kv[1], kv[0])):
         writer.writerow([tag, report.tag_names.get(tag, tag), n, f"{n / total:.4f}",
                          report.vocab_counts.get(tag, ""), "yes" if tag in report.common else ""])
-    write_text_if_changed(path, buf.getvalue())
+    write_record(path, buf.getvalue())

@@ -105,6 +105,7 @@ class BooruServer:
         self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
         self.trickle_seconds = 5.0
         self.redirect_to: Optional[str] = None  # where the "redirect" fault sends a request (path and query kept)
+        self.odd_id = None  # when set, a search also answers a copy of its first post with this id (any JSON value)
         self.trickling = threading.Event()  # set once a trickled file's first half is out
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
@@ -275,7 +276,10 @@ class BooruServer:
                 return 410, {"success": False, "reason": "You cannot go beyond page 750."}
             ordered = sorted(matches, key=lambda p: -p.id)
             matches = ordered[(number - 1) * limit: number * limit]
-        return 200, {"posts": [self.post_json(p, logged_in) for p in matches]}
+        answer = [self.post_json(p, logged_in) for p in matches]
+        if self.odd_id is not None and answer and "md5:" not in query.get("tags", [""])[0]:
+            answer.append({**answer[0], "id": self.odd_id})
+        return 200, {"posts": answer}
 
     def file_bytes(self, path: str) -> Optional[bytes]:
         name = path.rsplit("/", 1)[-1]

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from ..errors import DatasetError
+from ..text import strip_unsafe
 
 if TYPE_CHECKING:
     from ..http import HttpSession
@@ -46,6 +47,14 @@ class Post:
     deleted: bool = False
     site: str = ""
 
+    def __post_init__(self) -> None:
+        # Whichever site or file a post came from, its texts reach captions, file names, tags.csv and the
+        # terminal: none keeps a control character (a NUL once broke every later tag run of a folder)
+        self.tags = {strip_unsafe(str(category)): [tag for tag in (strip_unsafe(str(t)) for t in names) if tag]
+                     for category, names in dict(self.tags).items()}
+        self.sources = [strip_unsafe(str(source)) for source in self.sources]
+        self.rating = strip_unsafe(str(self.rating))
+
     @property
     def filename(self) -> str:
         return f"{self.md5}.{self.ext}"
@@ -66,7 +75,6 @@ class Post:
         if not (isinstance(post.md5, str) and MD5_RE.match(post.md5) and isinstance(post.ext, str)
                 and EXT_RE.match(post.ext)):
             raise ValueError("sidecar has an invalid md5 or extension")
-        post.tags = {str(k): [str(t) for t in v] for k, v in dict(post.tags).items()}
         return post
 
 
@@ -118,7 +126,7 @@ class Booru(ABC):
             post = type(self).parse_post(raw, self.name, self.base_url)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
-            self.rejected.append((f"post {post_id}", str(exc)))
+            self.rejected.append((strip_unsafe(f"post {post_id}"), strip_unsafe(str(exc))))
             return None
         return self._redacted(post)
 
