@@ -38,13 +38,14 @@ class FetchReport:
     deleted: int = 0
     hidden: int = 0
     failed: list[Failure] = field(default_factory=list)
+    search_end: str = ""  # why the search stopped before the site's results ended, if it did
     api_requests: int = 0
     file_requests: int = 0
     retries: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.search_end
 
     def summary(self, site: str = "e621", env_prefix: str = "E621") -> list[str]:
         skipped = sum(self.skipped_type.values())
@@ -57,6 +58,8 @@ class FetchReport:
         if self.deleted or self.hidden:
             lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        if self.search_end:
+            lines.append(f"  {self.search_end}")
         if self.hidden:
             lines.append(
                 f"hint: {self.hidden} posts have no file address for this login; log in with --username and "
@@ -115,8 +118,11 @@ def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], wor
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
+            report.considered += len(booru.rejected)
+            progress.advance(len(booru.rejected))
             report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in booru.rejected]
             booru.rejected.clear()
+            report.search_end = booru.search_end
             stats = booru.http.stats
             report.api_requests = stats.api_requests - http_before[0]
             report.file_requests = stats.requests - http_before[1] - report.api_requests

@@ -5,7 +5,8 @@ what it saw (``requests``: time, path, query, headers).  Faults are either
 scripted (``script(path_prefix, [...])``: the next requests to a path get these
 answers) or drawn at a seeded ``fault_rate``.  ``echo_key=True`` makes it hostile: it
 echoes the login it was sent (every form of :func:`echo_forms`) into the posts it
-answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.
+answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.  ``stuck_paging = True``
+makes its paging never advance: every page (cursor or number) answers the first one again.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class BooruServer:
         self.trickle_seconds = 5.0
         self.redirect_to: Optional[str] = None  # where the "redirect" fault sends a request (path and query kept)
         self.trickling = threading.Event()  # set once a trickled file's first half is out
+        self.stuck_paging = False  # every page of a search answers the first page again
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -263,7 +265,7 @@ class BooruServer:
         if len(tags) > 40:
             return 422, {"success": False, "reason": "You can only search up to 40 tags at once"}
         matches = [p for p in self.posts if _matches(p, tags)]
-        page = query.get("page", ["1"])[0]
+        page = "1" if self.stuck_paging else query.get("page", ["1"])[0]
         if page.startswith("b"):
             matches = sorted((p for p in matches if p.id < int(page[1:])), key=lambda p: -p.id)[:limit]
         elif page.startswith("a"):
