@@ -196,13 +196,51 @@ class _Transient(Exception):
 
 
 def user_agent(username: Optional[str], site_label: str) -> str:
+    """Our User-Agent, naming the user when given; a name beyond ASCII goes URL-encoded, as a header carries
+    Latin-1 only."""
     base = f"sd-webui-dataset/{__version__}"
+    if username and not username.isascii():
+        username = quote(username, safe="")
     return f"{base} (by {username} on {site_label})" if username else base
 
 
 def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    """``scheme://host[:port]`` of a URL for a message (never its path or query, which may hold a login)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an invalid port or IPv6 address: name what there is
+        return url.split("/", 3)[2].rpartition("@")[2] if url.count("/") >= 2 else "an invalid address"
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{port}" if port else "")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_address(url: str, what: str = "The site address") -> None:
+    """Refuse, before any request, an address no retry can reach: no http(s) scheme, no host, a port out of range,
+    an address that does not parse; ``what`` names it in the sentence."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if "://" not in url or not scheme.isalpha():
+        raise DatasetError(f"{what} has no http:// or https:// in front; give the whole address, e.g. "
+                           "https://e621.net.")
+    if scheme not in ("http", "https"):
+        raise DatasetError(f"{what} starts with {scheme}://, but only http:// and https:// addresses can be used.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as exc:
+        raise DatasetError(f"{what} is not a valid address ({exc}); check it for a typo.") from None
+    if not parts.hostname or _CONTROL.search(url):
+        raise DatasetError(f"{what} has no host name, or a control character in it; check it for a typo.")
+
+
+def check_login(credentials: Credentials) -> None:
+    """Refuse a login no server can take: one with a control character (a pasted newline, an escape)."""
+    for label, value in (("user name", credentials.username), ("API key", credentials.api_key)):
+        if value and _CONTROL.search(value):
+            raise DatasetError(f"The {label} has a control character (a newline, tab or the like) in it; type it "
+                               "again without.")
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -298,6 +336,7 @@ class HttpSession:
         self.login_hint = login_hint
         self.policy = policy or HttpPolicy()
         self.policy.validate()
+        check_login(credentials)
         self.stats = HttpStats()
         self._limiter = Limiter(Rate(1, max(1, round(1000 / self.policy.rate))))
         # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
@@ -314,7 +353,8 @@ class HttpSession:
         if credentials.complete and auth_params:
             self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
         elif credentials.complete:
-            self._auth = (credentials.username, credentials.api_key)
+            # as UTF-8 (RFC 7617's charset), as the secret forms are: requests would send Latin-1 or fail
+            self._auth = (credentials.username.encode(), credentials.api_key.encode())
         self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
             wait_random(0, self.policy.backoff_initial)
 
@@ -388,6 +428,7 @@ class HttpSession:
         log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
 
     def _send(self, url: str, params: Optional[Mapping[str, Any]], api: bool) -> requests.Response:
+        check_address(url, "The API address" if api else "The file address")
         if api:
             self._limiter.try_acquire("api", blocking=True)
         self.stats.count(api)
@@ -404,6 +445,13 @@ class HttpSession:
             )
         except requests.Timeout:
             raise _Transient("timed out") from None
+        except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema) as exc:  # the address checked out: a redirect went there
+            raise DatasetError(f"{self.site_label} at {host_of(url)} redirected the request to an address that is not "
+                               f"http(s) or not valid ({exc.__class__.__name__}); refusing it.") from None
+        except requests.TooManyRedirects:
+            raise DatasetError(f"{self.site_label} at {host_of(url)} redirected the request more than "
+                               f"{self._session.max_redirects} times; check --base-url.") from None
         except requests.ConnectionError as exc:
             raise _Transient(f"connection failed: {_short_reason(exc)}") from None
         except requests.RequestException as exc:
