@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
 from .files import (Refused, atomic_open, ensure_writable_dir, md5_of_file, read_inside, remove_stale_temps,
                     write_text_if_changed)
 from .http import looks_like_html
@@ -82,8 +82,9 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The limit must be zero or more.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
-    with folder_lock(out, "fetch"):
-        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress or Progress())
+    progress = progress or Progress()
+    with folder_lock(out, "fetch"), booru.http.cancel_on(progress.cancel_event):
+        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress)
 
 
 def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], workers: int, include_gif: bool,
@@ -156,6 +157,8 @@ def _collect(pending: dict[Future, Post], report: FetchReport, progress: Progres
         post = pending.pop(future)
         try:
             outcome = future.result()
+        except Cancelled:
+            raise
         except DatasetError as exc:
             report.failed.append(Failure(post.filename, str(exc)))
         except OSError as exc:

@@ -17,13 +17,14 @@ import re
 import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from . import postindex
 from .boorus.base import Booru, Post
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
@@ -173,7 +174,8 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files, refused = _list_images(src)
-    with folder_lock(ensure_writable_dir(root), "tag"):
+    requests = booru.http.cancel_on(progress.cancel_event) if booru is not None else nullcontext()
+    with folder_lock(ensure_writable_dir(root), "tag"), requests:
         return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress)
 
 
@@ -283,6 +285,8 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
         try:
             found = booru.posts_by_md5(unknown)
+        except Cancelled:
+            raise
         except DatasetError as exc:
             failed_md5s = {m: f"the site lookup failed ({exc}); a rerun asks again" for m in unknown}
             found = {}

@@ -35,9 +35,10 @@ PAGE_MAX = 320
 RATE_WINDOW = 0.9
 FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
 # hostile answers a test asks for by ``script`` (never drawn at random: no retry can mend them)
-HOSTILE = ("endless", "html", "echo422", "deepjson", "deep422")
+HOSTILE = ("endless", "html", "echo422", "deepjson", "deep422", "drip")
 DEEP = 100_000  # JSON nesting far past Python's recursion limit
 # ``trickle``: a file sent half now and half a while later (``trickle_seconds``), so a kill can land mid-write
+# ``drip``: the whole answer, status line to last byte, one byte every ``drip_seconds``: no read ever times out
 
 
 def echo_forms(user: str, key: str) -> list[str]:
@@ -108,6 +109,9 @@ class BooruServer:
         self.redirect_to: Optional[str] = None  # where the "redirect" fault sends a request (path and query kept)
         self.trickling = threading.Event()  # set once a trickled file's first half is out
         self.stuck_paging = False  # every page of a search answers the first page again
+        self.drip_seconds = 0.2
+        self.dripping = threading.Event()  # set once a dripped answer has begun
+        self.hangups: list[float] = []  # when a client hung up on a dripped answer (monotonic time)
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -394,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data[half:])
             except OSError:
                 self.close_connection = True
+        elif fault == "drip":
+            self._drip(self.booru.file_bytes(path) if path.startswith("/data/") else b'{"posts": []}')
         elif fault == "html":  # an error page with 200, where an image or JSON should be
             self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", "text/html")
         elif fault == "deepjson":
@@ -410,6 +416,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _drip(self, data: bytes) -> None:
+        answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+        self.booru.dripping.set()
+        try:
+            for i in range(len(answer)):
+                self.wfile.write(answer[i:i + 1])
+                self.wfile.flush()
+                time.sleep(self.booru.drip_seconds)
+        except OSError:  # the client hung up
+            self.booru.hangups.append(time.monotonic())
+        self.close_connection = True
 
     def _send_json(self, status: int, body, headers: Optional[dict] = None):
         self._send(status, json.dumps(body).encode(), "application/json", headers)

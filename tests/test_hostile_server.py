@@ -220,3 +220,75 @@ def test_a_limit_past_any_integer_size_means_all(booru_server, tmp_path):
                       "--limit", "99999999999999999999"])
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert result.stdout.startswith("considered 3 posts: downloaded 3")
+
+
+# -- deadlines and cancel ----------------------------------------------------------------------------------------
+
+def test_an_api_answer_dripped_a_byte_at_a_time_ends_at_its_deadline(booru_server):
+    server = booru_server(make_posts(1))
+    server.script("/posts.json", ["drip"])  # about 90 bytes at 0.2 s each: no read ever times out
+    client = client_for(server, answer_deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(DatasetError) as err:
+        list(client.search("red_ball"))
+    assert str(err.value) == (f"e621 at {server.url} sent no complete answer within 1 seconds; it may be overloaded, "
+                              "so run again later (finished work is kept).")
+    assert time.monotonic() - started < 10  # the whole answer would take 18 s
+    assert len(server.api_requests()) == 1  # not retried: it would drip again
+
+
+def test_a_file_dripped_a_byte_at_a_time_fails_alone_at_its_budget(booru_server, tmp_path):
+    posts = make_posts(3)
+    server = booru_server(posts)
+    server.script("/data/", ["drip"])
+    report = fetch(client_for(server, answer_deadline=1.0), "red_ball", tmp_path, workers=1)
+    assert report.downloaded == 2
+    (failure,) = report.failed
+    assert failure.reason == f"the file from {server.url} did not arrive within 1 seconds; a rerun tries again"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(TEMP_SUFFIX)]
+    assert fetch(client_for(server), "red_ball", tmp_path).downloaded == 1
+    assert_only_verified(tmp_path, posts)
+
+
+def test_the_default_deadlines_apply_and_cancel_shuts_the_connection_in_flight(booru_server, tmp_path):
+    """At the defaults a user gets (the site table's policy), an API answer has 120 s and a file 120 s plus its size
+    at 32 KiB/s; a cancel shuts the dripping connection at once, where the drip would take minutes."""
+    import threading
+
+    from sd_dataset.boorus import open_booru
+    from sd_dataset.errors import Cancelled
+    from sd_dataset.http import HttpPolicy
+    from sd_dataset.progress import Progress
+    from sd_dataset.watchdog import in_flight
+
+    assert (HttpPolicy().answer_deadline, HttpPolicy().min_file_speed) == (120.0, 32 * 1024)
+    posts = make_posts(1)
+    server = booru_server(posts)
+    server.drip_seconds = 2.0
+    for path, expected in (("/posts.json", 120.0), ("/data/", 120.0 + len(posts[0].data) / (32 * 1024))):
+        server.script(path, ["drip"])
+        server.hangups.clear()
+        server.dripping.clear()
+        progress = Progress()
+        outcome = []
+
+        def run():
+            try:
+                fetch(open_booru("e621", base_url=server.url), "red_ball", tmp_path / path.strip("/"),
+                      progress=progress)
+            except Cancelled as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert server.dripping.wait(30)
+        assert [watch.seconds for watch in in_flight()] == [expected]
+        cancelled = time.monotonic()
+        progress.cancel()
+        worker.join(timeout=30)
+        assert not worker.is_alive() and len(outcome) == 1
+        assert time.monotonic() - cancelled < 5
+        deadline = time.monotonic() + 10  # the server notices at its next byte
+        while not server.hangups and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.hangups
