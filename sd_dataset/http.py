@@ -1,7 +1,10 @@
 """The one HTTP session every site client uses: identity, credentials, pace, retries.
 
-* Rate limiting of API requests is pyrate-limiter's sliding window, so no window
-  of one second ever holds more than the site allows.
+* Rate limiting of API requests is pyrate-limiter's sliding window, shared by every
+  run on the machine (:mod:`sd_dataset.ratelimit`), so no window of one second
+  ever holds more than the site allows, however many runs talk to it at once.
+* Every request has a whole deadline (:mod:`sd_dataset.watchdog`), not only
+  per-read timeouts, and a run's cancel shuts the request in flight.
 * Retries are tenacity's: exponential backoff with jitter on 429, 5xx,
   connection errors, timeouts and truncated or garbled bodies, a bounded number
   of tries, and ``Retry-After`` honoured when the server sends it.
@@ -33,17 +36,17 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Optional
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
-from pyrate_limiter import Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from . import __version__
 from .errors import Cancelled, DatasetError
+from .ratelimit import machine_limiter
 from .watchdog import CANCELLED, DEADLINE, Watch, WatchedAdapter, watching
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
-SLOT_POLL = 0.02  # seconds between looks for a free slot in the rate limit
+SLOT_WAIT = 0.25  # seconds one wait for a free slot in the rate limit lasts at most
 
 
 @dataclass(frozen=True)
@@ -356,7 +359,7 @@ class HttpSession:
         self.policy.validate()
         check_login(credentials)
         self.stats = HttpStats()
-        self._limiter = Limiter(Rate(1, max(1, round(1000 / self.policy.rate))))
+        self._interval_ms = max(1, round(1000 / self.policy.rate))
         # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
         self._session = _Session(user_agent(None if auth_params else credentials.username, site_label),
                                  user_agent(None, site_label), own_domain)
@@ -467,10 +470,14 @@ class HttpSession:
         exc = state.outcome.exception() if state.outcome else None
         log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
 
-    def _wait_for_slot(self) -> None:
-        """Block until the rate limit lets another API request go (or the run is cancelled)."""
-        while not self._limiter.try_acquire("api", blocking=False):
-            self._sleep(SLOT_POLL)
+    def _wait_for_slot(self, url: str) -> None:
+        """Block until the machine-wide rate limit lets another API request to this server go (or the run is
+        cancelled)."""
+        parts = urlsplit(url)
+        limiter = machine_limiter(f"{parts.hostname}:{parts.port or parts.scheme}", self._interval_ms)
+        # in short waits, each ending with a look at the cancel
+        while not limiter.try_acquire("api", blocking=True, timeout=SLOT_WAIT):
+            self._check_cancel()
 
     @contextmanager
     def _exchange(self, url: str, params: Optional[Mapping[str, Any]], api: bool,
@@ -479,7 +486,7 @@ class HttpSession:
         extend them); past them :class:`_Overdue`, and :class:`Cancelled` once the run is cancelled."""
         check_address(url, "The API address" if api else "The file address")
         if api:
-            self._wait_for_slot()
+            self._wait_for_slot(url)
         self._check_cancel()
         self.stats.count(api)
         if api and self._auth_query:
