@@ -190,6 +190,10 @@ class NotFound(DatasetError):
     """The server answered 404."""
 
 
+class Exhausted(DatasetError):
+    """A request failed all its tries for reasons that pass (busy, reset, truncated): another pass may succeed."""
+
+
 class Rejected(DatasetError):
     """The server refused a request with a 4xx answer; ``reason`` is its own (redacted) words, if any."""
 
@@ -435,11 +439,11 @@ class HttpSession:
             return retrying(attempt)
         except _Transient as exc:
             if exc.reason.startswith("connection failed"):
-                raise DatasetError(
+                raise Exhausted(
                     f"Cannot reach {self.site_label} at {host_of(url)} ({exc.reason}, {self.policy.max_tries} tries); "
                     "check the address and your internet connection."
                 ) from None
-            raise DatasetError(
+            raise Exhausted(
                 f"{self.site_label} at {host_of(url)} kept failing ({exc.reason}) after {self.policy.max_tries} tries; "
                 "wait a few minutes and run again (finished work is kept)."
             ) from None

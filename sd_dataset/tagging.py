@@ -28,6 +28,7 @@ from .errors import Cancelled, DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
+from .http import Exhausted
 from .images import IMAGE_EXTS, scan_images
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
@@ -284,7 +285,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
     if unknown and booru is not None and not options.offline:
         before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
         try:
-            found = booru.posts_by_md5(unknown)
+            found = _ask_site(booru, unknown)
         except Cancelled:
             raise
         except DatasetError as exc:
@@ -293,7 +294,7 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         finally:
             report.api_requests += booru.http.stats.api_requests - before
             report.retries += booru.http.stats.retries - retries_before
-        rejected = list(booru.rejected)
+        rejected = list(dict.fromkeys(booru.rejected))  # once, though a last pass refused them again
         booru.rejected.clear()
         report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
         posts.update(found)
@@ -309,6 +310,15 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             report.untagged.append(item.path.name)
         else:
             report.tagged += 1
+
+
+def _ask_site(booru: Booru, md5s: list[str]) -> dict[str, Post]:
+    """The site's posts for ``md5s``; a lookup that failed all its tries gets them again in a last pass."""
+    try:
+        return booru.posts_by_md5(md5s)
+    except Exhausted as exc:
+        log.info("the site lookup failed all its tries (%s); a last pass asks again", exc)
+        return booru.posts_by_md5(md5s)
 
 
 def _read_sidecar(src: Path, real_src: Path, md5: str, report: TagReport) -> Optional[Post]:

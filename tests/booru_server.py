@@ -170,10 +170,12 @@ class BooruServer:
     # -- answers ---------------------------------------------------------------
 
     def pick_fault(self, path: str) -> Optional[str]:
+        """The fault this request gets, if any; a scripted ``"pass"`` is a request answered as it should be."""
         with self._lock:
             for prefix, answers in self._scripts:
                 if path.startswith(prefix) and answers:
-                    return answers.popleft()
+                    answer = answers.popleft()
+                    return None if answer == "pass" else answer
             if self.fault_rate and self.rng.random() < self.fault_rate:
                 return self.rng.choice(FAULTS)
         return None

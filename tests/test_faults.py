@@ -78,3 +78,79 @@ def test_tag_under_faults_equals_a_clean_run(booru_server, tmp_path):
     clean_report = tag_folder(src, clean, TagOptions(), booru=client_for(server))
     assert clean_report.tagged == 400
     assert folder_state(faulty) == folder_state(clean)
+
+
+# -- a last pass: what failed all its tries is tried again before the run reports it ------------------------
+
+def test_a_file_that_failed_all_its_tries_gets_a_last_pass(booru_server, tmp_path):
+    posts = make_posts(6)
+    server = booru_server(posts)
+    unlucky = posts[2]
+    server.script(server.file_url(unlucky).removeprefix(server.url), ["503"] * 5)  # all five tries of the first pass
+    report = fetch(client_for(server), "red_ball", tmp_path / "faulty", workers=2)
+    assert report.ok and report.downloaded == 6, report.summary()
+    assert [path for _, path in server.fault_log].count(server.file_url(unlucky).removeprefix(server.url)) == 5
+    clean = tmp_path / "clean"
+    fetch(client_for(server), "red_ball", clean)
+    assert folder_state(tmp_path / "faulty") == folder_state(clean)
+
+
+def test_a_search_page_that_failed_all_its_tries_is_asked_again_in_the_last_pass(booru_server, tmp_path):
+    posts = make_posts(25)
+    server = booru_server(posts)
+    server.script("/posts.json", ["pass"] + ["503"] * 5)  # the second page fails its five tries
+    client = client_for(server)
+    client.page_limit = 10
+    report = fetch(client, "red_ball", tmp_path / "faulty")
+    assert report.ok and report.downloaded == 25 and report.considered == 25, report.summary()
+    assert len(server.file_requests()) == 25  # the repeated search downloads nothing twice
+    clean = tmp_path / "clean"
+    fetch(client_for(server), "red_ball", clean)
+    assert folder_state(tmp_path / "faulty") == folder_state(clean)
+
+
+def test_a_search_that_fails_again_in_the_last_pass_is_one_sentence_after_the_downloads(booru_server, tmp_path):
+    from sd_dataset.errors import DatasetError
+
+    posts = make_posts(25)
+    server = booru_server(posts)
+    server.script("/posts.json", ["pass"] + ["503"] * 10)
+    client = client_for(server)
+    client.page_limit = 10
+    with pytest.raises(DatasetError, match=r"kept failing \(HTTP 503\) after 5 tries"):
+        fetch(client, "red_ball", tmp_path)
+    assert len(list(tmp_path.glob("*.png"))) == 10  # the first page's files all finished
+
+
+@pytest.mark.parametrize("rate, seed", [(0.25, 7), (0.3, 8)])
+def test_at_a_quarter_faults_and_more_with_the_default_tries_a_fetch_equals_a_clean_run(booru_server, tmp_path,
+                                                                                          rate, seed):
+    posts = make_posts(40)
+    server = booru_server(posts, fault_rate=rate, seed=seed)
+    client = client_for(server)
+    client.page_limit = 10  # several pages, so faults land on API answers too
+    assert client.http.policy.max_tries == 5
+    faulty = tmp_path / "faulty"
+    report = fetch(client, "red_ball", faulty, workers=3)
+    assert report.ok and report.downloaded == 40, report.summary()
+    assert len(server.fault_log) >= 10
+    server.fault_rate = 0
+    clean = tmp_path / "clean"
+    fetch(client_for(server), "red_ball", clean)
+    assert folder_state(faulty) == folder_state(clean)
+
+
+def test_a_tag_lookup_that_failed_all_its_tries_gets_a_last_pass(booru_server, tmp_path):
+    posts = make_posts(5)
+    server = booru_server(posts)
+    src = tmp_path / "src"
+    src.mkdir()
+    for post in posts:
+        (src / f"{post.md5}.png").write_bytes(post.data)
+    server.script("/posts.json", ["503"] * 5)
+    report = tag_folder(src, tmp_path / "faulty", TagOptions(), booru=client_for(server))
+    assert report.ok and report.tagged == 5, report.summary()
+    assert report.api_requests == 6
+    clean_report = tag_folder(src, tmp_path / "clean", TagOptions(), booru=client_for(server))
+    assert clean_report.tagged == 5
+    assert folder_state(tmp_path / "faulty") == folder_state(tmp_path / "clean")
