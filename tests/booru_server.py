@@ -361,10 +361,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
-        elif fault == "truncate":
-            body = b'{"posts": [' + b" " * 200 if path.endswith(".json") else b"\x89PNG" + b"\0" * 200
+        elif fault == "truncate":  # a file's first half (as a dropped transfer leaves it), or a cut answer
+            real = self.booru.file_bytes(path) if path.startswith("/data/") else None
+            body = (real[:len(real) // 2] if real else
+                    b'{"posts": [' + b" " * 200 if path.endswith(".json") else b"\x89PNG" + b"\0" * 200)
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body) * 2))
+            self.send_header("Content-Length", str(len(real) if real else len(body) * 2))
             self.end_headers()
             self.wfile.write(body)
             self.wfile.flush()
