@@ -4,21 +4,22 @@ import importlib.metadata
 
 import launch
 
-# distribution, pip requirement, lowest major version that works (pyproject.toml's dependencies)
+# distribution, pip requirement, lowest (major, minor) version that works (pyproject.toml's dependencies)
 REQUIREMENTS = [
-    ("pyrate-limiter", "pyrate-limiter>=4.0,<5", 4),
-    ("tenacity", "tenacity>=8.2", 8),
-    ("ImageHash", "ImageHash>=4.3", 4),
+    ("pyrate-limiter", "pyrate-limiter>=4.1,<5", (4, 1)),
+    ("filelock", "filelock>=3.11", (3, 11)),
+    ("tenacity", "tenacity>=8.2", (8, 2)),
+    ("ImageHash", "ImageHash>=4.3", (4, 3)),
 ]
 
 
-def _major(dist):
+def _version(dist):
     try:
-        return int(importlib.metadata.version(dist).split(".")[0])
+        return tuple(int(part) for part in importlib.metadata.version(dist).split(".")[:2])
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return None
 
 
-for dist, requirement, major in REQUIREMENTS:
-    if not launch.is_installed(dist) or (_major(dist) or 0) < major:
+for dist, requirement, lowest in REQUIREMENTS:
+    if not launch.is_installed(dist) or (_version(dist) or (0,)) < lowest:
         launch.run_pip(f'install "{requirement}"', f"sd-webui-dataset requirement: {requirement}")

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import shutil
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +30,10 @@ from . import images
 from .captions import swap_sides
 from .errors import DatasetError
 from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_dir, open_checked, read_inside,
-                    remove_stale_temps, split_refused, write_text_if_changed)
+                    remove_stale_temps, split_refused, write_record)
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
+from .pools import process_pool
 from .progress import Progress
 from .training import filename_caption
 
@@ -118,7 +119,7 @@ def claim_settings(out: Path, options: AugmentOptions) -> None:
                                "choose a new output folder, or empty this one, so old and new images do not mix.")
     text = json.dumps({"about": "the settings sd_dataset augment made the images here with; a rerun with other "
                                 "settings is refused", "settings": now}, indent=1) + "\n"
-    write_text_if_changed(path, text)
+    write_record(path, text)
 
 
 # --------------------------------------------------------------------------- planning
@@ -446,7 +447,7 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
 
-    make_pool = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n))
+    make_pool = executor_factory or process_pool
     with _Runner(workers, make_pool, progress) as runner:
         try:
             if options.dedupe:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from .boorus.base import STILL_IMAGE_EXTS, Booru, Post, check_query
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
 from .files import (Refused, atomic_open, ensure_writable_dir, md5_of_file, read_inside, remove_stale_temps,
                     write_text_if_changed)
-from .http import looks_like_html
+from .http import Exhausted, looks_like_html
 from .lock import folder_lock
 from .progress import Progress
 
@@ -38,13 +39,14 @@ class FetchReport:
     deleted: int = 0
     hidden: int = 0
     failed: list[Failure] = field(default_factory=list)
+    search_end: str = ""  # why the search stopped before the site's results ended, if it did
     api_requests: int = 0
     file_requests: int = 0
     retries: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.search_end
 
     def summary(self, site: str = "e621", env_prefix: str = "E621") -> list[str]:
         skipped = sum(self.skipped_type.values())
@@ -57,6 +59,8 @@ class FetchReport:
         if self.deleted or self.hidden:
             lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        if self.search_end:
+            lines.append(f"  {self.search_end}")
         if self.hidden:
             lines.append(
                 f"hint: {self.hidden} posts have no file address for this login; log in with --username and "
@@ -79,50 +83,122 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The limit must be zero or more.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
-    with folder_lock(out, "fetch"):
-        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress or Progress())
+    progress = progress or Progress()
+    with folder_lock(out, "fetch"), booru.http.cancel_on(progress.cancel_event):
+        return _fetch_locked(booru, query, out, limit, workers, include_gif, progress)
 
 
 def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], workers: int, include_gif: bool,
                   progress: Progress) -> FetchReport:
     remove_stale_temps(out)
     progress.start(limit, f"fetch {query}")
-    report = FetchReport()
-    exts = wanted_exts(include_gif)
-    http_before = (booru.http.stats.api_requests, booru.http.stats.requests, booru.http.stats.retries)
-    seen: set[str] = set()
-    pending: dict[Future, Post] = {}
-
+    run = _FetchRun(booru, out, wanted_exts(include_gif), limit, progress)
+    stats = booru.http.stats
+    http_before = (stats.api_requests, stats.requests, stats.retries)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         try:
-            for post in booru.search(query, limit):
-                progress.check()
-                report.considered += 1
-                if limit is None:
-                    progress.set_total(report.considered)
-                reason = _skip_reason(post, exts, seen)
-                if reason:
-                    _count_skip(report, post, reason)
-                    progress.advance()
-                    continue
-                seen.add(post.md5)
-                pending[pool.submit(_store_post, booru, post, out)] = post
-                _collect(pending, report, progress, block=len(pending) >= workers * 4)
-            while pending:
-                progress.check()
-                _collect(pending, report, progress, block=True)
+            search_failed = run.fetch_pass(pool, workers, run.searched(query))
+            # the last pass: a file that failed all its tries gets them again, and a search page that did is
+            # asked for again (from the search's start: its cursor went with it), once the rest is done; a site
+            # that answered nothing at all would only fail the same way again
+            again, run.last_pass = list(run.retries.values()), True
+            run.retries.clear()
+            if search_failed and run.considered:
+                search_failed = run.fetch_pass(pool, workers, itertools.chain(again, run.searched(query)))
+            else:
+                run.fetch_pass(pool, workers, iter(again))
+            if search_failed:
+                raise search_failed
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
-            report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in booru.rejected]
-            booru.rejected.clear()
-            stats = booru.http.stats
+            run.finish()
+            report = run.report
             report.api_requests = stats.api_requests - http_before[0]
             report.file_requests = stats.requests - http_before[1] - report.api_requests
             report.retries = stats.retries - http_before[2]
             progress.close()
     return report
+
+
+class _FetchRun:
+    """One fetch's state across its passes: what was considered, what is on its way, what gets a last try."""
+
+    def __init__(self, booru: Booru, out: Path, exts: frozenset[str], limit: Optional[int], progress: Progress):
+        self.booru, self.out, self.exts, self.limit, self.progress = booru, out, exts, limit, progress
+        self.report = FetchReport()
+        self.seen: set[str] = set()  # md5s given to a download
+        self.considered: set[int] = set()  # post ids counted: a repeated search does not count them again
+        self.retries: dict[str, Post] = {}  # md5 → post whose download failed all its tries
+        self.last_pass = False
+        self.pending: dict[Future, Post] = {}
+
+    def searched(self, query: str) -> Iterator[Post]:
+        """The search's posts still to download, each counted once in the report; the rest skipped."""
+        for post in self.booru.search(query, self.limit):
+            self.progress.check()
+            if post.id in self.considered:
+                continue
+            self.considered.add(post.id)
+            self.report.considered += 1
+            if self.limit is None:
+                self.progress.set_total(self.report.considered)
+            reason = _skip_reason(post, self.exts, self.seen)
+            if reason:
+                _count_skip(self.report, post, reason)
+                self.progress.advance()
+                continue
+            self.seen.add(post.md5)
+            yield post
+
+    def fetch_pass(self, pool: ThreadPoolExecutor, workers: int, posts: Iterator[Post]) -> Optional[Exhausted]:
+        """Download ``posts`` and wait for all of them; a search that failed all its tries is returned, not raised,
+        so the downloads under way finish first."""
+        failed = None
+        try:
+            for post in posts:
+                self.pending[pool.submit(_store_post, self.booru, post, self.out)] = post
+                self._collect(block=len(self.pending) >= workers * 4)
+        except Exhausted as exc:
+            failed = exc
+        while self.pending:
+            self.progress.check()
+            self._collect(block=True)
+        return failed
+
+    def _collect(self, block: bool) -> None:
+        done, _ = wait(list(self.pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            post = self.pending.pop(future)
+            try:
+                outcome = future.result()
+            except Cancelled:
+                raise
+            except Exhausted as exc:
+                if not self.last_pass:
+                    self.retries[post.md5] = post
+                    continue
+                self.report.failed.append(Failure(post.filename, str(exc)))
+            except DatasetError as exc:
+                self.report.failed.append(Failure(post.filename, str(exc)))
+            except OSError as exc:
+                self.report.failed.append(Failure(post.filename, f"could not write the file ({exc.strerror or exc})"))
+            else:
+                if outcome == DOWNLOADED:
+                    self.report.downloaded += 1
+                else:
+                    self.report.present += 1
+            self.progress.advance()
+
+    def finish(self) -> None:
+        """Count the posts the site sent that were refused (once, though a repeated search refuses them again)."""
+        rejected = list(dict.fromkeys(self.booru.rejected))
+        self.booru.rejected.clear()
+        self.report.considered += len(rejected)
+        self.progress.advance(len(rejected))
+        self.report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
+        self.report.search_end = self.booru.search_end
 
 
 def _skip_reason(post: Post, exts: frozenset[str], seen: set[str]) -> str:
@@ -142,24 +218,6 @@ def _count_skip(report: FetchReport, post: Post, reason: str) -> None:
         report.deleted += 1
     elif reason == "hidden":
         report.hidden += 1
-
-
-def _collect(pending: dict[Future, Post], report: FetchReport, progress: Progress, block: bool) -> None:
-    done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
-    for future in done:
-        post = pending.pop(future)
-        try:
-            outcome = future.result()
-        except DatasetError as exc:
-            report.failed.append(Failure(post.filename, str(exc)))
-        except OSError as exc:
-            report.failed.append(Failure(post.filename, f"could not write the file ({exc.strerror or exc})"))
-        else:
-            if outcome == DOWNLOADED:
-                report.downloaded += 1
-            else:
-                report.present += 1
-        progress.advance()
 
 
 def _store_post(booru: Booru, post: Post, out: Path) -> str:

@@ -85,6 +85,17 @@ def write_text_if_changed(final: Path, text: str) -> int:
     return 1
 
 
+def write_record(final: Path, text: str) -> int:
+    """:func:`write_text_if_changed` for a step's own record (tag's manifest and ``tags.csv``, augment's settings),
+    with a write the disk refuses as one sentence; the file it was to replace stays whole, and no part is left."""
+    try:
+        return write_text_if_changed(final, text)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise DatasetError(f"Cannot write {final} ({reason}); free some space on its disk (or fix its permissions) "
+                           f"and run again, which keeps what this run wrote and finishes the rest.") from None
+
+
 def remove_stale_temps(folder: Path) -> int:
     """Delete temporary files a killed run left in ``folder``; returns how many."""
     removed = 0

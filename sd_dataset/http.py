@@ -1,7 +1,10 @@
 """The one HTTP session every site client uses: identity, credentials, pace, retries.
 
-* Rate limiting of API requests is pyrate-limiter's sliding window, so no window
-  of one second ever holds more than the site allows.
+* Rate limiting of API requests is pyrate-limiter's sliding window, shared by every
+  run on the machine (:mod:`sd_dataset.ratelimit`), so no window of one second
+  ever holds more than the site allows, however many runs talk to it at once.
+* Every request has a whole deadline (:mod:`sd_dataset.watchdog`), not only
+  per-read timeouts, and a run's cancel shuts the request in flight.
 * Retries are tenacity's: exponential backoff with jitter on 429, 5xx,
   connection errors, timeouts and truncated or garbled bodies, a bounded number
   of tries, and ``Retry-After`` honoured when the server sends it.
@@ -25,22 +28,25 @@ import logging
 import os
 import re
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import IO, Any, Iterable, Mapping, Optional
+from typing import IO, Any, Iterable, Iterator, Mapping, Optional
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
-from pyrate_limiter import Limiter, Rate
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from . import __version__
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
+from .ratelimit import machine_limiter
+from .watchdog import CANCELLED, DEADLINE, Watch, WatchedAdapter, watching
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+SLOT_WAIT = 0.25  # seconds one wait for a free slot in the rate limit lasts at most
 
 
 @dataclass(frozen=True)
@@ -143,9 +149,16 @@ class HttpPolicy:
     backoff_max: float = 60.0
     retry_after_max: float = 300.0
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 60.0  # for each read: a server that stops sending is retried
+    # the whole of one request (connect, headers and body): a server that drips its answer is not retried
+    answer_deadline: float = 120.0  # seconds for an API answer, and the fixed part of a file's budget
+    min_file_speed: float = 32 * 1024  # bytes per second: a file's budget adds its expected size at this pace
     max_json_bytes: int = 64 * 1024 * 1024
     max_file_bytes: int = 1024 * 1024 * 1024
+
+    def file_deadline(self, size: int) -> float:
+        """Seconds one try of a ``size``-byte file may take in all."""
+        return self.answer_deadline + size / self.min_file_speed
 
     def validate(self) -> None:
         if not (0 < self.rate <= self.max_rate):
@@ -177,6 +190,10 @@ class NotFound(DatasetError):
     """The server answered 404."""
 
 
+class Exhausted(DatasetError):
+    """A request failed all its tries for reasons that pass (busy, reset, truncated): another pass may succeed."""
+
+
 class Rejected(DatasetError):
     """The server refused a request with a 4xx answer; ``reason`` is its own (redacted) words, if any."""
 
@@ -184,6 +201,14 @@ class Rejected(DatasetError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class _Overdue(Exception):
+    """A request passed its deadline (``seconds``, its whole budget): the server drips, and would again."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
 
 
 class _Transient(Exception):
@@ -196,13 +221,51 @@ class _Transient(Exception):
 
 
 def user_agent(username: Optional[str], site_label: str) -> str:
+    """Our User-Agent, naming the user when given; a name beyond ASCII goes URL-encoded, as a header carries
+    Latin-1 only."""
     base = f"sd-webui-dataset/{__version__}"
+    if username and not username.isascii():
+        username = quote(username, safe="")
     return f"{base} (by {username} on {site_label})" if username else base
 
 
 def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    """``scheme://host[:port]`` of a URL for a message (never its path or query, which may hold a login)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an invalid port or IPv6 address: name what there is
+        return url.split("/", 3)[2].rpartition("@")[2] if url.count("/") >= 2 else "an invalid address"
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{port}" if port else "")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_address(url: str, what: str = "The site address") -> None:
+    """Refuse, before any request, an address no retry can reach: no http(s) scheme, no host, a port out of range,
+    an address that does not parse; ``what`` names it in the sentence."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if "://" not in url or not scheme.isalpha():
+        raise DatasetError(f"{what} has no http:// or https:// in front; give the whole address, e.g. "
+                           "https://e621.net.")
+    if scheme not in ("http", "https"):
+        raise DatasetError(f"{what} starts with {scheme}://, but only http:// and https:// addresses can be used.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as exc:
+        raise DatasetError(f"{what} is not a valid address ({exc}); check it for a typo.") from None
+    if not parts.hostname or _CONTROL.search(url):
+        raise DatasetError(f"{what} has no host name, or a control character in it; check it for a typo.")
+
+
+def check_login(credentials: Credentials) -> None:
+    """Refuse a login no server can take: one with a control character (a pasted newline, an escape)."""
+    for label, value in (("user name", credentials.username), ("API key", credentials.api_key)):
+        if value and _CONTROL.search(value):
+            raise DatasetError(f"The {label} has a control character (a newline, tab or the like) in it; type it "
+                               "again without.")
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -298,13 +361,14 @@ class HttpSession:
         self.login_hint = login_hint
         self.policy = policy or HttpPolicy()
         self.policy.validate()
+        check_login(credentials)
         self.stats = HttpStats()
-        self._limiter = Limiter(Rate(1, max(1, round(1000 / self.policy.rate))))
+        self._interval_ms = max(1, round(1000 / self.policy.rate))
         # a login sent as query parameters is kept off file requests, so the User-Agent does not name it either
         self._session = _Session(user_agent(None if auth_params else credentials.username, site_label),
                                  user_agent(None, site_label), own_domain)
         self._session.trust_env = False  # a stray .netrc must not add credentials we did not choose
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._redactor = Redactor(credentials.secret_forms())
@@ -314,12 +378,24 @@ class HttpSession:
         if credentials.complete and auth_params:
             self._auth_query = {auth_params[0]: credentials.username, auth_params[1]: credentials.api_key}
         elif credentials.complete:
-            self._auth = (credentials.username, credentials.api_key)
+            # as UTF-8 (RFC 7617's charset), as the secret forms are: requests would send Latin-1 or fail
+            self._auth = (credentials.username.encode(), credentials.api_key.encode())
         self._backoff = wait_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max) + \
             wait_random(0, self.policy.backoff_initial)
+        self._cancel: Optional[threading.Event] = None
 
     def close(self) -> None:
         self._session.close()
+
+    @contextmanager
+    def cancel_on(self, event: threading.Event) -> Iterator[None]:
+        """Inside the block, setting ``event`` stops this session's requests within a second: the one in flight
+        has its connection shut, waits (retries, the rate limit) end, and each raises :class:`Cancelled`."""
+        self._cancel = event
+        try:
+            yield
+        finally:
+            self._cancel = None
 
     def redact(self, text: str) -> str:
         """``text`` (a server's words, a URL) without any form of the login."""
@@ -346,7 +422,7 @@ class HttpSession:
         longer than ``max_bytes`` (the size the post announced) is refused.
         """
         limit = min(max_bytes or self.policy.max_file_bytes, self.policy.max_file_bytes)
-        return self._retrying(url, lambda: self._download_attempt(url, fh, limit))
+        return self._retrying(url, lambda: self._download_attempt(url, fh, limit, max_bytes))
 
     # -- machinery -------------------------------------------------------
 
@@ -356,17 +432,18 @@ class HttpSession:
             wait=self._wait,
             retry=retry_if_exception_type(_Transient),
             before_sleep=self._before_sleep,
+            sleep=self._sleep,
             reraise=True,
         )
         try:
             return retrying(attempt)
         except _Transient as exc:
             if exc.reason.startswith("connection failed"):
-                raise DatasetError(
+                raise Exhausted(
                     f"Cannot reach {self.site_label} at {host_of(url)} ({exc.reason}, {self.policy.max_tries} tries); "
                     "check the address and your internet connection."
                 ) from None
-            raise DatasetError(
+            raise Exhausted(
                 f"{self.site_label} at {host_of(url)} kept failing ({exc.reason}) after {self.policy.max_tries} tries; "
                 "wait a few minutes and run again (finished work is kept)."
             ) from None
@@ -382,17 +459,56 @@ class HttpSession:
             return exc.retry_after
         return self._backoff(state)
 
+    def _sleep(self, seconds: float) -> None:
+        if self._cancel is None:
+            time.sleep(seconds)
+        elif self._cancel.wait(seconds):
+            raise Cancelled()
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled()
+
     def _before_sleep(self, state: RetryCallState) -> None:
         self.stats.count_retry()
         exc = state.outcome.exception() if state.outcome else None
         log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
 
-    def _send(self, url: str, params: Optional[Mapping[str, Any]], api: bool) -> requests.Response:
+    def _wait_for_slot(self, url: str) -> None:
+        """Block until the machine-wide rate limit lets another API request to this server go (or the run is
+        cancelled)."""
+        parts = urlsplit(url)
+        limiter = machine_limiter(f"{parts.hostname}:{parts.port or parts.scheme}", self._interval_ms)
+        # in short waits, each ending with a look at the cancel
+        while not limiter.try_acquire("api", blocking=True, timeout=SLOT_WAIT):
+            self._check_cancel()
+
+    @contextmanager
+    def _exchange(self, url: str, params: Optional[Mapping[str, Any]], api: bool,
+                  seconds: float) -> Iterator[tuple[requests.Response, Watch]]:
+        """One request whose answer (status checked) the block reads, all of it within ``seconds`` (the block may
+        extend them); past them :class:`_Overdue`, and :class:`Cancelled` once the run is cancelled."""
+        check_address(url, "The API address" if api else "The file address")
         if api:
-            self._limiter.try_acquire("api", blocking=True)
+            self._wait_for_slot(url)
+        self._check_cancel()
         self.stats.count(api)
         if api and self._auth_query:
             params = {**(params or {}), **self._auth_query}
+        with watching(Watch(seconds, self._cancel)) as watch:
+            try:
+                resp = self._get(url, params, api)
+                with resp:
+                    self._check_status(resp, url)
+                    yield resp, watch
+            except (_Transient, DatasetError):
+                if watch.fired == CANCELLED:
+                    raise Cancelled() from None
+                if watch.fired == DEADLINE:
+                    raise _Overdue(watch.seconds) from None
+                raise
+
+    def _get(self, url: str, params: Optional[Mapping[str, Any]], api: bool) -> requests.Response:
         try:
             return self._session.get(
                 url,
@@ -404,6 +520,13 @@ class HttpSession:
             )
         except requests.Timeout:
             raise _Transient("timed out") from None
+        except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema) as exc:  # the address checked out: a redirect went there
+            raise DatasetError(f"{self.site_label} at {host_of(url)} redirected the request to an address that is not "
+                               f"http(s) or not valid ({exc.__class__.__name__}); refusing it.") from None
+        except requests.TooManyRedirects:
+            raise DatasetError(f"{self.site_label} at {host_of(url)} redirected the request more than "
+                               f"{self._session.max_redirects} times; check --base-url.") from None
         except requests.ConnectionError as exc:
             raise _Transient(f"connection failed: {_short_reason(exc)}") from None
         except requests.RequestException as exc:
@@ -439,18 +562,20 @@ class HttpSession:
         raise Rejected(f"{self.site_label} rejected the request (HTTP {code}){said}.", code, reason)
 
     def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]], empty: Any = _NO_DEFAULT) -> Any:
-        resp = self._send(url, params, api=True)
-        self._check_status(resp, url)
-        with resp:
-            body = bytearray()
-            for chunk in _iter_body(resp):
-                body += chunk
-                if len(body) > self.policy.max_json_bytes:
-                    raise DatasetError(
-                        f"{self.site_label} sent an answer larger than {size_text(self.policy.max_json_bytes)} "
-                        f"from {host_of(url)}; refusing it (check --base-url points at the site's API)."
-                    )
-            _check_length(resp, len(body))
+        try:
+            with self._exchange(url, params, True, self.policy.answer_deadline) as (resp, _):
+                body = bytearray()
+                for chunk in _iter_body(resp):
+                    body += chunk
+                    if len(body) > self.policy.max_json_bytes:
+                        raise DatasetError(
+                            f"{self.site_label} sent an answer larger than {size_text(self.policy.max_json_bytes)} "
+                            f"from {host_of(url)}; refusing it (check --base-url points at the site's API)."
+                        )
+                _check_length(resp, len(body))
+        except _Overdue as exc:
+            raise DatasetError(f"{self.site_label} at {host_of(url)} sent no complete answer within {exc.seconds:g} "
+                               "seconds; it may be overloaded, so run again later (finished work is kept).") from None
         if empty is not _NO_DEFAULT and not body.strip():
             return empty
         try:
@@ -462,21 +587,29 @@ class HttpSession:
                                "refusing it (check --base-url points at the site's API).") from None
         return self._redactor.json(data)
 
-    def _download_attempt(self, url: str, fh: IO[bytes], limit: int) -> tuple[str, int]:
-        resp = self._send(url, None, api=False)
-        self._check_status(resp, url)
+    def _download_attempt(self, url: str, fh: IO[bytes], limit: int, expected: Optional[int]) -> tuple[str, int]:
+        """One try; ``expected`` is the size the post announced (None: unknown, then the server's length, else
+        ``limit``, sets the budget)."""
+        policy = self.policy
         fh.seek(0)
         fh.truncate()
         digest, size = hashlib.md5(), 0
-        with resp:
-            for chunk in _iter_body(resp):
-                size += len(chunk)
-                if size > limit:
-                    raise DatasetError(f"the file from {host_of(url)} is larger than the {size_text(limit)} "
-                                       f"expected; refused")
-                digest.update(chunk)
-                fh.write(chunk)
-            _check_length(resp, size)
+        try:
+            # until its headers come, a file has an answer's time; then its budget for the size it will have
+            with self._exchange(url, None, False, policy.file_deadline(expected or 0)) as (resp, watch):
+                length = resp.headers.get("Content-Length", "")
+                watch.extend(policy.file_deadline(expected or min(int(length) if length.isdigit() else limit, limit)))
+                for chunk in _iter_body(resp):
+                    size += len(chunk)
+                    if size > limit:
+                        raise DatasetError(f"the file from {host_of(url)} is larger than the {size_text(limit)} "
+                                           f"expected; refused")
+                    digest.update(chunk)
+                    fh.write(chunk)
+                _check_length(resp, size)
+        except _Overdue as exc:
+            raise DatasetError(f"the file from {host_of(url)} did not arrive within {exc.seconds:.0f} seconds; "
+                               "a rerun tries again") from None
         return digest.hexdigest(), size
 
 

@@ -1,8 +1,9 @@
 """Turning any text (tags, captions, user-entered names) into a file name that is legal everywhere.
 
 A safe name has no path separators, no character Windows refuses (``<>:"/\\|?*`` and
-control characters), no trailing dot or space, is not ``.``/``..`` or a reserved
-Windows device name, and fits in ``max_bytes`` bytes of UTF-8.
+control characters) nor any other of text.py's unsafe ones (bidi overrides, C1 controls), no
+trailing dot or space, is not ``.``/``..`` or a reserved Windows device name, and fits in
+``max_bytes`` bytes of UTF-8.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 from .errors import DatasetError
 from .files import TEMP_NAME_EXTRA
+from .text import UNSAFE_CHARS
 
 ILLEGAL_CHARS = '<>:"/\\|?*'
 REPLACEMENT = "_"
-_ILLEGAL_RE = re.compile(r'[<>:"/\\|?*\x00-\x1f\ud800-\udfff]')
+_ILLEGAL_RE = re.compile(f"[{re.escape(ILLEGAL_CHARS)}{UNSAFE_CHARS}]")  # controls and bidi marks too
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                        *(f"lpt{i}" for i in range(1, 10))})
 _EXT_RE = re.compile(r"\.[A-Za-z0-9]{1,10}$")

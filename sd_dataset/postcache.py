@@ -9,13 +9,13 @@ e621's posts export (:mod:`sd_dataset.postindex`) lives in the same file.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .boorus.base import Post
+from .cachedir import default_cache_dir
 from .errors import DatasetError
 
 DB_NAME = "posts.sqlite3"
@@ -35,11 +35,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 MISSING = "missing"  # what lookups answer for a hash the site is remembered not to know
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "sd_dataset"
 
 
 def cache_file(path: Optional[Union[str, Path]] = None) -> Path:

@@ -65,7 +65,7 @@ def build_index(cache: PostCache, posts_csv: Path, tags_csv: Optional[Path] = No
                 progress.check()
                 md5 = get(row, "md5").strip().lower()
                 ext = get(row, "file_ext").strip().lower()
-                if not MD5_RE.match(md5) or not EXT_RE.match(ext) or not get(row, "id").strip().isdigit():
+                if not MD5_RE.fullmatch(md5) or not EXT_RE.fullmatch(ext) or not get(row, "id").strip().isdigit():
                     continue
                 batch.append((md5, int(get(row, "id")), get(row, "rating").strip(), get(row, "tag_string"), ext,
                               _int(get(row, "score")), _int(get(row, "fav_count")),

@@ -2,7 +2,8 @@
 
 The command line drives tqdm with it and the tab drives ``gr.Progress``; the
 library only ever sees a :class:`Progress`.  Cancellation travels the other way:
-the face sets the event and the library checks it between items.
+the face sets the event and the library checks it between items; a step that talks
+to a site also hands it to its HTTP session, which shuts the request in flight.
 """
 
 from __future__ import annotations

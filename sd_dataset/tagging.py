@@ -20,6 +20,7 @@ import re
 import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -28,10 +29,11 @@ from . import postindex
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
 from .captions import SEPARATOR, caption_text, name_form
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
-                    remove_stale_temps, write_text_if_changed)
+                    remove_stale_temps, write_record, write_text_if_changed)
+from .http import Exhausted
 from .images import IMAGE_EXTS, scan_images
 from .kohya import DATASET_CONFIG, Subset, dataset_config
 from .lock import folder_lock
@@ -200,7 +202,8 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files, refused = _list_images(src)
-    with folder_lock(ensure_writable_dir(root), "tag"):
+    requests = booru.http.cancel_on(progress.cancel_event) if booru is not None else nullcontext()
+    with folder_lock(ensure_writable_dir(root), "tag"), requests:
         _check_config_is_ours(root, options)
         return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress)
 
@@ -318,14 +321,16 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
     if unknown and booru is not None and not options.offline:
         before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
         try:
-            found = booru.posts_by_md5(unknown)
+            found = _ask_site(booru, unknown)
+        except Cancelled:
+            raise
         except DatasetError as exc:
             failed_md5s = {m: f"the site lookup failed ({exc}); a rerun asks again" for m in unknown}
             found = {}
         finally:
             report.api_requests += booru.http.stats.api_requests - before
             report.retries += booru.http.stats.retries - retries_before
-        rejected = list(booru.rejected)
+        rejected = list(dict.fromkeys(booru.rejected))  # once, though a last pass refused them again
         booru.rejected.clear()
         report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
         posts.update(found)
@@ -341,6 +346,15 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             report.untagged.append(item.path.name)
         else:
             report.tagged += 1
+
+
+def _ask_site(booru: Booru, md5s: list[str]) -> dict[str, Post]:
+    """The site's posts for ``md5s``; a lookup that failed all its tries gets them again in a last pass."""
+    try:
+        return booru.posts_by_md5(md5s)
+    except Exhausted as exc:
+        log.info("the site lookup failed all its tries (%s); a last pass asks again", exc)
+        return booru.posts_by_md5(md5s)
 
 
 def _read_sidecar(src: Path, real_src: Path, md5: str, report: TagReport) -> Optional[Post]:
@@ -599,14 +613,24 @@ def _read_manifest(path: Path) -> set[str]:
 def _write_manifest(path: Path, files: set[str]) -> None:
     text = json.dumps({"about": "files sd_dataset tag wrote here; a rerun removes those it no longer makes",
                        "files": sorted(files)}, ensure_ascii=False, indent=1) + "\n"
-    write_text_if_changed(path, text)
+    write_record(path, text)
 
 
 def _remove_stale(stale: set[str], root: Path) -> int:
-    """Delete outputs an earlier run wrote that this run no longer makes (never anything else)."""
+    """Delete outputs an earlier run wrote that this run no longer makes (never anything else).
+
+    The manifest is a file in the output folder, so anyone could have edited it: each name's folder is resolved,
+    and a name whose folder lies outside the output (a linked folder) is left alone.  A name that is itself a
+    link is removed as the link.
+    """
     removed = 0
+    real_root = root.resolve()
     for rel in sorted(stale):
         path = root / rel
+        folder = path.parent.resolve()
+        if folder != real_root and real_root not in folder.parents:
+            log.warning("left %s alone: its folder is a link out of the output %s", path, root)
+            continue
         try:
             path.unlink()
             removed += 1
@@ -625,4 +649,4 @@ def _write_frequency(path: Path, report: TagReport) -> None:
     for tag, n in sorted(report.frequency.items(), key=lambda kv: (-kv[1], kv[0])):
         writer.writerow([tag, report.tag_names.get(tag, tag), n, f"{n / total:.4f}",
                          report.vocab_counts.get(tag, ""), "yes" if tag in report.common else ""])
-    write_text_if_changed(path, buf.getvalue())
+    write_record(path, buf.getvalue())

@@ -11,6 +11,7 @@ category numbers read (e621.csv, danbooru.csv and danbooru_e621_merged.csv numbe
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import itertools
@@ -23,6 +24,7 @@ from .boorus import E621_NOT_ARTISTS, SITES, VOCAB_NUMBERINGS, Site, site_of
 from .boorus.base import UNCATEGORISED, Post
 from .captions import ARTIST_PREFIX, SEPARATOR, caption_text, display_tag, escape_prompt
 from .errors import DatasetError
+from .files import MAX_TEXT_BYTES, open_checked, read_at_most
 
 # e621's tag categories, by the number its exports use
 CATEGORY_NAMES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
@@ -55,7 +57,9 @@ VOCAB_FORMATS = (GUIDE, AUTOCOMPLETE, E621_TAGS)
 def open_text(path: Path) -> io.TextIOBase:
     """Open a UTF-8 text file, transparently gunzipping it when its bytes say it is gzip."""
     path = Path(path)
-    with open(path, "rb") as fh:
+    if path.is_dir():  # its own sentence, before the check refuses it as not a regular file
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+    with open_checked(path) as fh:  # a FIFO or device is refused; a vocabulary may be large, so no size cap
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
         return gzip.open(path, "rt", encoding="utf-8", newline="")
@@ -306,7 +310,8 @@ def read_tag_list(path: Path) -> list[str]:
     """Tags from a file: one per line or comma separated; ``#`` starts a comment."""
     path = Path(path).expanduser()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open_checked(path) as fh:
+            text = read_at_most(fh, MAX_TEXT_BYTES).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"Cannot read the exclude file {path} ({_reason(exc)}); check the --exclude-file path.") \
             from None

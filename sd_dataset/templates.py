@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from .errors import DatasetError
-from .files import atomic_write_text, ensure_writable_dir, read_text_or_none
+from .files import MAX_TEXT_BYTES, atomic_write_text, ensure_writable_dir, open_checked, read_at_most, read_text_or_none
 from .names import safe_user_name
 
 NAME = "[name]"
@@ -108,16 +108,19 @@ def build_template(kind: str = "subject", prefix: str = DEFAULT_PREFIX, artists:
 def read_template(path) -> List[str]:
     """A template's lines as the web UI's trainer reads them: every line, stripped, blank ones included."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"The template {path} is a folder; give the template's .txt file.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        text = path.read_bytes().decode("latin-1")
+        with open_checked(path) as fh:  # a FIFO or device is refused, not waited on or read without end
+            data = read_at_most(fh, MAX_TEXT_BYTES)
     except FileNotFoundError:
         raise DatasetError(f"The template {path} does not exist; check the path or write one with the template command.") from None
-    except IsADirectoryError:
-        raise DatasetError(f"The template {path} is a folder; give the template's .txt file.") from None
     except OSError as exc:
-        raise DatasetError(f"Cannot read the template {path} ({(exc.strerror or 'error').lower()}); check its permissions.") from None
+        raise DatasetError(f"Cannot read the template {path} ({exc.strerror.lower() if exc.strerror else exc}); check its permissions.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
     lines = re.split(r"\r\n|\r|\n", text)  # the newlines Python's text mode knows, like readlines()
     if lines and lines[-1] == "":
         lines.pop()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from .errors import DatasetError
-from .files import check_file, read_inside
+from .files import check_file, open_checked, read_inside
 from .images import MAX_PIXELS, has_image_ext
 from .names import safe_user_name
 from .schedule import Plan, parse, plan
@@ -160,7 +160,7 @@ class DatasetScan:
 
 def _jpeg_ends_cleanly(path: str) -> bool:
     """Cheap: a complete JPEG has its end marker (FF D9) at, or very near, the end of the file."""
-    with open(path, "rb") as fh:
+    with open_checked(Path(path)) as fh:
         fh.seek(0, os.SEEK_END)
         fh.seek(max(0, fh.tell() - 64))
         return b"\xff\xd9" in fh.read()

@@ -39,6 +39,7 @@ from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliase
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
+from .text import visible
 from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, has_errors
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
@@ -91,7 +92,13 @@ class _Cancels:
 
 
 def _outcome(lines: list[str], ok: bool = True) -> str:
-    return "\n".join(lines) if ok else "\n".join(lines + ["finished with failures (listed above)"])
+    return visible("\n".join(lines if ok else lines + ["finished with failures (listed above)"]))
+
+
+def _require_folders(src: str, out: str) -> None:
+    """An empty folder box would mean the app's working folder: refused, like the command line's ``--out ""``."""
+    if not src.strip() or not out.strip():
+        raise DatasetError("Choose both the source folder and the output folder first.")
 
 
 def _style() -> Optional[str]:
@@ -121,7 +128,7 @@ def _sentence(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except DatasetError as exc:
-            return f"error: {exc}"
+            return visible(f"error: {exc}")
 
     return wrapper
 
@@ -326,6 +333,7 @@ class DatasetTab:
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool, bar) -> str:
+        _require_folders(src, out)
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
         vocabulary = load_vocabulary_and_aliases(Path(vocab) if vocab else None,
                                                  Path(aliases.strip()) if aliases.strip() else None,
@@ -355,6 +363,7 @@ class DatasetTab:
 
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
+        _require_folders(src, out)
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
                                  dedupe=dedupe, format=fmt)

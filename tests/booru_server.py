@@ -5,7 +5,8 @@ what it saw (``requests``: time, path, query, headers).  Faults are either
 scripted (``script(path_prefix, [...])``: the next requests to a path get these
 answers) or drawn at a seeded ``fault_rate``.  ``echo_key=True`` makes it hostile: it
 echoes the login it was sent (every form of :func:`echo_forms`) into the posts it
-answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.
+answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.  ``stuck_paging = True``
+makes its paging never advance: every page (cursor or number) answers the first one again.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ PAGE_MAX = 320
 RATE_WINDOW = 0.9
 FAULTS = ("429", "503", "reset", "truncate", "slow", "badjson")
 # hostile answers a test asks for by ``script`` (never drawn at random: no retry can mend them)
-HOSTILE = ("endless", "html", "echo422", "deepjson", "deep422")
+HOSTILE = ("endless", "html", "echo422", "deepjson", "deep422", "drip")
 DEEP = 100_000  # JSON nesting far past Python's recursion limit
 # ``trickle``: a file sent half now and half a while later (``trickle_seconds``), so a kill can land mid-write
+# ``drip``: the whole answer, status line to last byte, one byte every ``drip_seconds``: no read ever times out
 
 
 def echo_forms(user: str, key: str) -> list[str]:
@@ -105,7 +107,12 @@ class BooruServer:
         self.fault_log: list[tuple[str, str]] = []  # (fault, path) of every fault served
         self.trickle_seconds = 5.0
         self.redirect_to: Optional[str] = None  # where the "redirect" fault sends a request (path and query kept)
+        self.odd_id = None  # when set, a search also answers a copy of its first post with this id (any JSON value)
         self.trickling = threading.Event()  # set once a trickled file's first half is out
+        self.stuck_paging = False  # every page of a search answers the first page again
+        self.drip_seconds = 0.2
+        self.dripping = threading.Event()  # set once a dripped answer has begun
+        self.hangups: list[float] = []  # when a client hung up on a dripped answer (monotonic time)
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -164,10 +171,12 @@ class BooruServer:
     # -- answers ---------------------------------------------------------------
 
     def pick_fault(self, path: str) -> Optional[str]:
+        """The fault this request gets, if any; a scripted ``"pass"`` is a request answered as it should be."""
         with self._lock:
             for prefix, answers in self._scripts:
                 if path.startswith(prefix) and answers:
-                    return answers.popleft()
+                    answer = answers.popleft()
+                    return None if answer == "pass" else answer
             if self.fault_rate and self.rng.random() < self.fault_rate:
                 return self.rng.choice(FAULTS)
         return None
@@ -263,7 +272,7 @@ class BooruServer:
         if len(tags) > 40:
             return 422, {"success": False, "reason": "You can only search up to 40 tags at once"}
         matches = [p for p in self.posts if _matches(p, tags)]
-        page = query.get("page", ["1"])[0]
+        page = "1" if self.stuck_paging else query.get("page", ["1"])[0]
         if page.startswith("b"):
             matches = sorted((p for p in matches if p.id < int(page[1:])), key=lambda p: -p.id)[:limit]
         elif page.startswith("a"):
@@ -275,7 +284,10 @@ class BooruServer:
                 return 410, {"success": False, "reason": "You cannot go beyond page 750."}
             ordered = sorted(matches, key=lambda p: -p.id)
             matches = ordered[(number - 1) * limit: number * limit]
-        return 200, {"posts": [self.post_json(p, logged_in) for p in matches]}
+        answer = [self.post_json(p, logged_in) for p in matches]
+        if self.odd_id is not None and answer and "md5:" not in query.get("tags", [""])[0]:
+            answer.append({**answer[0], "id": self.odd_id})
+        return 200, {"posts": answer}
 
     def file_bytes(self, path: str) -> Optional[bytes]:
         name = path.rsplit("/", 1)[-1]
@@ -353,10 +365,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
-        elif fault == "truncate":
-            body = b'{"posts": [' + b" " * 200 if path.endswith(".json") else b"\x89PNG" + b"\0" * 200
+        elif fault == "truncate":  # a file's first half (as a dropped transfer leaves it), or a cut answer
+            real = self.booru.file_bytes(path) if path.startswith("/data/") else None
+            body = (real[:len(real) // 2] if real else
+                    b'{"posts": [' + b" " * 200 if path.endswith(".json") else b"\x89PNG" + b"\0" * 200)
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body) * 2))
+            self.send_header("Content-Length", str(len(real) if real else len(body) * 2))
             self.end_headers()
             self.wfile.write(body)
             self.wfile.flush()
@@ -392,6 +406,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data[half:])
             except OSError:
                 self.close_connection = True
+        elif fault == "drip":
+            self._drip(self.booru.file_bytes(path) if path.startswith("/data/") else b'{"posts": []}')
         elif fault == "html":  # an error page with 200, where an image or JSON should be
             self._send(200, b"<!DOCTYPE html><html><body>Access denied</body></html>", "text/html")
         elif fault == "deepjson":
@@ -408,6 +424,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _drip(self, data: bytes) -> None:
+        answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+        self.booru.dripping.set()
+        try:
+            for i in range(len(answer)):
+                self.wfile.write(answer[i:i + 1])
+                self.wfile.flush()
+                time.sleep(self.booru.drip_seconds)
+        except OSError:  # the client hung up
+            self.booru.hangups.append(time.monotonic())
+        self.close_connection = True
 
     def _send_json(self, status: int, body, headers: Optional[dict] = None):
         self._send(status, json.dumps(body).encode(), "application/json", headers)

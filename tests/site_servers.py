@@ -272,9 +272,9 @@ class GelbooruServer(SiteServer):
             tags = [{"id": i, "name": html.escape(n, quote=True).replace("&#x27;", "&#039;"), "count": 5,
                      "type": self.tag_types[n], "ambiguous": 0} for i, n in enumerate(names) if n in self.tag_types]
             return 200, {"@attributes": {"limit": 100, "offset": 0, "count": len(tags)}, **({"tag": tags} if tags else {})}
-        terms = _terms(query)
+        terms = [t for t in _terms(query) if not (self.stuck_paging and t.startswith("id:<"))]
         limit = min(1000, int(one.get("limit", "100")))
-        pid = int(one.get("pid", "0"))
+        pid = 0 if self.stuck_paging else int(one.get("pid", "0"))
         if pid * limit > 20000:
             return 200, {"success": False, "message": "Too deep! Pull it back some. Holy fuck."}
         matches = [p for p in self.posts if not p.deleted and self._matches(p, terms)]
@@ -367,7 +367,7 @@ class MoebooruServer(SiteServer):
             logged_in = True
         terms = _terms(query)
         limit = min(1000, int(one.get("limit", "40")))
-        page = max(1, int(one.get("page", "1")))
+        page = 1 if self.stuck_paging else max(1, int(one.get("page", "1")))
         matches = sorted((p for p in self.posts if not p.deleted and self._matches(p, terms)), key=lambda p: -p.id)
         shown = matches[(page - 1) * limit: page * limit]
         posts = [self.post_json(p, logged_in) for p in shown]

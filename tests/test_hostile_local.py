@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -99,6 +100,30 @@ def test_a_tampered_manifest_cannot_delete_outside_the_output(tmp_path):
                                                       "C:\\victim.txt"]}))
     tag_folder(src, out, TagOptions(keep_untagged=True))
     assert victim.read_text() == "keep me"
+
+
+def test_stale_cleanup_never_follows_a_linked_folder_out_of_the_output(tmp_path):
+    """A manifest naming ``linkdir/precious.png``, where linkdir links out of the output, once made tag delete
+    the file it reached; names inside real subfolders and links that are themselves in the output still go."""
+    src = tmp_path / "src"
+    src.mkdir()
+    picture(src / "a.png")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    precious = picture(outside / "precious.png")
+    out = tmp_path / "out"
+    (out / "old").mkdir(parents=True)
+    (out / "linkdir").symlink_to(outside, target_is_directory=True)
+    (out / "deeper").symlink_to(out / "linkdir", target_is_directory=True)  # a link to the link: still outside
+    picture(out / "old" / "stale.png")
+    (out / "stale-link.png").symlink_to(precious)  # the link is in the output: it goes, its target stays
+    (out / MANIFEST).write_text(json.dumps({"files": ["linkdir/precious.png", "deeper/precious.png",
+                                                      "old/stale.png", "stale-link.png"]}))
+    report = tag_folder(src, out, TagOptions(keep_untagged=True))
+    assert report.ok and report.removed == 2
+    assert precious.is_file() and not (out / "old" / "stale.png").exists()
+    assert not os.path.lexists(out / "stale-link.png")
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["a.png", "a.txt"]
 
 
 @pytest.mark.parametrize("concept", ["../../escape", "/abs/olute", "con"])
@@ -327,3 +352,22 @@ def test_the_readiness_check_never_opens_a_fifo(tmp_path):
     findings = finishes(lambda: check_readiness(TrainRequest(name="x", data_root=str(root), template_file="t.txt",
                                                               learn_rate="0.005", steps="100")), root / "a.txt")
     assert not any(f.code == "empty-caption" for f in findings)  # a refused caption is there, just not judged
+
+
+@needs_fifo
+@pytest.mark.parametrize("reader", ["vocabulary", "aliases", "exclude", "template"])
+def test_files_a_user_names_are_refused_when_a_fifo_or_a_device(tmp_path, reader):
+    """A vocabulary, aliases, exclude list or template path that names a FIFO or /dev/zero: one sentence, no
+    wait for a writer, no read without end."""
+    from sd_dataset.tags import load_vocabulary, read_aliases, read_tag_list
+    from sd_dataset.templates import read_template
+
+    read = {"vocabulary": load_vocabulary, "aliases": read_aliases, "exclude": read_tag_list,
+            "template": read_template}[reader]
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        def attempt():
+            with pytest.raises(DatasetError, match=f"^Cannot read the .*{re.escape(f'{path} ({NOT_REGULAR})')}"):
+                read(path)
+        finishes(attempt, fifo)

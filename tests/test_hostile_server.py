@@ -117,3 +117,178 @@ def test_looks_like_html(head, html):
 
 def test_size_text():
     assert size_text(50) == "50 bytes" and size_text(2 * 2**20) == "2 MiB" and size_text(1536) == "1.5 KiB"
+
+
+# -- searches end ------------------------------------------------------------------------------------------------
+
+def test_a_cursor_that_never_advances_ends_the_fetch_with_a_sentence(booru_server, tmp_path):
+    posts = make_posts(12)
+    server = booru_server(posts)
+    server.stuck_paging = True  # every b<id> page answers the first page again
+    client = client_for(server)
+    client.page_limit = 5
+    report = fetch(client, "red_ball", tmp_path)  # "0 = all": no --limit bounds it
+    assert report.downloaded == 5 and report.considered == 5
+    assert report.search_end == ("the search stopped at page 2: e621 sent no post it had not sent before, so its "
+                                 "paging does not advance")
+    assert f"  {report.search_end}" in report.summary() and not report.ok
+    assert len(server.api_requests()) == 2
+
+
+@pytest.mark.parametrize("cls, site", [("MoebooruServer", "yandere"), ("GelbooruServer", "safebooru")])
+def test_numbered_pages_that_repeat_end_the_search(site_server, cls, site):
+    import site_servers
+    from conftest import site_client
+
+    server = site_server(getattr(site_servers, cls), make_posts(250))
+    server.stuck_paging = True
+    client = site_client(server, site)
+    assert len(list(client.search("red_ball"))) == 100
+    assert client.search_end.startswith(f"the search stopped at page 2: {site} sent no post")
+    assert len(server.api_requests()) == 2
+
+
+def test_pages_that_partly_repeat_give_each_post_once(booru_server, monkeypatch):
+    import sd_dataset.boorus.e621 as e621_mod
+
+    server = booru_server(make_posts(30))
+    client = client_for(server)
+    client.page_limit = 10
+    pages = iter(["b1025", "b1015", "b1005"])  # the second page repeats half of the first
+    monkeypatch.setattr(e621_mod.E621, "_next_page", lambda self, page, raw: next(pages))
+    ids = [p.id for p in client.search("red_ball")]
+    assert ids == list(range(1029, 999, -1)) and client.search_end == ""
+
+
+def test_a_search_reads_at_most_max_pages(booru_server, monkeypatch):
+    import sd_dataset.boorus.base as base
+
+    monkeypatch.setattr(base, "MAX_PAGES", 3)
+    server = booru_server(make_posts(40))
+    client = client_for(server)
+    client.page_limit = 10
+    assert len(list(client.search("red_ball"))) == 30
+    assert client.search_end.startswith("the search stopped after 3 pages (30 posts), the most one search reads")
+    assert len(server.api_requests()) == 3
+
+
+# -- the site's invalid data -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("site", ["e621", "yandere"])
+def test_refused_posts_count_within_the_limit(booru_server, site_server, tmp_path, site):
+    from conftest import site_client
+    from site_servers import MoebooruServer
+
+    hostile = [ServerPost(id=2000 + i, data=image_bytes(2000 + i), md5="z" * 32) for i in range(3)]
+    posts = make_posts(10) + hostile  # the refused ones come first, newest first
+    client = client_for(booru_server(posts)) if site == "e621" else site_client(site_server(MoebooruServer, posts),
+                                                                                  site)
+    report = fetch(client, "red_ball", tmp_path, limit=5)
+    assert report.considered == 5 and len(report.failed) == 3 and report.downloaded == 2
+    assert report.summary()[0].startswith("considered 5 posts: downloaded 2")
+
+
+@pytest.mark.parametrize("size", [-1, 2**41])
+def test_a_negative_or_absurd_size_is_the_sites_invalid_data(booru_server, tmp_path, size):
+    liar = ServerPost(id=9, data=image_bytes(9), size=size)
+    server = booru_server([liar] + make_posts(1))
+    report = fetch(client_for(server), "red_ball", tmp_path)
+    assert [(f.name, f.reason) for f in report.failed] == [("post 9", "refused the site's data: invalid file size")]
+    assert report.downloaded == 1 and not (tmp_path / f"{liar.md5}.png").exists()
+
+
+@pytest.mark.parametrize("field, value", [("md5", "a" * 32 + "\n"), ("ext", "png\n")])
+def test_md5_and_extension_must_match_whole(field, value):
+    from sd_dataset.boorus.base import Post
+    from sd_dataset.boorus.e621 import parse_post
+
+    raw = {"id": 1, "file": {"md5": "a" * 32, "ext": "png", "url": "http://x/y.png"}, "tags": {}}
+    raw["file"][field] = value
+    with pytest.raises(ValueError):
+        parse_post(raw, "e621", "http://x/")
+    sidecar = Post(id=1, md5="a" * 32, file_url=None, ext="png").to_json()
+    sidecar[field] = value
+    with pytest.raises(ValueError):
+        Post.from_json(sidecar)
+
+
+def test_a_limit_past_any_integer_size_means_all(booru_server, tmp_path):
+    from test_fetch import run_cli
+
+    server = booru_server(make_posts(3))
+    result = run_cli(["fetch", "red_ball", "--out", str(tmp_path), "--base-url", server.url, "--rate", "2",
+                      "--limit", "99999999999999999999"])
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith("considered 3 posts: downloaded 3")
+
+
+# -- deadlines and cancel ----------------------------------------------------------------------------------------
+
+def test_an_api_answer_dripped_a_byte_at_a_time_ends_at_its_deadline(booru_server):
+    server = booru_server(make_posts(1))
+    server.script("/posts.json", ["drip"])  # about 90 bytes at 0.2 s each: no read ever times out
+    client = client_for(server, answer_deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(DatasetError) as err:
+        list(client.search("red_ball"))
+    assert str(err.value) == (f"e621 at {server.url} sent no complete answer within 1 seconds; it may be overloaded, "
+                              "so run again later (finished work is kept).")
+    assert time.monotonic() - started < 10  # the whole answer would take 18 s
+    assert len(server.api_requests()) == 1  # not retried: it would drip again
+
+
+def test_a_file_dripped_a_byte_at_a_time_fails_alone_at_its_budget(booru_server, tmp_path):
+    posts = make_posts(3)
+    server = booru_server(posts)
+    server.script("/data/", ["drip"])
+    report = fetch(client_for(server, answer_deadline=1.0), "red_ball", tmp_path, workers=1)
+    assert report.downloaded == 2
+    (failure,) = report.failed
+    assert failure.reason == f"the file from {server.url} did not arrive within 1 seconds; a rerun tries again"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(TEMP_SUFFIX)]
+    assert fetch(client_for(server), "red_ball", tmp_path).downloaded == 1
+    assert_only_verified(tmp_path, posts)
+
+
+def test_the_default_deadlines_apply_and_cancel_shuts_the_connection_in_flight(booru_server, tmp_path):
+    """At the defaults a user gets (the site table's policy), an API answer has 120 s and a file 120 s plus its size
+    at 32 KiB/s; a cancel shuts the dripping connection at once, where the drip would take minutes."""
+    import threading
+
+    from sd_dataset.boorus import open_booru
+    from sd_dataset.errors import Cancelled
+    from sd_dataset.http import HttpPolicy
+    from sd_dataset.progress import Progress
+    from sd_dataset.watchdog import in_flight
+
+    assert (HttpPolicy().answer_deadline, HttpPolicy().min_file_speed) == (120.0, 32 * 1024)
+    posts = make_posts(1)
+    server = booru_server(posts)
+    server.drip_seconds = 2.0
+    for path, expected in (("/posts.json", 120.0), ("/data/", 120.0 + len(posts[0].data) / (32 * 1024))):
+        server.script(path, ["drip"])
+        server.hangups.clear()
+        server.dripping.clear()
+        progress = Progress()
+        outcome = []
+
+        def run():
+            try:
+                fetch(open_booru("e621", base_url=server.url), "red_ball", tmp_path / path.strip("/"),
+                      progress=progress)
+            except Cancelled as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert server.dripping.wait(30)
+        assert [watch.seconds for watch in in_flight()] == [expected]
+        cancelled = time.monotonic()
+        progress.cancel()
+        worker.join(timeout=30)
+        assert not worker.is_alive() and len(outcome) == 1
+        assert time.monotonic() - cancelled < 5
+        deadline = time.monotonic() + 10  # the server notices at its next byte
+        while not server.hangups and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.hangups

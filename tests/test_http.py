@@ -1,4 +1,6 @@
 import io
+import re
+from urllib.parse import quote
 
 import pytest
 
@@ -160,3 +162,68 @@ def test_json_nested_past_the_recursion_limit_is_one_sentence(booru_server, faul
         list(client.search("red_ball"))
     assert str(err.value).startswith(sentence)
     assert len(server.api_requests()) == 1  # no retry can mend it
+
+
+# -- hopeless requests fail at once, in one sentence ---------------------------------------------------------
+
+@pytest.mark.parametrize("url, sentence", [
+    ("e621.net/posts.json", "The API address has no http:// or https:// in front"),
+    ("ftp://127.0.0.1/posts.json", "The API address starts with ftp://, but only http:// and https://"),
+    ("http://127.0.0.1:99999/posts.json", "The API address is not a valid address (Port out of range"),
+])
+def test_an_address_no_retry_can_reach_fails_at_once(url, sentence):
+    session = HttpSession("e621", policy=fast_policy())
+    with pytest.raises(DatasetError, match=re.escape(sentence)):
+        session.get_json(url)
+    assert session.stats.requests == 0 and session.stats.retries == 0
+
+
+@pytest.mark.parametrize("target", ["file:///etc", "ftp://127.0.0.1"])
+def test_a_redirect_to_another_scheme_fails_at_once(booru_server, target):
+    server = booru_server(make_posts(1))
+    server.redirect_to = target
+    server.script("/posts.json", ["redirect"] * 5)
+    client = client_for(server)
+    with pytest.raises(DatasetError) as err:
+        list(client.search("red_ball"))
+    assert str(err.value) == (f"e621 at {server.url} redirected the request to an address that is not http(s) or "
+                              "not valid (InvalidSchema); refusing it.")
+    assert len(server.api_requests()) == 1 and client.http.stats.retries == 0
+
+
+@pytest.mark.parametrize("username, api_key, sentence", [
+    ("ali\nce", "k", "The user name has a control character (a newline, tab or the like) in it"),
+    ("ali\x1bce", "k", "The user name has a control character"),
+    ("alice", "k\r\ney", "The API key has a control character"),
+])
+def test_a_login_no_server_can_take_fails_before_any_request(booru_server, username, api_key, sentence):
+    server = booru_server(make_posts(1))
+    with pytest.raises(DatasetError, match=re.escape(sentence)):
+        client_for(server, username=username, api_key=api_key)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("name", ["zoë", "zoë✓"])
+def test_a_name_beyond_latin1_logs_in_as_utf8_and_the_user_agent_carries_it_encoded(booru_server, monkeypatch, name):
+    server = booru_server(make_posts(1, hidden=True), credentials=(name, "k"))
+    own_site(monkeypatch, "e621", server.url)
+    client = client_for(server, username=name, api_key="k")
+    assert len(list(client.search("red_ball"))) == 1 and client.search_end == ""
+    assert next(client.search("red_ball")).file_url  # the hidden post: the login was taken
+    agent = server.api_requests()[0].headers["User-Agent"]
+    assert agent == f"sd-webui-dataset/0.1.0 (by {quote(name, safe='')} on e621)"
+
+
+@pytest.mark.parametrize("base_url, sentence", [
+    ("http://127.0.0.1:99999/", "error: The site address is not a valid address (Port out of range 0-65535); "
+                                "check it for a typo."),
+    ("http://[::1", "error: The site address is not a valid address (Invalid IPv6 URL); check it for a typo."),
+    ("127.0.0.1:8080", "error: The site address has no http:// or https:// in front; give the whole address, e.g. "
+                       "https://e621.net."),
+])
+def test_cli_a_bad_base_url_is_one_sentence(tmp_path, base_url, sentence):
+    from test_fetch import run_cli
+
+    result = run_cli(["fetch", "red_ball", "--out", str(tmp_path / "out"), "--base-url", base_url])
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [sentence]
+    assert not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ point is checked to have been reached before the kill: a run that finished first
 it vacuously.  After the kill, whatever stands under a final name must already be whole.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -244,3 +245,99 @@ def test_augment_killed_while_writing(aug_world, tmp_path, point):
             img.load()  # whole: decodes to the end
     run(aug_args(src, out))
     assert_same_as_clean(out, clean)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is still a live process (a zombie waiting for its reaper counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def assert_outlived_by_none(proc: subprocess.Popen, workers: list[int]) -> None:
+    """SIGKILL the run ``proc`` alone (not its group); each of its ``workers`` must then end by itself."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if running(pid)] == [], "workers outlived the run"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Whatever is left of the run's process group, so that the suite leaves nothing behind even when it fails."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_augment_workers_end_when_the_run_is_killed(aug_world, tmp_path):
+    """Only the run itself is killed, not its group: its two workers, busy decoding, must end on their own (they
+    were once left running forever, 24 orphans from 12 kills)."""
+    src, clean = aug_world
+    out = tmp_path / "out"
+    proc = start(aug_args(src, out))
+    try:
+        deadline = time.monotonic() + 60
+        while not (len(children_of(proc.pid)) >= 2 and writing(out)):
+            assert proc.poll() is None and time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.01)
+        workers = children_of(proc.pid)
+        assert_outlived_by_none(proc, workers)
+    finally:
+        kill_group(proc)
+        proc.stderr.close()
+    run(aug_args(src, out))
+    assert_same_as_clean(out, clean)
+
+
+FORKSERVER_POOL = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from sd_dataset.pools import end_with_parent
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"), initializer=end_with_parent,
+                               initargs=(os.getpid(),))
+    for pid in {pool.submit(os.getpid).result() for _ in range(8)}:
+        print(pid, flush=True)
+    pool.submit(time.sleep, 600)
+    print("busy", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_workers_whose_parent_is_not_the_run_watch_it_instead(tmp_path):
+    """Under forkserver a worker's parent is the fork server, so the kernel's parent-death signal would watch the
+    wrong process: the worker's own thread watches the run (the way every worker off Linux ends)."""
+    script = tmp_path / "pool.py"
+    script.write_text(FORKSERVER_POOL)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        workers = []
+        for line in proc.stdout:  # the workers' pids, until one of them is busy (or the script ended: none)
+            if line == "busy\n":
+                break
+            workers.append(int(line))
+        assert workers and proc.pid not in workers and all(running(pid) for pid in workers)
+        assert_outlived_by_none(proc, workers)
+    finally:
+        kill_group(proc)
+        proc.stdout.close()

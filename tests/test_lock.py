@@ -67,20 +67,56 @@ def test_cli_refusal_is_one_sentence(tmp_path):
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("content", ["dead", "reused", "garbage", "empty"])
-def test_stale_lock_is_taken_over(tmp_path, content):
+STALE_CONTENTS = {
+    "dead": lambda: json.dumps({"pid": dead_pid(), "step": "augment", "started": "2020-01-01 00:00:00"}),
+    "ours": lambda: json.dumps({"pid": os.getpid(), "step": "augment", "started": "2020-01-01 00:00:00"}),
+    "garbage": lambda: "{not json",
+    "empty": lambda: "",
+}
+
+
+@pytest.mark.parametrize("content", sorted(STALE_CONTENTS))
+def test_a_lock_file_nobody_holds_keeps_no_run_out(tmp_path, content):
+    """A file left by a killed run, an empty one left by a full disk, a garbled one: only the OS lock counts."""
     src = images_folder(tmp_path / "src")
     out = tmp_path / "out"
     out.mkdir()
-    info = {"pid": dead_pid(), "step": "augment", "started": "2020-01-01 00:00:00", "token": "old"}
-    if content == "reused":  # our own pid, but recorded with another start: the pid was reused
-        info.update(pid=os.getpid(), proc_start="1", host=None)
-    text = {"garbage": "{not json", "empty": ""}.get(content, json.dumps(info))
-    (out / LOCK_NAME).write_text(text)
+    (out / LOCK_NAME).write_text(STALE_CONTENTS[content]())
     report = augment(src, out, AugmentOptions(min_size=0, size=32), workers=1)
     assert report.ok and report.written == 3
     assert sorted(p.name for p in out.iterdir()) == [SETTINGS_FILE] + [f"img{i}.{e}" for i in range(3)
                                                                         for e in ("png", "txt")]
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from sd_dataset.lock import folder_lock
+with folder_lock(Path(sys.argv[1]), "fetch"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("content", sorted(STALE_CONTENTS))
+def test_a_live_run_keeps_its_folder_whatever_its_lock_file_says(tmp_path, content):
+    """The file is only a description: emptied, garbled or naming a dead pid, it lets no second run in; once the
+    holder is killed, the operating system has let its lock go and the next run takes it."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == holder.pid
+        (tmp_path / LOCK_NAME).write_text(STALE_CONTENTS[content]())
+        with pytest.raises(FolderBusy, match="Another sd_dataset run.* is using"):
+            lock.acquire(tmp_path, "tag")
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    with folder_lock(tmp_path, "tag") as info:
+        assert json.loads((tmp_path / LOCK_NAME).read_text()) == info and info["pid"] == os.getpid()
+    assert not (tmp_path / LOCK_NAME).exists()
 
 
 def test_lock_never_left_by_failing_or_cancelled_runs(booru_server, tmp_path):
@@ -97,35 +133,54 @@ def test_lock_never_left_by_failing_or_cancelled_runs(booru_server, tmp_path):
     assert not (tmp_path / "a" / LOCK_NAME).exists()
 
 
-def test_release_leaves_someone_elses_lock(tmp_path):
-    info = lock.acquire(tmp_path, "fetch")
-    (tmp_path / LOCK_NAME).write_text(json.dumps({**info, "token": "other"}))
-    lock.release(tmp_path, info)
-    assert (tmp_path / LOCK_NAME).exists()
+def test_release_leaves_a_lock_file_that_is_not_its_own(tmp_path):
+    """Someone deleted the file of a live run, and another run made its own: the first run's end removes only
+    its own file."""
+    first = lock.acquire(tmp_path, "fetch")
+    (tmp_path / LOCK_NAME).unlink()
+    second = lock.acquire(tmp_path, "tag")
+    lock.release(first)
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["step"] == "tag"
+    with pytest.raises(FolderBusy, match=r"tag \(pid "):
+        lock.acquire(tmp_path, "augment")
+    lock.release(second)
+    assert not (tmp_path / LOCK_NAME).exists()
 
 
-def _race(folder: str, barrier, results) -> None:
-    barrier.wait()
-    try:
-        with folder_lock(Path(folder), "race"):
-            results.put("won")
-            barrier.wait()  # hold it until everyone has tried
-    except FolderBusy:
-        results.put("busy")
+def _race(first: bool, folder: str, contents: list, barrier, results) -> None:
+    """One of the racing runs: each round, the first writes what a dead run left, then all try at once."""
+    for round_, content in enumerate(contents):
+        barrier.wait()  # everyone let the last round's lock go
+        if first and content is not None:
+            Path(folder, LOCK_NAME).write_text(content)
         barrier.wait()
+        try:
+            with folder_lock(Path(folder), "race"):
+                results.put((round_, "won"))
+                barrier.wait()  # hold it until everyone has tried
+        except FolderBusy:
+            results.put((round_, "busy"))
+            barrier.wait()
 
 
-def test_simultaneous_runs_exactly_one_wins(tmp_path):
+def test_three_runs_at_once_exactly_one_wins_whatever_file_was_left(tmp_path):
+    """Three processes start together on a folder that holds no lock file, an empty one, a garbled one or a dead
+    run's, twenty rounds in all: every round exactly one of them runs."""
     ctx = multiprocessing.get_context("spawn")
-    n = 4
+    n, rounds = 3, 5
+    left = [None, "", "{not json", json.dumps({"pid": dead_pid(), "step": "fetch", "started": "2020-01-01"})]
+    contents = left * rounds
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(tmp_path), barrier, results)) for _ in range(n)]
+    procs = [ctx.Process(target=_race, args=(i == 0, str(tmp_path), contents, barrier, results))
+             for i in range(n)]
     for p in procs:
         p.start()
+    outcomes = [results.get(timeout=120) for _ in range(n * len(contents))]
     for p in procs:
         p.join(60)
-    outcomes = sorted(results.get(timeout=5) for _ in range(n))
-    assert outcomes == ["busy"] * (n - 1) + ["won"]
+        assert p.exitcode == 0
+    wins = [sum(1 for r, outcome in outcomes if r == round_ and outcome == "won") for round_ in range(len(contents))]
+    assert wins == [1] * len(contents)
     assert not (tmp_path / LOCK_NAME).exists()
 
 

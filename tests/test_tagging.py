@@ -209,7 +209,7 @@ def test_batches_at_most_one_request_per_190_hashes(tmp_path, booru_server):
 
 
 def test_api_failure_is_per_file_and_not_remembered(world):
-    world["server"].script("/posts.json", ["503", "503"])
+    world["server"].script("/posts.json", ["503"] * 4)  # both passes of two tries
     booru = client_for(world["server"], max_tries=2)
     report = run_tag(world, booru=booru)
     assert len(report.failed) == 7 and "a rerun asks again" in report.failed[0].reason

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import DatasetError
-from ..http import Credentials, HttpPolicy, HttpSession, site_domain
+from ..http import Credentials, HttpPolicy, HttpSession, check_address, site_domain
 from . import danbooru, gelbooru, moebooru
 from .base import Booru, Post
 from .danbooru import Danbooru
@@ -175,6 +175,8 @@ def open_booru(name: str = "e621", *, base_url: Optional[str] = None, username: 
     request (``tag --offline``), so a missing login is no error.
     """
     site = get_site(name)
+    if base_url is not None:
+        check_address(base_url)
     credentials = login_for(site, base_url, username, api_key, stored)
     own_address = is_own_address(site, base_url)
     if site.credentials_required and own_address and not credentials.complete and not offline:

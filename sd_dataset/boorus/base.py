@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from ..errors import DatasetError
+from ..text import strip_unsafe
 
 if TYPE_CHECKING:
     from ..http import HttpSession
 
-MD5_RE = re.compile(r"^[0-9a-f]{32}$")
-EXT_RE = re.compile(r"^[a-z0-9]{1,5}$")
+# matched with ``fullmatch`` only: ``$`` would let a trailing newline through
+MD5_RE = re.compile(r"[0-9a-f]{32}")
+EXT_RE = re.compile(r"[a-z0-9]{1,5}")
+MAX_POST_BYTES = 2**40  # a post claiming more than a terabyte is not telling its file's size
+MAX_PAGES = 2000  # pages one search reads at most: a second guard after the check that each page brings new posts
 STILL_IMAGE_EXTS = frozenset({"jpg", "jpeg", "png", "webp"})
 
 SIDECAR_VERSION = 1
@@ -46,6 +49,14 @@ class Post:
     deleted: bool = False
     site: str = ""
 
+    def __post_init__(self) -> None:
+        # Whichever site or file a post came from, its texts reach captions, file names, tags.csv and the
+        # terminal: none keeps a control character (a NUL once broke every later tag run of a folder)
+        self.tags = {strip_unsafe(str(category)): [tag for tag in (strip_unsafe(str(t)) for t in names) if tag]
+                     for category, names in dict(self.tags).items()}
+        self.sources = [strip_unsafe(str(source)) for source in self.sources]
+        self.rating = strip_unsafe(str(self.rating))
+
     @property
     def filename(self) -> str:
         return f"{self.md5}.{self.ext}"
@@ -63,10 +74,9 @@ class Post:
             raise ValueError("not an sd-webui-dataset sidecar")
         known = {f for f in cls.__dataclass_fields__}
         post = cls(**{k: v for k, v in data.items() if k in known})
-        if not (isinstance(post.md5, str) and MD5_RE.match(post.md5) and isinstance(post.ext, str)
-                and EXT_RE.match(post.ext)):
+        if not (isinstance(post.md5, str) and MD5_RE.fullmatch(post.md5) and isinstance(post.ext, str)
+                and EXT_RE.fullmatch(post.ext)):
             raise ValueError("sidecar has an invalid md5 or extension")
-        post.tags = {str(k): [str(t) for t in v] for k, v in dict(post.tags).items()}
         return post
 
 
@@ -83,17 +93,44 @@ class Booru(ABC):
         self.base_url = base_url.rstrip("/") + "/"
         self.name = name
         self.rejected: list[tuple[str, str]] = []  # (which post, why) for server data we refuse to use
+        self.search_end = ""  # why the last search stopped before the site's results ended, if it did
 
     def search(self, query: str, limit: Optional[int] = None) -> Iterator[Post]:
         """Posts matching ``query`` lazily, in the site's order, at most ``limit`` of them.
 
-        Pages are asked for only as the posts are consumed, so stopping early costs no request.
+        Pages are asked for only as the posts are consumed, so stopping early costs no request.  ``limit``
+        counts every post the site sent, the refused ones (``rejected``) too; a post a later page repeats is
+        skipped.  The search ends at a page that brings no post not seen before (a cursor that does not
+        advance would repeat it forever) or after :data:`MAX_PAGES` pages; ``search_end`` then says why.
         """
         check_query(query, self.max_tags_per_search, self.name)
+        self.search_end = ""
         if limit is not None and limit <= 0:
             return
-        posts = (post for raw_posts in self._pages(query, limit) for post in self._page_posts(raw_posts))
-        yield from itertools.islice(posts, limit)
+        counted, seen = 0, set()
+        for number, raw_posts in enumerate(self._pages(query, limit), 1):
+            ids = [_raw_id(raw) for raw in raw_posts]
+            if raw_posts and not {i for i in ids if i is not None} - seen:
+                self.search_end = (f"the search stopped at page {number}: {self.name} sent no post it had not "
+                                   "sent before, so its paging does not advance")
+                return
+            fresh = []
+            for raw, raw_id in zip(raw_posts, ids):
+                if raw_id is not None and raw_id in seen:
+                    continue
+                if limit is not None and counted >= limit:
+                    break
+                counted += 1
+                fresh.append(raw)
+                if raw_id is not None:
+                    seen.add(raw_id)
+            yield from self._page_posts(fresh)
+            if limit is not None and counted >= limit:
+                return
+            if number >= MAX_PAGES:
+                self.search_end = (f"the search stopped after {MAX_PAGES} pages ({counted} posts), the most one "
+                                   "search reads; narrow it (more tags, a score: or date: range) to reach the rest")
+                return
 
     @abstractmethod
     def _pages(self, query: str, limit: Optional[int]) -> Iterator[list]:
@@ -118,7 +155,7 @@ class Booru(ABC):
             post = type(self).parse_post(raw, self.name, self.base_url)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             post_id = raw.get("id") if isinstance(raw, dict) else None
-            self.rejected.append((f"post {post_id}", str(exc)))
+            self.rejected.append((strip_unsafe(f"post {post_id}"), strip_unsafe(str(exc))))
             return None
         return self._redacted(post)
 
@@ -139,6 +176,12 @@ def categorised(tags: list[str], types: dict[str, str], order: list[str]) -> dic
     for tag in tags:
         grouped.setdefault(types.get(tag, UNCATEGORISED), []).append(tag)
     return {cat: grouped[cat] for cat in sorted(grouped, key=lambda c: order.index(c) if c in order else len(order))}
+
+
+def _raw_id(raw) -> Optional[str]:
+    """A raw post's id as the site sent it (a number or a numeric string), None when it has none."""
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
 
 
 def check_query(query: str, max_tags: Optional[int], site: str) -> None:
@@ -175,14 +218,14 @@ def checked_url(url, base_url: str) -> Optional[str]:
 
 def checked_md5(value) -> str:
     md5 = str(value or "").lower()
-    if not MD5_RE.match(md5):
+    if not MD5_RE.fullmatch(md5):
         raise ValueError("invalid md5")
     return md5
 
 
 def checked_ext(value) -> str:
     ext = str(value or "").lower()
-    if not EXT_RE.match(ext):
+    if not EXT_RE.fullmatch(ext):
         raise ValueError("invalid file extension")
     return ext
 
@@ -197,6 +240,14 @@ def as_int(value, default: int = 0) -> int:
         return int(value)
     except OverflowError:  # json.loads reads Infinity
         raise ValueError("not a finite number") from None
+
+
+def checked_size(value) -> int:
+    """A post's file size in bytes (0: not given); ``ValueError`` for a negative or absurd one."""
+    size = as_int(value)
+    if not 0 <= size <= MAX_POST_BYTES:
+        raise ValueError("invalid file size")
+    return size
 
 
 MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 KB
@@ -221,4 +272,4 @@ def md5_batches(md5s: list[str], max_batch: int, url: str, params_for) -> Iterat
 
 def wanted_md5s(md5s: Iterable[str]) -> list[str]:
     """Well-formed hashes, lower case, each once, sorted; anything else is dropped."""
-    return sorted({m.lower() for m in md5s if isinstance(m, str) and MD5_RE.match(m.lower())})
+    return sorted({m.lower() for m in md5s if isinstance(m, str) and MD5_RE.fullmatch(m.lower())})

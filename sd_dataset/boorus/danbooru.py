@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 
 from ..errors import DatasetError
 from ..http import HttpSession, Rejected
-from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_url
+from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_size, checked_url
 from .e621 import E621
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         ext=ext,
         width=as_int(raw.get("image_width")),
         height=as_int(raw.get("image_height")),
-        size=as_int(raw.get("file_size")),
+        size=checked_size(raw.get("file_size")),
         rating=str(raw.get("rating") or "").lower(),
         score=as_int(raw.get("score")),
         fav_count=as_int(raw.get("fav_count")),

@@ -10,7 +10,7 @@ import requests
 
 from ..errors import DatasetError
 from ..http import HttpSession, NotFound
-from .base import EXT_RE, MD5_RE, Booru, Post
+from .base import MD5_RE, Booru, Post, checked_ext, checked_md5, checked_size, checked_url, wanted_md5s
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class E621(Booru):
     # -- md5 lookups ---------------------------------------------------------
 
     def posts_by_md5(self, md5s: Iterable[str]) -> dict[str, Post]:
-        wanted = sorted({m.lower() for m in md5s if isinstance(m, str) and MD5_RE.match(m.lower())})
+        wanted = wanted_md5s(md5s)
         found: dict[str, Post] = {}
         for batch in self.md5_batches(wanted):
             # status:any, or md5: hides deleted posts, whose tags we still want
@@ -83,7 +83,7 @@ class E621(Booru):
 
     def post_by_md5(self, md5: str) -> Optional[Post]:
         md5 = md5.lower()
-        if not MD5_RE.match(md5):
+        if not MD5_RE.fullmatch(md5):
             return None
         try:
             data = self.http.get_json(self._posts_url, {"md5": md5})
@@ -132,17 +132,9 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
     if not isinstance(raw, dict):
         raise ValueError("not a post object")
     file = raw["file"]
-    md5 = str(file.get("md5") or "").lower()
-    ext = str(file.get("ext") or "").lower()
-    if not MD5_RE.match(md5):
-        raise ValueError("invalid md5")
-    if not EXT_RE.match(ext):
-        raise ValueError("invalid file extension")
-    url = file.get("url")
-    if url is not None:
-        url = urljoin(base_url, str(url))
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("file url is not http(s)")
+    md5 = checked_md5(file.get("md5"))
+    ext = checked_ext(file.get("ext"))
+    url = checked_url(file.get("url"), base_url)
     raw_tags = raw.get("tags") or {}
     tags = {cat: [str(t) for t in raw_tags.get(cat) or []] for cat in TAG_CATEGORIES if raw_tags.get(cat)}
     score = raw.get("score")
@@ -154,7 +146,7 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         ext=ext,
         width=int(file.get("width") or 0),
         height=int(file.get("height") or 0),
-        size=int(file.get("size") or 0),
+        size=checked_size(file.get("size")),
         rating=str(raw.get("rating") or ""),
         score=int(score.get("total", 0) if isinstance(score, dict) else score or 0),
         fav_count=int(raw.get("fav_count") or 0),

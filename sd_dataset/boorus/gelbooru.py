@@ -39,8 +39,8 @@ RATING_LETTERS = {"general": "g", "sensitive": "s", "safe": "g", "questionable":
 # tag API "type" numbers, in the order gelbooru shows categories
 CATEGORY_NUMBERS = {1: "artist", 4: "character", 3: "copyright", 5: "meta", 0: "general", 6: "deprecated"}
 TAG_BATCH = 100
-_DIRECTORY_RE = re.compile(r"^[0-9A-Za-z/_-]{1,64}$")
-_IMAGE_RE = re.compile(r"^[0-9A-Za-z_-]{1,128}\.[0-9A-Za-z]{1,5}$")
+_DIRECTORY_RE = re.compile(r"[0-9A-Za-z/_-]{1,64}")  # both matched whole (fullmatch)
+_IMAGE_RE = re.compile(r"[0-9A-Za-z_-]{1,128}\.[0-9A-Za-z]{1,5}")
 
 
 class Gelbooru(Booru):
@@ -182,11 +182,11 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
     md5 = checked_md5(raw.get("md5") or raw.get("hash"))
     url = checked_url(raw.get("file_url"), base_url)
     image = raw.get("image")
-    if image is not None and not (isinstance(image, str) and _IMAGE_RE.match(image)):
+    if image is not None and not (isinstance(image, str) and _IMAGE_RE.fullmatch(image)):
         raise ValueError("invalid image name")
     if url is None and image and isinstance(raw.get("directory"), str):
         # Gelbooru 0.2 sites may leave file_url out; the file lives at images/<directory>/<image>
-        if not _DIRECTORY_RE.match(raw["directory"]) or ".." in raw["directory"]:
+        if not _DIRECTORY_RE.fullmatch(raw["directory"]) or ".." in raw["directory"]:
             raise ValueError("invalid image directory")
         url = urljoin(base_url, f"images/{raw['directory']}/{image}")
     if image:

@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import DatasetError
 from ..http import HttpSession
-from .base import (UNCATEGORISED, Booru, Post, as_int, categorised, checked_ext, checked_md5, checked_url,
-                   md5_batches, wanted_md5s)
+from .base import (UNCATEGORISED, Booru, Post, as_int, categorised, checked_ext, checked_md5, checked_size,
+                   checked_url, md5_batches, wanted_md5s)
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def parse_post(raw: dict, site: str, base_url: str) -> Post:
         ext=ext,
         width=as_int(raw.get("width")),
         height=as_int(raw.get("height")),
-        size=as_int(raw.get("file_size")),
+        size=checked_size(raw.get("file_size")),
         rating=str(raw.get("rating") or "").lower()[:1],
         score=as_int(raw.get("score")),
         fav_count=as_int(raw.get("fav_count")),

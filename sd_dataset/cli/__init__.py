@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 from .. import __version__
 from ..errors import Cancelled, DatasetError
 from . import augment, fetch, index, supervise, tag, training, ui
+from .output import VisibleFormatter, say
 from .parsing import CommandParser
 
 COMMANDS = [fetch, tag, index, augment, training, supervise, ui]
@@ -33,15 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(VisibleFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return args.run(args)
     except Cancelled as exc:
-        print(f"stopped: {exc}", file=sys.stderr)
+        say(f"stopped: {exc}", file=sys.stderr)
         return EXIT_CANCELLED
     except KeyboardInterrupt:
-        print("stopped: interrupted; a rerun finishes what is not done.", file=sys.stderr)
+        say("stopped: interrupted; a rerun finishes what is not done.", file=sys.stderr)
         return EXIT_CANCELLED
     except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,6 +6,8 @@ import argparse
 
 from ..augment import DEDUPE_DISTANCE, FORMATS, SQUARE_MODES, AugmentOptions, augment
 from ..progress import TqdmProgress
+from .options import folder_arg
+from .output import say
 
 
 def register(sub) -> None:
@@ -18,8 +20,8 @@ def register(sub) -> None:
         "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written "
         "(too-small images and near-duplicates are skipped on purpose and do not count).",
     )
-    parser.add_argument("src", metavar="SRC", help="folder of images (and optional <stem>.txt captions)")
-    parser.add_argument("--out", required=True, help="folder for the outputs (created if missing; not inside SRC)")
+    parser.add_argument("src", metavar="SRC", type=folder_arg, help="folder of images (and optional <stem>.txt captions)")
+    parser.add_argument("--out", required=True, type=folder_arg, help="folder for the outputs (created if missing; not inside SRC)")
     parser.add_argument("--flip", action="store_true", help="also write a left-right mirrored copy of every output")
     parser.add_argument("--split", action="store_true",
                         help="cut tall or wide images into overlapping squares, like the web UI's preprocess")
@@ -52,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
     )
     report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress())
     for line in report.summary():
-        print(line)
+        say(line)
     return 0 if report.ok else 1

@@ -8,7 +8,8 @@ from typing import Optional
 from ..boorus import SITES
 from ..fetch import fetch
 from ..progress import TqdmProgress
-from .options import add_site_options, booru_from_args
+from .options import add_site_options, booru_from_args, folder_arg
+from .output import say
 
 
 EXAMPLE = "fetch --out DIR -- -female"
@@ -45,7 +46,7 @@ def register(sub) -> None:
     )
     parser.add_argument("query", help='the search, as on the site, e.g. "wolf solo score:>50"; one that starts with '
                         f"- (a negative tag) goes last, after --: {EXAMPLE}")
-    parser.add_argument("--out", required=True, help="folder to download into (created if missing)")
+    parser.add_argument("--out", required=True, type=folder_arg, help="folder to download into (created if missing)")
     parser.add_argument("--limit", type=int, help="consider at most N search results, in the site's order")
     parser.add_argument("--workers", type=int, default=4, help="parallel file downloads (default 4)")
     parser.add_argument("--gif", action="store_true", help="also download gif files (training uses the first frame)")
@@ -62,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
         booru.close()
     site = SITES[args.booru]
     for line in report.summary(site.account_site, site.env_prefix):
-        print(line)
+        say(line)
     return 0 if report.ok else 1

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..postcache import PostCache
 from ..postindex import build_index, index_size
 from ..progress import TqdmProgress
+from .output import say
 
 
 def register(sub) -> None:
@@ -30,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
         posts, tags = build_index(cache, Path(args.posts), Path(args.tags) if args.tags else None,
                                   progress=TqdmProgress())
         total = index_size(cache)
-        print(f"indexed {posts} posts" + (f" and {tags} tag categories" if args.tags else "")
+        say(f"indexed {posts} posts" + (f" and {tags} tag categories" if args.tags else "")
               + f" into {cache.path} ({total} posts in the index)")
         if not args.tags:
-            print("note: without --tags the index has no tag categories; tag then reads categories from the "
+            say("note: without --tags the index has no tag categories; tag then reads categories from the "
                   "vocabulary when it has them (autocomplete format, tags export) and treats the rest as general.")
     return 0

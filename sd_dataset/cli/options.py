@@ -25,3 +25,12 @@ def booru_from_args(args: argparse.Namespace, offline: bool = False):
     """The --booru site's client; ``offline`` (tag --offline) makes no request, so it needs no login."""
     return open_booru(args.booru, base_url=args.base_url, username=args.username, api_key=args.api_key,
                       rate=args.rate, offline=offline)
+
+
+def folder_arg(text: str) -> str:
+    """A folder or file path given on the command line; an empty one (``--out ""``) would silently mean the
+    current folder, so it is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError('it is empty, which would mean the current folder; give the path ("." '
+                                         "for the current folder).")
+    return text

@@ -8,6 +8,7 @@ from ..errors import DatasetError
 from ..lossfile import read_loss_log
 from ..schedule import PRESETS
 from ..supervisor import FLOOR_DIVISOR, STOP, Knobs, replay, show_rate
+from .output import say
 
 _DEFAULTS = Knobs()
 
@@ -74,21 +75,21 @@ def run_replay(args: argparse.Namespace) -> int:
         raise DatasetError(f"The loss log {args.loss_csv} has no loss rows; give the log of a run that trained for "
                            "at least one logged step.")
     result = replay(log.rows, knobs, schedule)
-    print(f"{args.loss_csv}: steps {result.first_step}\u2013{result.last_step}, {len(log.rows)} rows"
+    say(f"{args.loss_csv}: steps {result.first_step}\u2013{result.last_step}, {len(log.rows)} rows"
           + (f", {log.skipped} unreadable line{'s' if log.skipped != 1 else ''} skipped" if log.skipped else "")
           + (", last line incomplete (still being written) and left out" if log.partial else ""))
-    print(f"segment {knobs.segment}, window {knobs.window_steps}, tolerance {knobs.tolerance:g}, factor "
+    say(f"segment {knobs.segment}, window {knobs.window_steps}, tolerance {knobs.tolerance:g}, factor "
           f"{knobs.factor:g}, floor {show_rate(result.floor)}, patience {knobs.patience}"
           + (f", budget {knobs.budget}" if knobs.budget else ""))
     for decision in result.decisions:
-        print(decision.line())
+        say(decision.line())
     last = result.decisions[-1]
     reverts = sum(1 for d in result.decisions if d.action != STOP and d.restore_step is not None)
     if last.action == STOP:
         tail = f"; {result.unjudged_steps} later steps of the log not judged" if result.unjudged_steps else ""
-        print(f"stopped at step {last.step}; best copy at step {last.standing.best_step}, {reverts} "
+        say(f"stopped at step {last.step}; best copy at step {last.standing.best_step}, {reverts} "
               f"revert{'s' if reverts != 1 else ''}{tail}")
     else:
-        print(f"end of the log at step {last.step}; best at step {last.standing.best_step}, {reverts} "
+        say(f"end of the log at step {last.step}; best at step {last.standing.best_step}, {reverts} "
               f"revert{'s' if reverts != 1 else ''}")
     return 0

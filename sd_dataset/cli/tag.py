@@ -10,7 +10,8 @@ from ..postcache import PostCache
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
 from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
-from .options import add_site_options, booru_from_args
+from .options import add_site_options, booru_from_args, folder_arg
+from .output import say
 
 
 def _per_site(what) -> str:
@@ -29,9 +30,9 @@ def register(sub) -> None:
         "local cache, the offline index, or one batched API lookup — and write the image with its caption into "
         "--out. The source folder is never written; a rerun makes no request and skips what is complete.",
     )
-    parser.add_argument("src", help="folder of images (fetch's output, or any images: their posts are looked up by "
+    parser.add_argument("src", type=folder_arg, help="folder of images (fetch's output, or any images: their posts are looked up by "
                         "md5 on the --booru site)")
-    parser.add_argument("--out", required=True, help="folder to write the captioned dataset into (created if missing)")
+    parser.add_argument("--out", required=True, type=folder_arg, help="folder to write the captioned dataset into (created if missing)")
     vocab = parser.add_argument_group("vocabulary")
     vocab.add_argument("--vocab", metavar="FILE", help="the model's tags: tag,count (the guide's tags.csv), "
                        "tag-autocomplete name,category,count,\"aliases\", or e621's tags export (plain or .gz); "
@@ -126,5 +127,5 @@ def run(args: argparse.Namespace) -> int:
         if cache is not None:
             cache.close()
     for line in report.summary():
-        print(line)
+        say(line)
     return 0 if report.ok else 1

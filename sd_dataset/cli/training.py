@@ -10,6 +10,8 @@ from pathlib import Path
 from ..schedule import PRESETS, plan
 from ..templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, KINDS, make_template
 from ..training import EMBEDDING, ERROR, HYPERNETWORK, HostState, TrainRequest, check_readiness
+from .options import folder_arg
+from .output import say
 
 
 def _whole(text: str) -> int:
@@ -36,7 +38,7 @@ def register(sub) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS,
                         help="subject: 'P, [name], [filewords]'; subject-last: 'P, [filewords], [name]'; "
                              "style: 'P, by [name], [filewords]'")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", required=True, type=folder_arg,
                         help="the file to write (.txt is added when missing); an existing folder gets <kind>.txt")
     parser.add_argument("--prefix", default=DEFAULT_PREFIX,
                         help=f'text that starts every line (default "{DEFAULT_PREFIX}"; "" for models not trained '
@@ -94,30 +96,30 @@ def run_template(args: argparse.Namespace) -> int:
         folder, name = out.parent, out.name
     result = make_template(folder, name, kind=args.kind, prefix=args.prefix, artists=args.artists,
                            flavours=args.flavours, overwrite=args.overwrite)
-    print(result.headline())
+    say(result.headline())
     for line in result.lines:
-        print(f"  {line}")
+        say(f"  {line}")
     for text in result.warnings:
-        print(f"warning: {text}", file=sys.stderr)
+        say(f"warning: {text}", file=sys.stderr)
     return 0
 
 
 def run_schedule(args: argparse.Namespace) -> int:
     if args.schedule is None:
         for candidate in PRESETS:
-            print(f"{candidate.key} ({candidate.kind}): {candidate.schedule}")
-            print(f"    {candidate.why}")
+            say(f"{candidate.key} ({candidate.kind}): {candidate.schedule}")
+            say(f"    {candidate.why}")
         return 0
     text = args.schedule
     for candidate in PRESETS:
         if candidate.key == text.strip():
-            print(f"{candidate.key}: {candidate.schedule}")
+            say(f"{candidate.key}: {candidate.schedule}")
             text = candidate.schedule
     result = plan(text, args.steps, args.resume_from)
     for line in result.lines():
-        print(line)
+        say(line)
     for text in result.warnings:
-        print(f"warning: {text}", file=sys.stderr)
+        say(f"warning: {text}", file=sys.stderr)
     return 0
 
 
@@ -133,12 +135,12 @@ def run_check(args: argparse.Namespace) -> int:
         host = HostState(current_step=args.resume_from, training_write_csv_every=args.csv_every)
     findings = check_readiness(request, host)
     for finding in findings:
-        print(finding)
+        say(finding)
     errors = sum(1 for f in findings if f.level == ERROR)
     warnings = len(findings) - errors
     if not findings:
-        print("ready: nothing found that would stop or spoil training")
+        say("ready: nothing found that would stop or spoil training")
     else:
-        print(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+        say(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
               + ("; fix the errors before training" if errors else "; training can start"))
     return 2 if errors else 0

@@ -45,6 +45,35 @@ def test_cancel_stops_a_running_fetch(booru_server, tmp_path, launch_tab):
     assert len(list((tmp_path / "d").glob("*.png"))) < 30
 
 
+def test_cancel_cuts_a_dripping_download_and_the_queue_runs_on(booru_server, tmp_path, launch_tab):
+    """A file sent one byte every 2 s would hold the fetch (and its queue slot) for many minutes."""
+    import time
+
+    posts = [ServerPost(id=80, data=image_bytes(1, size=(300, 300)))]
+    server = booru_server(posts)
+    server.drip_seconds = 2.0
+    server.script("/data/", ["drip"])
+    client = gradio_client.Client(launch_tab(Host(datasets_root=tmp_path, api_rate=2.0)))
+    job = client.submit(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
+                        api_name="/fetch")
+    assert server.dripping.wait(30)
+    client.predict(api_name="/fetch_cancel")
+    assert job.result(timeout=20) == "error: Cancelled by the user; a rerun finishes what is not done."
+    log = client.predict(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
+                         api_name="/fetch")
+    assert log.startswith("considered 1 posts: downloaded 1"), log
+
+
+def test_json_nested_past_the_recursion_limit_is_a_sentence_in_the_app(booru_server, tmp_path, launch_tab):
+    server = booru_server([ServerPost(id=81, data=image_bytes(1))])
+    server.script("/posts.json", ["deepjson"])
+    client = gradio_client.Client(launch_tab(Host(datasets_root=tmp_path, api_rate=2.0)))
+    log = client.predict(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
+                         api_name="/fetch")
+    assert log == (f"error: e621 sent JSON nested too deeply to read from {server.url}; refusing it (check --base-url "
+                   "points at the site's API).")
+
+
 def test_the_hosts_caption_defaults_fill_the_tag_section(tmp_path):
     from sd_dataset.ui import build_ui
 

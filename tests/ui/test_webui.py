@@ -644,10 +644,12 @@ def test_install_asks_pip_only_for_what_the_web_ui_lacks(monkeypatch):
 
     launch.pip_calls.clear()
     monkeypatch.setattr(launch, "is_installed", lambda dist: dist != "tenacity")
-    versions = {"pyrate-limiter": "4.1.0", "ImageHash": "3.9"}  # too old an ImageHash is replaced too
+    # too old an ImageHash is replaced too, and a pyrate-limiter without the sync timeout the rate wait uses
+    versions = {"pyrate-limiter": "4.0.2", "filelock": "3.12.0", "ImageHash": "3.9"}
     monkeypatch.setattr(importlib.metadata, "version", lambda dist: versions[dist], raising=True)
     runpy.run_path(str(REPO / "install.py"), run_name="__main__")
-    assert [c[0] for c in launch.pip_calls] == ['install "tenacity>=8.2"', 'install "ImageHash>=4.3"']
+    assert [c[0] for c in launch.pip_calls] == ['install "pyrate-limiter>=4.1,<5"', 'install "tenacity>=8.2"',
+                                                'install "ImageHash>=4.3"']
 
 
 def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatch, tmp_path):

@@ -1,0 +1,55 @@
+"""The tab's Tag and Augment steps called as its events call them: offline needs no login, empty folders are
+refused."""
+
+import pytest
+from PIL import Image
+
+from sd_dataset.errors import DatasetError
+from sd_dataset.host import Host
+from sd_dataset.ui import DatasetTab
+
+
+def bar(*args, **kwargs):
+    pass
+
+
+def images(folder):
+    folder.mkdir()
+    Image.new("RGB", (300, 280), (200, 10, 10)).save(folder / "a.png")
+    (folder / "a.txt").write_text("red square")
+    return folder
+
+
+def tag_args(src, out, site, offline):
+    """The Tag section's values in the order the tab passes them (login fields left empty)."""
+    return [str(src), str(out), site, "", "", "auto", "", "txt", "flat", 10, "", "", [], "", True, True, False, True,
+            0, True, offline, False, [], "", "", False, bar]
+
+
+@pytest.mark.parametrize("site", ["gelbooru", "rule34"])
+def test_offline_tag_asks_for_no_login(tmp_path, monkeypatch, site):
+    for name in ("GELBOORU_USER_ID", "GELBOORU_USERNAME", "GELBOORU_API_KEY", "RULE34_USER_ID", "RULE34_USERNAME",
+                 "RULE34_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    tab = DatasetTab(Host(datasets_root=tmp_path))
+    src = images(tmp_path / "src")
+    with pytest.raises(DatasetError, match="answers its API only with a login"):
+        tab.tag(*tag_args(src, tmp_path / "online", site, offline=False))
+    log = tab.tag(*tag_args(src, tmp_path / "out", site, offline=True))
+    assert log.startswith("1 images: tagged 0, untagged 1 (kept with no tags)"), log
+    assert "API requests: 0" in log and (tmp_path / "out" / "a.png").is_file()
+
+
+@pytest.mark.parametrize("empty", ["src", "out"])
+def test_an_empty_folder_box_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch, empty):
+    tab = DatasetTab(Host(datasets_root=tmp_path))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    src, out = str(images(tmp_path / "src")), str(tmp_path / "out")
+    src, out = ("", out) if empty == "src" else (src, " ")
+    with pytest.raises(DatasetError, match="Choose both the source folder and the output folder first."):
+        tab.tag(*tag_args(src, out, "e621", offline=True))
+    with pytest.raises(DatasetError, match="Choose both the source folder and the output folder first."):
+        tab.augment(src, out, False, False, 0.5, 0.2, "pad", 512, False, 0, False, "png", bar)
+    assert list(work.iterdir()) == [] and not (tmp_path / "out").exists()
