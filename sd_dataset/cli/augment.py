@@ -16,7 +16,9 @@ def register(sub) -> None:
         "augment",
         help="split, pad or crop to square, resize and flip images; .txt captions follow every output",
         description="Turn the images in SRC into training images in --out: <stem>.png, <stem>-split<i>.png for "
-        "tiles and -flip for mirrored copies, each with a copy of the source's .txt caption. SRC is only read; "
+        "tiles and -flip for mirrored copies, each with a .txt caption: a copy of the source's <stem>.txt, or for a "
+        "source with none the caption the trainer reads from its file name; a mirror's has left and right "
+        "swapped. SRC is only read; "
         "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written "
         "(too-small images and near-duplicates are skipped on purpose and do not count).",
     )
