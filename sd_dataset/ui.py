@@ -39,7 +39,8 @@ from .tags import INCLUDABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
-from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, has_errors
+from .checks import check_readiness, verdict
+from .training import EMBEDDING, HYPERNETWORK, TrainRequest, has_errors
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
@@ -110,7 +111,7 @@ def _run_controls(key: str, label: str):
 
 
 def _finding_lines(findings) -> list[str]:
-    return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
+    return [str(f) for f in findings] + [verdict(findings)]
 
 
 def _sentence(fn: Callable) -> Callable:

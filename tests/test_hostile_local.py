@@ -19,7 +19,8 @@ from sd_dataset.preview import preview_page, read_caption, tag_stats
 from sd_dataset.tagging import MANIFEST, TagOptions, tag_folder
 from sd_dataset.tags import CaptionRules
 from sd_dataset.templates import make_template
-from sd_dataset.training import TrainRequest, check_readiness, scan_dataset
+from sd_dataset.checks import check_readiness
+from sd_dataset.training import TrainRequest, scan_dataset
 from test_images import bomb_png
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")

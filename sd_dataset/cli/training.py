@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..schedule import PRESETS, plan
 from ..templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, KINDS, make_template
-from ..training import EMBEDDING, ERROR, HYPERNETWORK, HostState, TrainRequest, check_readiness
+from ..checks import check_readiness, verdict
+from ..training import EMBEDDING, HYPERNETWORK, HostState, TrainRequest, has_errors
 
 
 def _whole(text: str) -> int:
@@ -134,11 +135,5 @@ def run_check(args: argparse.Namespace) -> int:
     findings = check_readiness(request, host)
     for finding in findings:
         print(finding)
-    errors = sum(1 for f in findings if f.level == ERROR)
-    warnings = len(findings) - errors
-    if not findings:
-        print("ready: nothing found that would stop or spoil training")
-    else:
-        print(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
-              + ("; fix the errors before training" if errors else "; training can start"))
-    return 2 if errors else 0
+    print(verdict(findings))
+    return 2 if has_errors(findings) else 0

@@ -443,6 +443,15 @@ def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
     assert not stub_control.called("train_embedding") and not stub_control.called("create_embedding")
 
 
+def test_the_check_names_the_checkpoint_training_will_use(webui, tmp_path):
+    import stub_control
+
+    tab, request = tab_and_request(webui, tmp_path)
+    lines = tab.check(request, creating=True)
+    assert (f"note: Training uses the checkpoint loaded now, {stub_control.CHECKPOINT_TITLE}; to train against "
+            "another, choose it in the web UI's checkpoint list first.") in lines, lines
+
+
 def test_forge_without_trainers_says_so_in_the_train_section(webui, tmp_path, monkeypatch):
     import types
     from modules.hypernetworks import hypernetwork, ui as hn_ui
