@@ -30,6 +30,7 @@ from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_di
 from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .progress import Progress
+from .wording import option
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,17 @@ class AugmentOptions:
     def check(self) -> None:
         """Raise one sentence for the first bad value, before any work starts."""
         if self.square not in SQUARE_MODES:
-            raise DatasetError(f"--square must be one of {', '.join(SQUARE_MODES)}, not {self.square!r}.")
+            raise DatasetError(f"{option('square')} must be one of {', '.join(SQUARE_MODES)}, not {self.square!r}.")
         if self.format not in FORMATS:
-            raise DatasetError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}.")
+            raise DatasetError(f"{option('format')} must be one of {', '.join(FORMATS)}, not {self.format!r}.")
         if not 8 <= self.size <= 16384:
-            raise DatasetError(f"--size must be between 8 and 16384 pixels, not {self.size}.")
+            raise DatasetError(f"{option('size')} must be between 8 and 16384 pixels, not {self.size}.")
         if self.min_size < 0:
-            raise DatasetError(f"--min-size must be 0 or more, not {self.min_size}.")
+            raise DatasetError(f"{option('min_size')} must be 0 or more, not {self.min_size}.")
         if not 0.0 <= self.split_threshold <= 1.0:
-            raise DatasetError(f"--split-threshold must be between 0 and 1, not {self.split_threshold}.")
+            raise DatasetError(f"{option('split_threshold')} must be between 0 and 1, not {self.split_threshold}.")
         if not 0.0 <= self.overlap <= 0.9:
-            raise DatasetError(f"--overlap must be between 0 and 0.9, not {self.overlap}.")
+            raise DatasetError(f"{option('overlap')} must be between 0 and 0.9, not {self.overlap}.")
 
     @property
     def ext(self) -> str:
@@ -406,7 +407,7 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     """
     options.check()
     if workers is not None and workers < 1:
-        raise DatasetError("--workers must be at least 1.")
+        raise DatasetError(f"{option('workers')} must be at least 1.")
     src, out = check_folders(src, out)
     sources, ignored = list_sources(src)
     out = ensure_writable_dir(out)

@@ -46,7 +46,8 @@ class FetchReport:
     def ok(self) -> bool:
         return not self.failed
 
-    def summary(self, site: str = "e621", env_prefix: str = "E621") -> list[str]:
+    def summary(self, login_hint: str) -> list[str]:
+        """The report's lines; ``login_hint`` says how to log in to the site (its :attr:`Site.login_hint`)."""
         skipped = sum(self.skipped_type.values())
         lines = [
             f"considered {self.considered} posts: downloaded {self.downloaded}, already present {self.present}, "
@@ -58,10 +59,8 @@ class FetchReport:
             lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
         if self.hidden:
-            lines.append(
-                f"hint: {self.hidden} posts have no file address for this login; log in with --username and "
-                f"--api-key (or {env_prefix}_USERNAME and {env_prefix}_API_KEY) to fetch them."
-            )
+            lines.append(f"hint: {self.hidden} posts have no file address for this login; log in with {login_hint} "
+                         "to fetch them.")
         lines.append(f"requests: {self.api_requests} API, {self.file_requests} file, {self.retries} retried")
         return lines
 
@@ -77,6 +76,9 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The number of parallel downloads must be at least 1.")
     if limit is not None and limit < 0:
         raise DatasetError("The limit must be zero or more.")
+    if not query.strip():
+        raise DatasetError("The search is empty, which would fetch the whole site; type a search first, e.g. "
+                           "red_panda solo.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
     with folder_lock(out, "fetch"):
@@ -108,6 +110,7 @@ def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], wor
                 seen.add(post.md5)
                 pending[pool.submit(_store_post, booru, post, out)] = post
                 _collect(pending, report, progress, block=len(pending) >= workers * 4)
+            progress.set_total(report.considered)  # the search has ended: these are all its posts
             while pending:
                 progress.check()
                 _collect(pending, report, progress, block=True)
@@ -120,7 +123,7 @@ def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], wor
             stats = booru.http.stats
             report.api_requests = stats.api_requests - http_before[0]
             report.file_requests = stats.requests - http_before[1] - report.api_requests
-            report.retries = stats.retries - http_before[2]
+            report.retries += stats.retries - http_before[2]
             progress.close()
     return report
 
@@ -149,12 +152,14 @@ def _collect(pending: dict[Future, Post], report: FetchReport, progress: Progres
     for future in done:
         post = pending.pop(future)
         try:
-            outcome = future.result()
+            outcome, retries = future.result()
         except DatasetError as exc:
             report.failed.append(Failure(post.filename, str(exc)))
+            report.retries += getattr(exc, "retries", 0)
         except OSError as exc:
             report.failed.append(Failure(post.filename, f"could not write the file ({exc.strerror or exc})"))
         else:
+            report.retries += retries
             if outcome == DOWNLOADED:
                 report.downloaded += 1
             else:
@@ -162,18 +167,19 @@ def _collect(pending: dict[Future, Post], report: FetchReport, progress: Progres
         progress.advance()
 
 
-def _store_post(booru: Booru, post: Post, out: Path) -> str:
-    """Make ``<md5>.<ext>`` and its sidecar right in ``out``; returns DOWNLOADED or PRESENT."""
+def _store_post(booru: Booru, post: Post, out: Path) -> tuple[str, int]:
+    """Make ``<md5>.<ext>`` and its sidecar right in ``out``; (DOWNLOADED or PRESENT, downloads tried again)."""
     final = out / post.filename
-    outcome = PRESENT
+    outcome, retries = PRESENT, 0
     if not (final.is_file() and md5_of_file(final) == post.md5):
-        _download_verified(booru, post, final)
+        retries = _download_verified(booru, post, final)
         outcome = DOWNLOADED
     write_sidecar(out, post)
-    return outcome
+    return outcome, retries
 
 
-def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> None:
+def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> int:
+    """Download ``post`` until its bytes match its md5; how many times it was downloaded again (a retry each)."""
     web_page = False
     for attempt in range(1, tries + 1):
         try:
@@ -182,14 +188,23 @@ def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) ->
                 if md5 != post.md5:
                     fh.seek(0)
                     raise _Mismatch(looks_like_html(fh.read(512)))
-            return
+            return attempt - 1
         except _Mismatch as exc:
             web_page = exc.web_page
             log.info("%s: bytes do not match the md5 (try %d of %d)", post.filename, attempt, tries)
     if web_page:
-        raise DatasetError(f"the server sent a web page (an error or login page) instead of the image, so its md5 "
-                           f"did not match, in {tries} tries; nothing was kept, and a rerun tries again")
-    raise DatasetError(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again")
+        raise Unverified(f"the server sent a web page (an error or login page) instead of the image, so its md5 "
+                         f"did not match, in {tries} tries; nothing was kept, and a rerun tries again", tries - 1)
+    raise Unverified(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again",
+                     tries - 1)
+
+
+class Unverified(DatasetError):
+    """A download whose bytes never matched the post's md5, after ``retries`` downloads again."""
+
+    def __init__(self, reason: str, retries: int):
+        super().__init__(reason)
+        self.retries = retries
 
 
 class _Mismatch(Exception):

@@ -33,6 +33,7 @@ from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tags import CaptionRules
+from .wording import offers, option
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
 _MD5_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
 _OLD_PREPROCESS = re.compile(r"^\d+-\d([0-9a-fA-F]{32})(?![0-9a-fA-F])")  # A1111's old "00001-0<name>"
 _WEBUI_PREFIX = re.compile(r"^[-\d]+\s*")  # what the web UI strips from a filename caption
-FILENAME_REMINDER = ("Captions are in the file names: set the web UI's Settings → Training → \"Filename join "
-                     "string\" to \", \" (or tag again with --caption txt, which the trainer reads verbatim).")
+
+
+def filename_reminder() -> str:
+    return ("Captions are in the file names: set the web UI's Settings → Training → \"Filename join string\" to "
+            f"\", \" (or tag again with {option('caption')} txt, which the trainer reads verbatim).")
 
 
 def md5_from_name(stem: str) -> Optional[str]:
@@ -80,12 +84,13 @@ class TagOptions:
         if self.layout not in LAYOUTS:
             raise DatasetError(f"Unknown layout {self.layout!r}; choose flat or kohya.")
         if self.layout == "kohya" and self.caption == "filename":
-            raise DatasetError("The kohya layout reads .txt captions; use --caption txt or both with --layout kohya.")
+            raise DatasetError(f"The kohya layout reads .txt captions; use {option('caption')} txt or both with "
+                               f"{option('layout')} kohya.")
         if self.layout == "kohya" and self.repeats < 1:
-            raise DatasetError("--repeats must be at least 1.")
-        for value, option in ((self.exclude_common, "--exclude-common"), (self.common_threshold, "the threshold")):
+            raise DatasetError(f"{option('repeats')} must be at least 1; enter e.g. 10.")
+        for value, name in ((self.exclude_common, option("exclude_common")), (self.common_threshold, "The threshold")):
             if value is not None and not 0 < value <= 1:
-                raise DatasetError(f"{option} is a share of the images, above 0 and at most 1 (e.g. 0.8).")
+                raise DatasetError(f"{name} is a share of the images, above 0 and at most 1; enter e.g. 0.8.")
 
 
 @dataclass
@@ -137,10 +142,11 @@ class TagReport:
         lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
-            lines.append("hint: --offline asked no site; tag again without it to look these up.")
+            lines.append(f"hint: {option('offline')} asked no site; tag again without it to look these up.")
         elif self.untagged:
-            lines.append("hint: misses are remembered; --retry-missing asks the site again, --keep-untagged keeps "
-                         "these images with empty captions.")
+            retry = f"{option('retry_missing')} asks the site again, " if offers("retry_missing") else ""
+            lines.append(f"hint: misses are remembered; {retry}{option('keep_untagged')} keeps these images with "
+                         "empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
         lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
@@ -156,10 +162,10 @@ class TagReport:
                 lines.append(f"* on at least {self.common_threshold:.0%} of images, left out of the captions: {names}")
             else:
                 lines.append(f"* on at least {self.common_threshold:.0%} of images, likely traits of the subject: "
-                             f"{names}; --exclude-common {self.common_threshold:g} leaves them out so a textual "
-                             f"inversion absorbs them")
+                             f"{names}; {option('exclude_common')} at {self.common_threshold:g} leaves them out so a "
+                             "textual inversion absorbs them")
         if self.caption_mode in ("filename",) and self.captions:
-            lines.append(FILENAME_REMINDER)
+            lines.append(filename_reminder())
         return lines
 
 

@@ -321,7 +321,7 @@ class DatasetTab:
                            workers=int(workers or 4), include_gif=gif, progress=self._progress("fetch", bar))
         finally:
             booru.close()
-        return _outcome(report.summary(spec.account_site, spec.env_prefix), report.ok)
+        return _outcome(report.summary(spec.login_hint), report.ok)
 
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,

@@ -14,7 +14,7 @@ from sd_dataset.cli import main
 from sd_dataset.errors import DatasetError
 from sd_dataset.fetch import write_sidecar
 from sd_dataset.postcache import PostCache
-from sd_dataset.tagging import FILENAME_REMINDER, MANIFEST, TagOptions, tag_folder
+from sd_dataset.tagging import MANIFEST, TagOptions, filename_reminder, tag_folder
 from sd_dataset.tags import CaptionRules, load_vocabulary
 
 VOCAB = ('blue_sky,0,900,"sky_(blue)"\n'
@@ -144,7 +144,7 @@ def test_filename_captions(world):
     assert f"{a_name}.png" in names and f"{a_name} (2).png" in names and f"{a_name} (3).png" in names
     assert "explicit content, blue sky, green leaf, _3.png" in names
     assert not any(p.suffix == ".txt" for p in out.iterdir())
-    assert FILENAME_REMINDER in report.summary()
+    assert filename_reminder() in report.summary()
     # a rerun keeps the same names and writes nothing
     again = run_tag(world, caption="filename")
     assert again.written == 0 and sorted(p.name for p in out.iterdir()) == names
@@ -164,7 +164,7 @@ def test_both_writes_caption_names_and_txt(world):
     out = world["out"]
     assert (out / "safe content, red ball.txt").read_text() == EXPECTED["C"]
     assert (out / "safe content, red ball.png").exists()
-    assert FILENAME_REMINDER not in report.summary()
+    assert filename_reminder() not in report.summary()
 
 
 def test_kohya_layout(world):
