@@ -17,6 +17,8 @@ from .files import (Refused, atomic_open, ensure_writable_dir, md5_of_file, read
 from .http import looks_like_html
 from .lock import folder_lock
 from .progress import Progress
+from .summaries import by_reason
+from .wording import option
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ class FetchReport:
     def ok(self) -> bool:
         return not self.failed
 
-    def summary(self, login_hint: str) -> list[str]:
+    def summary(self, login_hint: Optional[str] = None) -> list[str]:
         """The report's lines; ``login_hint`` says how to log in to the site (its :attr:`Site.login_hint`)."""
+        login_hint = login_hint or _login_words()
         skipped = sum(self.skipped_type.values())
         lines = [
             f"considered {self.considered} posts: downloaded {self.downloaded}, already present {self.present}, "
@@ -57,12 +60,37 @@ class FetchReport:
             lines.append("  skipped by type: " + ", ".join(f"{ext} {n}" for ext, n in self.skipped_type.most_common()))
         if self.deleted or self.hidden:
             lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
-        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += self.failure_lines()
         if self.hidden:
             lines.append(f"hint: {self.hidden} posts have no file address for this login; log in with {login_hint} "
                          "to fetch them.")
         lines.append(f"requests: {self.api_requests} API, {self.file_requests} file, {self.retries} retried")
         return lines
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason downloads failed for, with a count and examples."""
+        return [f"  {line}" for line in by_reason(((f.name, f.reason, "") for f in self.failed), "failed")]
+
+    def nothing_made(self, login_hint: Optional[str] = None) -> Optional[str]:
+        """Why the folder holds none of the search's images, with what to change; None when it holds some."""
+        if self.downloaded or self.present:
+            return None
+        if not self.considered:
+            return "The search found no posts; check its tags on the site, or search for fewer tags."
+        skipped = sum(self.skipped_type.values())
+        parts = [f"{skipped} of other file types"] if skipped else []
+        parts += [f"{self.deleted} deleted"] if self.deleted else []
+        parts += [f"{self.hidden} hidden from this login"] if self.hidden else []
+        parts += [f"{len(self.failed)} failed"] if self.failed else []
+        fixes = [f"log in with {login_hint or _login_words()}"] if self.hidden else []
+        fixes += [f"allow gif files with {option('gif')}"] if self.skipped_type.get("gif") else []
+        fixes += ["a rerun tries the failed ones again"] if self.failed else []
+        return (f"None of the {self.considered} posts found was downloaded ({', '.join(parts) or 'all duplicates'}); "
+                f"{'; '.join(fixes) or 'search for other tags'}.")
+
+
+def _login_words() -> str:
+    return f"{option('username')} and {option('api_key')}"
 
 
 def wanted_exts(include_gif: bool) -> frozenset[str]:

@@ -23,7 +23,7 @@ def percent(part: int, whole: int, digits: int = 0) -> str:
 
 
 def by_reason(entries: Iterable[Tuple[str, str, str]], verb: str) -> List[str]:
-    """One line per reason, most frequent first: ``{verb} N {reason}: a (detail), b (detail), …``.
+    """One line per reason, most frequent first: ``{verb} N, {reason}: a (detail), b (detail), …``.
 
     ``entries`` are (name, reason, detail); the reason is what the entries share, the detail what is their own.
     """
@@ -31,4 +31,4 @@ def by_reason(entries: Iterable[Tuple[str, str, str]], verb: str) -> List[str]:
     for name, reason, detail in entries:
         groups[reason].append(f"{name} ({detail})" if detail else name)
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [f"{verb} {len(names)} {reason}: {examples(sorted(names))}" for reason, names in ranked]
+    return [f"{verb} {len(names)}, {reason}: {examples(sorted(names))}" for reason, names in ranked]

@@ -27,12 +27,13 @@ from .errors import DatasetError
 from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_text_if_changed)
-from .images import IMAGE_EXTS, scan_images
+from .images import IMAGE_EXTS, SIGNATURE_BYTES, has_image_signature, scan_images
 from .lock import folder_lock
 from .names import _ILLEGAL_RE, REPLACEMENT, cut_utf8, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tags import CaptionRules
+from .summaries import by_reason
 from .wording import offers, option
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ MANIFEST = ".sd_dataset-tag.json"
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 FREQUENCY_FILE = "tags.csv"
 SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
+NO_POST = "no post found for their md5"
+NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
 
 _MD5_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
 _OLD_PREPROCESS = re.compile(r"^\d+-\d([0-9a-fA-F]{32})(?![0-9a-fA-F])")  # A1111's old "00001-0<name>"
@@ -135,11 +138,11 @@ class TagReport:
         untagged_note = "kept with no tags" if self.kept_untagged else "left out"
         lines = [f"{self.images} images: tagged {self.tagged}, untagged {len(self.untagged)} ({untagged_note}), "
                  f"failed {len(self.failed)}"]
-        if self.sources:
+        if any(self.sources.values()):
             lines.append("  posts from: " + ", ".join(f"{k} {self.sources[k]}" for k in (SIDECAR, CACHE, INDEX, API)
                                                         if self.sources[k]))
-        lines += [f"  untagged {name}: no post found for its md5" for name in self.untagged]
-        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += [f"  {line}" for line in by_reason(((n, NO_POST, "") for n in self.untagged), "untagged")]
+        lines += self.failure_lines()
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
             lines.append(f"hint: {option('offline')} asked no site; tag again without it to look these up.")
@@ -167,6 +170,24 @@ class TagReport:
         if self.caption_mode in ("filename",) and self.captions:
             lines.append(filename_reminder())
         return lines
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason images failed for (the site down is one line), with a count and examples."""
+        return [f"  {line}" for line in by_reason(((f.name, f.reason, "") for f in self.failed), "failed")]
+
+    def nothing_made(self) -> Optional[str]:
+        """Why the output folder got no image, with what to change; None when it got some."""
+        if self.written or self.unchanged:
+            return None
+        if self.untagged and len(self.untagged) == self.images:
+            fix = (f"tag again without {option('offline')} to ask the site" if self.offline else
+                   f"keep them with empty captions with {option('keep_untagged')}, or caption them yourself")
+            return f"No post was found for any of the {self.images} images, so none was captioned; {fix}."
+        parts = [f"{len(self.untagged)} without a post"] if self.untagged else []
+        parts += [f"{len(self.failed)} failed"] if self.failed else []
+        parts += [f"{len(self.skipped)} skipped"] if self.skipped else []
+        return (f"None of the {self.images} images was captioned ({', '.join(parts) or 'none readable'}); fix what "
+                "the lines above say and tag again.")
 
 
 # -- the step ----------------------------------------------------------------------------------
@@ -236,11 +257,20 @@ def _list_images(src: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def _identify(files: list[Path], report: TagReport, progress: Progress) -> list[Item]:
+    """The images among ``files`` with their md5; a file that is no image fails here, before a site is asked about
+    its hash."""
+    images = []
+    for path in files:
+        problem = _not_an_image(path)
+        if problem:
+            report.failed.append(Failure(path.name, problem))
+        else:
+            images.append(path)
     items = []
-    needs_hash = [p for p in files if md5_from_name(p.stem) is None]
+    needs_hash = [p for p in images if md5_from_name(p.stem) is None]
     if needs_hash:
         progress.start(len(needs_hash), "hash")
-    for path in files:
+    for path in images:
         md5 = md5_from_name(path.stem)
         if md5 is None:
             progress.check()
@@ -254,6 +284,16 @@ def _identify(files: list[Path], report: TagReport, progress: Progress) -> list[
     if needs_hash:
         progress.close()
     return items
+
+
+def _not_an_image(path: Path) -> str:
+    """Why ``path`` is no image file, from its first bytes (nothing is decoded), or ``""``."""
+    try:
+        with open_checked(path) as fh:
+            head = fh.read(SIGNATURE_BYTES)
+    except OSError as exc:
+        return f"could not read the file ({exc.strerror or exc})"
+    return "" if has_image_signature(head) else NOT_AN_IMAGE
 
 
 def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Optional[PostCache],

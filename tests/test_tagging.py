@@ -216,8 +216,25 @@ def test_api_failure_is_per_file_and_not_remembered(world):
     report = run_tag(world, booru=booru)
     assert len(report.failed) == 7 and "a rerun asks again" in report.failed[0].reason
     assert not report.ok
+    # the site down is said once, with the count and a few of the images
+    failed = [line for line in report.summary() if line.startswith("  failed")]
+    assert len(failed) == 1 and failed[0].startswith("  failed 7, the site lookup failed (") and ", …" in failed[0]
     report = run_tag(world)
     assert report.tagged == 6 and not report.failed
+
+
+def test_files_that_are_no_images_fail_before_their_hashes_are_looked_up(world):
+    junk = {"page.png": b"<!DOCTYPE html><html>not found</html>", "notes.jpg": b"red ball, blue sky\n",
+            "0123456789abcdef0123456789abcdef.webp": b"RIFF\x00\x00\x00\x00WAVEfmt "}
+    for name, data in junk.items():
+        (world["src"] / name).write_bytes(data)
+    report = run_tag(world)
+    assert sorted(f.name for f in report.failed) == sorted(junk) and report.tagged == 6
+    assert all(f.reason.startswith("not an image (its bytes are in none of the formats") for f in report.failed)
+    asked = " ".join(json.dumps(r.query) for r in world["server"].api_requests())
+    for name, data in junk.items():
+        assert hashlib.md5(data).hexdigest() not in asked
+    assert "0123456789abcdef0123456789abcdef" not in asked  # the md5 a name carries is not asked about either
 
 
 def test_tags_every_format_the_trainer_reads(world, tmp_path):
@@ -301,7 +318,7 @@ def test_cli_exit_1_when_a_file_failed(world, capsys):
     assert main(args) == 1
     printed = capsys.readouterr().out
     assert "tagged 5, untagged 1 (left out), failed 1" in printed
-    assert f"failed {a.md5} (1).png: could not write" in printed
+    assert f"failed 1, could not write {a.md5} (1).png" in printed
     assert (world["out"] / f"{a.md5}.txt").read_text() == EXPECTED["A"]  # the others were written
 
 

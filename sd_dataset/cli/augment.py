@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..augment import DEDUPE_DISTANCE, FORMATS, SQUARE_MODES, AugmentOptions, augment
 from ..progress import TqdmProgress
@@ -15,8 +16,9 @@ def register(sub) -> None:
         help="split, pad or crop to square, resize and flip images; .txt captions follow every output",
         description="Turn the images in SRC into training images in --out: <stem>.png, <stem>-split<i>.png for "
         "tiles and -flip for mirrored copies, each with a copy of the source's .txt caption. SRC is only read; "
-        "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written "
-        "(too-small images and near-duplicates are skipped on purpose and do not count).",
+        "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written, or "
+        "when no image made an output (too-small images and near-duplicates are skipped on purpose and do not "
+        "count otherwise).",
     )
     parser.add_argument("src", metavar="SRC", help="folder of images (and optional <stem>.txt captions)")
     parser.add_argument("--out", required=True, help="folder for the outputs (created if missing; not inside SRC)")
@@ -53,4 +55,7 @@ def run(args: argparse.Namespace) -> int:
     report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress())
     for line in report.summary():
         print(line)
-    return 0 if report.ok else 1
+    nothing = report.nothing_made()
+    if nothing:
+        print(f"error: {nothing}", file=sys.stderr)
+    return 0 if report.ok and not nothing else 1
