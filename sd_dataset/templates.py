@@ -40,8 +40,8 @@ class TemplateResult:
 
     def headline(self) -> str:
         count = f"{len(self.lines)} line{'s' if len(self.lines) != 1 else ''}"
-        return f"{self.path} already holds this template ({count}):" if self.unchanged else \
-            f"wrote {self.path} ({count}):"
+        return f"{self.path} already holds this template ({count})" if self.unchanged else \
+            f"wrote {self.path} ({count})"
 
 
 def _clean(text: str, what: str) -> str:

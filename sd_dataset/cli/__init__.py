@@ -26,12 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
+    for subparser in sub.choices.values():  # an unknown option is the subcommand's to explain, with its usage
+        subparser.set_defaults(subparser=subparser)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # -v shows this package's details (retries and the like), not every library's INFO lines
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("sd_dataset").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.run(args)
     except Cancelled as exc:

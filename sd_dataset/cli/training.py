@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..schedule import PRESETS, plan
+from ..schedule import PRESETS, plan, schedule_or_preset
 from ..templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, KINDS, make_template
 from ..checks import check_readiness, verdict
 from ..training import EMBEDDING, HYPERNETWORK, HostState, TrainRequest, has_errors
@@ -18,14 +18,6 @@ def _whole(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 1000") from None
-
-
-def _schedule_text(text: str) -> str:
-    """A preset name stands for its schedule."""
-    for candidate in PRESETS:
-        if candidate.key == text.strip():
-            return candidate.schedule
-    return text
 
 
 def register(sub) -> None:
@@ -109,11 +101,9 @@ def run_schedule(args: argparse.Namespace) -> int:
             print(f"{candidate.key} ({candidate.kind}): {candidate.schedule}")
             print(f"    {candidate.why}")
         return 0
-    text = args.schedule
-    for candidate in PRESETS:
-        if candidate.key == text.strip():
-            print(f"{candidate.key}: {candidate.schedule}")
-            text = candidate.schedule
+    text = schedule_or_preset(args.schedule)
+    if text != args.schedule:
+        print(f"{args.schedule.strip()}: {text}")
     result = plan(text, args.steps, args.resume_from)
     for line in result.lines():
         print(line)
@@ -125,7 +115,7 @@ def run_schedule(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.dataset))
     request = TrainRequest(
-        name=name, data_root=args.dataset, template_file=args.template, learn_rate=_schedule_text(args.schedule),
+        name=name, data_root=args.dataset, template_file=args.template, learn_rate=schedule_or_preset(args.schedule),
         steps=args.steps, kind=args.kind, batch_size=args.batch_size, gradient_step=args.gradient_step,
         training_width=args.width, training_height=args.height, varsize=args.varsize,
         create_image_every=args.preview_every, save_every=args.save_every)

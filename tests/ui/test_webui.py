@@ -642,7 +642,7 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
     from sd_dataset.ui import DatasetTab
 
     log = DatasetTab(host).augment(str(src), str(tmp_path / "out"), True, False, 0.5, 0.2, "pad", 512, False, 256,
-                                   False, "png", bar)
+                                   False, "png", bar).text()
     assert log.startswith("3 images: 3 augmented"), log
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
 
@@ -666,7 +666,7 @@ def test_tagging_with_file_name_captions_sets_the_join_string(webui, tmp_path):
     DatasetTab(host).tag(*args)
     assert shared.opts.dataset_filename_join_string == " "  # .txt captions need no change
     args[1], args[7] = str(tmp_path / "names"), "filename"
-    log = DatasetTab(host).tag(*args)
+    log = DatasetTab(host).tag(*args).text()
     assert "set the web UI's \"Filename join string\" to \", \"" in log
     assert shared.opts.dataset_filename_join_string == ", "
     assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
