@@ -393,7 +393,11 @@ class AugmentReport:
         ]
         if self.uncaptioned:
             lines.append(f"  {self.uncaptioned} of them have no .txt caption beside them, so their outputs have none")
-        return lines + [f"  {line}" for line in by_reason(_entries(self.skipped), "skipped")] + self.failure_lines()
+        return lines + self.skip_lines() + self.failure_lines()
+
+    def skip_lines(self) -> list[str]:
+        """One line per reason sources were skipped for (too small, duplicates, …), with a count and examples."""
+        return [f"  {line}" for line in by_reason(_entries(self.skipped), "skipped")]
 
     def failure_lines(self) -> list[str]:
         """One line per reason sources failed for, with a count and examples."""

@@ -57,7 +57,7 @@ STYLE = Path(__file__).resolve().parent.parent / "style.css"
 # an option the tab lacks is left out.  Each name is the start of its control's label.
 TAB_OPTIONS = {
     "query": '"Search"', "base_url": '"Site address"', "gif": '"Also gif"',
-    "username": 'the login\'s "user name"', "api_key": '"API key"',
+    "username": '"Login for this run: user name"', "api_key": '"API key"',
     "vocab": '"Model vocabulary"', "aliases": '"Tag aliases export"', "include": '"Also keep these categories"',
     "caption": '"Caption as"', "layout": '"Layout"', "repeats": '"Repeats (kohya)"',
     "exclude_common": '"Leave out tags on at least this share of images"', "offline": '"Offline"',
@@ -437,7 +437,8 @@ class DatasetTab:
                                  dedupe=dedupe, format=fmt)
         report = augment(self._folder(src, "the source folder"), self._folder(out, "the training folder"), options,
                          progress=self._progress("augment", bar), executor_factory=self.host.augment_executor)
-        return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
+        lines, failures = report.summary(), report.failure_lines()
+        return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
     @_in_tab_words
     def template(self, folder: str, name: str, kind: str, prefix: str, artists: str, flavours: bool,
@@ -1050,6 +1051,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
 
 
 RUN_ALL_STEPS = ("fetch", "tag", "augment", "template")
+FED_BY_THE_STEP_BEFORE = ("tag", "augment")  # each works on what the step before it made; the template on nothing
 
 
 def run_all_steps(tab: DatasetTab, progress, fetch_values, tag_values, aug_values, tpl_values,
@@ -1057,37 +1059,46 @@ def run_all_steps(tab: DatasetTab, progress, fetch_values, tag_values, aug_value
     """The steps in order with the current settings, then the readiness check of the training folder.
 
     Yields (the Run all log, then each step's own log) as they fill.  Files that fail are listed and never stop the
-    chain; a step that fails as a whole, or makes nothing, stops it with its sentence.  The last line is the check's
-    verdict: ready only when Check would let training start.
+    chain.  A step that fails as a whole, or makes nothing, stops the steps fed by it, with its sentence; the
+    template is written all the same, and the check of the training folder has the last word: ready only when
+    Check would let training start.  The user's Cancel stops everything.
     """
     calls = {"fetch": lambda: tab.fetch(*fetch_values, progress), "tag": lambda: tab.tag(*tag_values, progress),
              "augment": lambda: tab.augment(*aug_values, progress), "template": lambda: tab.template(*tpl_values)}
     summary: list[str] = []
     logs = dict.fromkeys(RUN_ALL_STEPS, "")
+    stopped_at = None
 
     def shown() -> tuple:
         return ("\n".join(summary), *logs.values())
 
     for step in RUN_ALL_STEPS:
+        if stopped_at and step in FED_BY_THE_STEP_BEFORE:
+            logs[step] = f"not run: {stopped_at} made nothing for it to work on"
+            summary.append(f"{step}: {logs[step]}")
+            continue
         logs[step] = "running…"
         summary.append(f"{step}: running…")
         yield shown()
         try:
             result = calls[step]()
+        except Cancelled as exc:
+            logs[step] = _said(exc)
+            summary[-1] = f"{step}: {logs[step]}"
+            yield shown()
+            return
         except DatasetError as exc:
             logs[step] = _said(exc)
             summary[-1] = f"{step}: {logs[step]}"
-            if not isinstance(exc, Cancelled):
-                summary.append("stopped at the first error")
+            stopped_at = step
             yield shown()
-            return
+            continue
         logs[step] = result.text()
         first, *rest = result.summary()
         summary[-1:] = [f"{step}: {first}", *rest]
         if result.nothing:
             summary.append(f"stopped: {result.nothing}")
-            yield shown()
-            return
+            stopped_at = step
         yield shown()
     try:
         *findings, verdict_line = check()

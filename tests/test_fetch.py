@@ -130,6 +130,20 @@ def test_the_progress_total_becomes_the_number_of_posts_found(booru_server, tmp_
     assert progress.total == 7 and progress.done == 7 and totals[-1] == 7  # not the limit of 100
 
 
+def test_a_search_that_fetched_nothing_says_why_and_what_to_change(booru_server, tmp_path):
+    posts = [ServerPost(id=1, data=image_bytes(1), hidden=True),
+             ServerPost(id=2, data=image_bytes(2), md5="0123456789abcdef0123456789abcdef"),
+             ServerPost(id=3, data=image_bytes(3, "GIF"), ext="gif")]
+    report = fetch(client_for(booru_server(posts)), "red_ball", tmp_path)
+    assert report.nothing_made(SITES["e621"].login_hint) == (
+        "None of the 3 posts found was downloaded (1 of other file types, 1 hidden from this login, 1 failed); log in "
+        "with --username and --api-key (or E621_USERNAME and E621_API_KEY); allow gif files with --gif; a rerun tries "
+        "the failed ones again.")
+    assert fetch(client_for(booru_server([])), "red_ball", tmp_path / "none").nothing_made() == (
+        "The search found no posts; check its tags on the site, or search for fewer tags.")
+    assert fetch(client_for(booru_server(make_posts(1))), "red_ball", tmp_path / "one").nothing_made() is None
+
+
 def test_an_empty_search_is_refused_before_any_request(booru_server, tmp_path):
     server = booru_server(make_posts(3))
     for query in ("", "  "):
@@ -175,6 +189,22 @@ def test_cli_fetch_summary_and_exit_codes(booru_server, tmp_path):
     assert all(r.headers["User-Agent"] == "sd-webui-dataset/0.1.0" for r in server.requests)  # not e621 itself
     outputs = result.stdout + result.stderr + "".join(p.read_text(errors="replace") for p in out.iterdir())
     assert "key-abc-123" not in outputs
+
+
+def test_cli_verbose_shows_this_tools_details_only(booru_server, tmp_path):
+    broken = ServerPost(id=7, data=image_bytes(7), md5="0123456789abcdef0123456789abcdef")
+    server = booru_server([broken])
+    result = run_cli(["-v", "fetch", "red_ball", "--out", str(tmp_path), "--base-url", server.url, "--rate", "2"])
+    info = [line for line in result.stderr.splitlines() if "INFO:" in line]
+    assert any("bytes do not match the md5 (try 1 of 2)" in line for line in info), result.stderr
+    assert not [line for line in info if "bucket" in line.lower()], result.stderr  # the rate library's
+
+
+def test_cli_a_mistyped_option_shows_the_subcommands_usage(tmp_path):
+    result = run_cli(["fetch", "red_ball", "--out", str(tmp_path), "--limt", "3"])
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m sd_dataset fetch ") and "[--limit LIMIT]" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "python -m sd_dataset fetch: error: unrecognized arguments: --limt 3"
 
 
 def test_cli_one_sentence_errors(tmp_path):

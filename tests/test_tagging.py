@@ -123,6 +123,9 @@ def test_offline_makes_no_request_and_reports_what_it_could_not_find(world):
     report = run_tag(world, offline=True)
     assert world["server"].requests == []
     assert report.tagged == 0 and len(report.untagged) == 7 and not (world["out"] / "unknown.png").exists()
+    assert report.nothing_made() == ("No post was found for any of the 7 images, so none was captioned; tag again "
+                                     "without --offline to ask the site.")
+    assert run_tag(world).nothing_made() is None
 
 
 def test_keep_untagged_and_trigger(world):

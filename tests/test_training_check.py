@@ -371,6 +371,13 @@ def test_cli_schedule(capsys):
     assert "embedding-stepped" in capsys.readouterr().out
     assert main(["schedule", "hypernetwork-guide", "--steps", "40000"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "steps 30001\u201340000: 2.5e-07"
+    # a misspelled preset is an unknown preset, not a bad rate
+    unknown = ('error: Unknown schedule preset "hypernetwork-guid"; known: embedding-default, embedding-cautious, '
+               "embedding-stepped, hypernetwork-guide, hypernetwork-cautious.")
+    assert main(["schedule", "hypernetwork-guid"]) == 2
+    assert capsys.readouterr().err.strip() == unknown
+    assert main(["check", ".", "--template", "t.txt", "--schedule", "hypernetwork-guid", "--steps", "10"]) == 2
+    assert capsys.readouterr().err.strip() == unknown
     with pytest.raises(SystemExit) as exit_info:
         main(["schedule", "0.005", "--steps", "ten"])
     assert exit_info.value.code == 2

@@ -37,7 +37,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # -v shows this package's details (retries and the like), not every library's INFO lines
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    logging.getLogger("sd_dataset").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    package = logging.getLogger("sd_dataset")
+    if args.verbose and package.getEffectiveLevel() > logging.INFO:  # a caller's own DEBUG set-up stays
+        package.setLevel(logging.INFO)
     try:
         return args.run(args)
     except Cancelled as exc:
