@@ -871,11 +871,10 @@ def show_page(folder: Optional[Path], number) -> tuple:
     return result.items, result.page, result.label, _table(stats.table(30)), ", ".join(stats.traits()) or "none"
 
 
-def _table(rows: list) -> "pd.DataFrame":
-    """The frequency table's value: its columns even when it has no row (an empty list shows a row of its own)."""
-    import pandas as pd  # gradio's own dependency
-
-    return pd.DataFrame(rows, columns=FREQUENCY_COLUMNS)
+def _table(rows: list) -> list:
+    """The frequency table's rows; one blank row for none, as gradio 3 shows an empty table (gradio 4 drops a column
+    heading of a table with no row at all)."""
+    return rows or [[""] * len(FREQUENCY_COLUMNS)]
 
 
 def _then_preview(tab: DatasetTab, event, out: gr.Textbox, preview: PreviewSection) -> None:

@@ -212,3 +212,20 @@ def test_the_train_section_explains_the_schedule_and_guards_a_hypernetwork(tmp_p
     page.locator("#sdds_tpl_kind label", has_text="style").click()
     page.wait_for_function("() => document.querySelector('#sdds_tpl_name textarea').value === 'dataset-style'")
     page.close()
+
+
+def test_path_boxes_show_all_of_a_long_path_at_780_pixels(tmp_path, launch_tab, browser):
+    root = tmp_path.joinpath(*["a-rather-long-folder-name"] * 5)
+    root.mkdir(parents=True)
+    url = launch_tab(Host(datasets_root=root, templates_dir=root / "textual_inversion_templates"))
+    page = browser.new_page(viewport={"width": 780, "height": 1600})
+    page.goto(url)
+    page.wait_for_selector("#sdds_name")
+    fill(page, "sdds_name", "red_panda")
+    page.wait_for_function("() => document.querySelector('#sdds_fetch_out textarea').value.endsWith('downloaded')")
+    page.get_by_text("4 · Template").click()  # its folder box was laid out while the section was closed
+    page.wait_for_selector("#sdds_tpl_dir textarea", state="visible")
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.sdds-path textarea')].filter(t => t.value)
+        .map(t => [t.closest('[id^=sdds_]').id, t.scrollHeight - t.clientHeight, t.scrollWidth - t.clientWidth])""")
+    assert len(boxes) >= 8 and [box for box in boxes if box[1] > 1 or box[2] > 1] == [], boxes
+    page.close()
