@@ -336,6 +336,10 @@ class DatasetTab:
         """The path as the box should show it: absolute, so the user sees where it is (blank stays blank)."""
         return str(self.path(text)) if str(text or "").strip() else ""
 
+    def preview(self, folder: str, number) -> tuple:
+        """The preview's outputs for a page of the folder typed (see :func:`show_page`)."""
+        return show_page(self.path(folder) if str(folder or "").strip() else None, number)
+
     def _folder(self, text: str, what: str) -> Path:
         if not str(text or "").strip():
             raise DatasetError(f"Choose {what} first.")
@@ -879,8 +883,7 @@ def _table(rows: list) -> list:
 
 def _then_preview(tab: DatasetTab, event, out: gr.Textbox, preview: PreviewSection) -> None:
     """After a step, show the folder it wrote in the preview."""
-    event.then(tab.shown_path, out, preview.folder).then(lambda f, p: show_page(tab.path(f) if f else None, p),
-                                                         [preview.folder, preview.page], preview.outputs)
+    event.then(tab.shown_path, out, preview.folder).then(tab.preview, [preview.folder, preview.page], preview.outputs)
 
 
 def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSection) -> None:
@@ -917,8 +920,8 @@ def _wire_folders(tab: DatasetTab, header: Header, steps: list[Step], train: Tra
     for box in (header.root, header.name):
         box.change(lambda r, n: _folders_update(tab, r, n), [header.root, header.name], outputs, queue=False)
     for done_typing in (header.name.submit, header.name.blur):  # naming an existing dataset shows its training set
-        done_typing(lambda r, n: show_page(Path(tab.step_folders(r, n)[2]) if n.strip() else None, 1),
-                    [header.root, header.name], preview.outputs)
+        done_typing(lambda r, n: tab.preview(tab.step_folders(r, n)[2], 1), [header.root, header.name],
+                    preview.outputs)
 
 
 def _request_inputs(train: TrainSection, augment: AugmentSection, template: TemplateSection) -> list:
@@ -991,13 +994,10 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
 
 
 def _wire_preview(tab: DatasetTab, preview: PreviewSection) -> None:
-    def page(folder, number):
-        return show_page(tab.path(folder) if str(folder or "").strip() else None, number)
-
     shown = [preview.folder, preview.page]
-    preview.refresh.click(page, shown, preview.outputs, api_name="preview")
-    preview.prev.click(lambda f, p: page(f, int(p or 1) - 1), shown, preview.outputs)
-    preview.next.click(lambda f, p: page(f, int(p or 1) + 1), shown, preview.outputs)
+    preview.refresh.click(tab.preview, shown, preview.outputs, api_name="preview")
+    preview.prev.click(lambda f, p: tab.preview(f, int(p or 1) - 1), shown, preview.outputs)
+    preview.next.click(lambda f, p: tab.preview(f, int(p or 1) + 1), shown, preview.outputs)
 
 
 def _wire_run_all(tab: DatasetTab, header: Header, steps: list[Step], train: TrainSection, preview: PreviewSection
