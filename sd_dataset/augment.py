@@ -35,7 +35,9 @@ from .images import IMAGE_EXTS, ImageProblem
 from .lock import folder_lock
 from .pools import process_pool
 from .progress import Progress
+from .summaries import by_reason
 from .training import filename_caption
+from .wording import option
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,17 @@ class AugmentOptions:
     def check(self) -> None:
         """Raise one sentence for the first bad value, before any work starts."""
         if self.square not in SQUARE_MODES:
-            raise DatasetError(f"--square must be one of {', '.join(SQUARE_MODES)}, not {self.square!r}.")
+            raise DatasetError(f"{option('square')} must be one of {', '.join(SQUARE_MODES)}, not {self.square!r}.")
         if self.format not in FORMATS:
-            raise DatasetError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}.")
+            raise DatasetError(f"{option('format')} must be one of {', '.join(FORMATS)}, not {self.format!r}.")
         if not 8 <= self.size <= 16384:
-            raise DatasetError(f"--size must be between 8 and 16384 pixels, not {self.size}.")
+            raise DatasetError(f"{option('size')} must be between 8 and 16384 pixels, not {self.size}.")
         if self.min_size < 0:
-            raise DatasetError(f"--min-size must be 0 or more, not {self.min_size}.")
+            raise DatasetError(f"{option('min_size')} must be 0 or more, not {self.min_size}.")
         if not 0.0 <= self.split_threshold <= 1.0:
-            raise DatasetError(f"--split-threshold must be between 0 and 1, not {self.split_threshold}.")
+            raise DatasetError(f"{option('split_threshold')} must be between 0 and 1, not {self.split_threshold}.")
         if not 0.0 <= self.overlap <= 0.9:
-            raise DatasetError(f"--overlap must be between 0 and 0.9, not {self.overlap}.")
+            raise DatasetError(f"{option('overlap')} must be between 0 and 0.9, not {self.overlap}.")
 
     @property
     def ext(self) -> str:
@@ -201,9 +203,15 @@ class SourceResult:
     captions: int = 0  # caption files written
     tiles: int = 0  # tiles when the source was split
     named: bool = False  # captioned by its file name (no .txt beside it)
+    detail: str = ""  # what is this source's own in a reason many share (its size when too small)
 
 
 WRITTEN, DONE, SKIPPED, FAILED = "written", "done", "skipped", "failed"
+
+
+def too_small(min_size: int) -> str:
+    """The reason of every source skipped for its size (one reason, so the report counts them together)."""
+    return f"too small (the short side is under {min_size} pixels)"
 
 
 def caption_path(source: Path) -> Path:
@@ -236,8 +244,7 @@ def _process(task: Task) -> SourceResult:
         orientation = images.exif_orientation(img)
         width, height = images.oriented_size(img, orientation)
         if min(width, height) < opts.min_size:
-            raise ImageProblem(f"too small ({width}x{height}; the short side is under {opts.min_size})",
-                               failed=False)
+            return SourceResult(src.name, SKIPPED, too_small(opts.min_size), detail=f"{width}x{height}")
         plan = plan_for(src.stem, width, height, opts)
         paths = [out / f"{stem}.{opts.ext}" for stem in plan.stems]
         captions = [_mirrored(caption) if mirror else caption for mirror in plan.mirrored]
@@ -354,11 +361,13 @@ def hash_source(task: Task) -> tuple[str, Optional[int], int]:
 @dataclass
 class Skipped:
     name: str
-    reason: str
+    reason: str  # what it shares with others skipped or failed for the same cause
+    detail: str = ""  # what is its own
 
 
 @dataclass
 class AugmentReport:
+    min_size: int = 0  # the options' minimum short side
     sources: int = 0
     ignored: int = 0  # files that are neither images nor captions (sidecars, ...)
     written: int = 0  # sources that got new outputs this run
@@ -379,10 +388,10 @@ class AugmentReport:
 
     def add(self, result: SourceResult) -> None:
         if result.status == FAILED:
-            self.failed.append(Skipped(result.name, result.reason))
+            self.failed.append(Skipped(result.name, result.reason, result.detail))
             return
         if result.status == SKIPPED:
-            self.skipped.append(Skipped(result.name, result.reason))
+            self.skipped.append(Skipped(result.name, result.reason, result.detail))
             return
         if result.status == DONE:
             self.done += 1
@@ -405,9 +414,35 @@ class AugmentReport:
         if self.named:
             lines.append(f"  {self.named} of them have no .txt caption, so the trainer reads their file names: their "
                          "outputs got that caption as .txt files")
-        lines += [f"  skipped {s.name}: {s.reason}" for s in sorted(self.skipped, key=lambda s: s.name)]
-        lines += [f"  failed {f.name}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.name)]
-        return lines
+        return lines + self.skip_lines() + self.failure_lines()
+
+    def skip_lines(self) -> list[str]:
+        """One line per reason sources were skipped for (too small, duplicates, …), with a count and examples."""
+        return [f"  {line}" for line in by_reason(_entries(self.skipped), "skipped")]
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason sources failed for, with a count and examples."""
+        return [f"  {line}" for line in by_reason(_entries(self.failed), "failed")]
+
+    def nothing_made(self) -> Optional[str]:
+        """Why no source has an output, with what to change; None when some have."""
+        if self.written or self.done:
+            return None
+        small = sum(1 for s in self.skipped if s.reason == too_small(self.min_size))
+        if small == self.sources:
+            which = "The one image is" if small == 1 else f"All {small} images are"
+            return (f"{which} under the {self.min_size}-pixel minimum, so nothing was written; lower "
+                    f"{option('min_size')} (0 keeps every image).")
+        parts = [f"{small} too small"] if small else []
+        parts += [f"{len(self.skipped) - small} skipped"] if len(self.skipped) > small else []
+        parts += [f"{len(self.failed)} failed"] if self.failed else []
+        fix = f"lower {option('min_size')} for the small ones and " if small else ""
+        return (f"None of the {self.sources} images made an output ({', '.join(parts)}), so nothing was written; "
+                f"{fix}fix what the lines above say.")
+
+
+def _entries(problems: list[Skipped]) -> list[tuple[str, str, str]]:
+    return [(p.name, p.reason, p.detail) for p in problems]
 
 
 def default_workers() -> int:
@@ -427,7 +462,7 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     """
     options.check()
     if workers is not None and workers < 1:
-        raise DatasetError("--workers must be at least 1.")
+        raise DatasetError(f"{option('workers')} must be at least 1.")
     src, out = check_folders(src, out)
     sources, ignored = list_sources(src)
     out = ensure_writable_dir(out)
@@ -442,7 +477,7 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
     remove_stale_temps(out)
     claim_settings(out, options)
     sources, refused = split_refused(sources, src.resolve())
-    report = AugmentReport(sources=len(sources) + len(refused), ignored=ignored)
+    report = AugmentReport(min_size=options.min_size, sources=len(sources) + len(refused), ignored=ignored)
     report.skipped += [Skipped(path.name, reason) for path, reason in refused]
     workers = min(workers or default_workers(), max(1, len(sources)))
     sources = _drop_name_clashes(sources, options, report)
@@ -519,15 +554,16 @@ def _drop_name_clashes(sources: list[Path], opts: AugmentOptions, report: Augmen
     for source in sources:
         key = source.stem.casefold()
         if key in owners:
-            report.failed.append(Skipped(source.name, f"its outputs would overwrite those of {owners[key].name}; "
-                                                      "rename one of them"))
+            report.failed.append(Skipped(source.name, "its outputs would overwrite another source's; rename one of "
+                                                      "them", f"those of {owners[key].name}"))
         else:
             owners[key] = source
     kept = []
     for key, source in owners.items():
         base = next((owners[b] for b in _possible_bases(key, opts) if b in owners), None)
         if base is not None:
-            report.failed.append(Skipped(source.name, f"its name is taken by the outputs of {base.name}; rename it"))
+            report.failed.append(Skipped(source.name, "its name is taken by another source's outputs; rename it",
+                                         f"those of {base.name}"))
         else:
             kept.append(source)
     return kept
@@ -564,8 +600,8 @@ def _dedupe(sources: list[Path], out: Path, opts: AugmentOptions, runner: "_Runn
                       if images.hamming(value, h) <= DEDUPE_DISTANCE), None)
         if match:
             dropped.add(name)
-            report.skipped.append(Skipped(name, f"near-duplicate of {match[0]} (hash distance {match[1]}); "
-                                                "kept the larger"))
+            report.skipped.append(Skipped(name, "near-duplicates of larger images, which are kept",
+                                          f"of {match[0]}, hash distance {match[1]}"))
         else:
             kept_hashes.append((name, value))
     return [by_name[n] for n in sorted(by_name) if n not in dropped]

@@ -18,6 +18,8 @@ from .files import (Refused, atomic_open, ensure_writable_dir, md5_of_file, read
 from .http import Exhausted, looks_like_html
 from .lock import folder_lock
 from .progress import Progress
+from .summaries import by_reason
+from .wording import option
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ class FetchReport:
     def ok(self) -> bool:
         return not self.failed and not self.search_end
 
-    def summary(self, site: str = "e621", env_prefix: str = "E621") -> list[str]:
+    def summary(self, login_hint: Optional[str] = None) -> list[str]:
+        """The report's lines; ``login_hint`` says how to log in to the site (its :attr:`Site.login_hint`)."""
+        login_hint = login_hint or _login_words()
         skipped = sum(self.skipped_type.values())
         lines = [
             f"considered {self.considered} posts: downloaded {self.downloaded}, already present {self.present}, "
@@ -58,16 +62,39 @@ class FetchReport:
             lines.append("  skipped by type: " + ", ".join(f"{ext} {n}" for ext, n in self.skipped_type.most_common()))
         if self.deleted or self.hidden:
             lines.append(f"  unavailable: deleted {self.deleted}, hidden from this login {self.hidden}")
-        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += self.failure_lines()
         if self.search_end:
             lines.append(f"  {self.search_end}")
         if self.hidden:
-            lines.append(
-                f"hint: {self.hidden} posts have no file address for this login; log in with --username and "
-                f"--api-key (or {env_prefix}_USERNAME and {env_prefix}_API_KEY) to fetch them."
-            )
+            lines.append(f"hint: {self.hidden} posts have no file address for this login; log in with {login_hint} "
+                         "to fetch them.")
         lines.append(f"requests: {self.api_requests} API, {self.file_requests} file, {self.retries} retried")
         return lines
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason downloads failed for, with a count and examples."""
+        return [f"  {line}" for line in by_reason(((f.name, f.reason, "") for f in self.failed), "failed")]
+
+    def nothing_made(self, login_hint: Optional[str] = None) -> Optional[str]:
+        """Why the folder holds none of the search's images, with what to change; None when it holds some."""
+        if self.downloaded or self.present:
+            return None
+        if not self.considered:
+            return "The search found no posts; check its tags on the site, or search for fewer tags."
+        skipped = sum(self.skipped_type.values())
+        parts = [f"{skipped} of other file types"] if skipped else []
+        parts += [f"{self.deleted} deleted"] if self.deleted else []
+        parts += [f"{self.hidden} hidden from this login"] if self.hidden else []
+        parts += [f"{len(self.failed)} failed"] if self.failed else []
+        fixes = [f"log in with {login_hint or _login_words()}"] if self.hidden else []
+        fixes += [f"allow gif files with {option('gif')}"] if self.skipped_type.get("gif") else []
+        fixes += ["a rerun tries the failed ones again"] if self.failed else []
+        return (f"None of the {self.considered} posts found was downloaded ({', '.join(parts) or 'all duplicates'}); "
+                f"{'; '.join(fixes) or 'search for other tags'}.")
+
+
+def _login_words() -> str:
+    return f"{option('username')} and {option('api_key')}"
 
 
 def wanted_exts(include_gif: bool) -> frozenset[str]:
@@ -81,6 +108,9 @@ def fetch(booru: Booru, query: str, out: Path, *, limit: Optional[int] = None, w
         raise DatasetError("The number of parallel downloads must be at least 1.")
     if limit is not None and limit < 0:
         raise DatasetError("The limit must be zero or more.")
+    if not query.strip():
+        raise DatasetError("The search is empty, which would fetch the whole site; type a search first, e.g. "
+                           "red_panda solo.")
     check_query(query, booru.max_tags_per_search, booru.name)
     out = ensure_writable_dir(Path(out))
     progress = progress or Progress()
@@ -117,7 +147,7 @@ def _fetch_locked(booru: Booru, query: str, out: Path, limit: Optional[int], wor
             report = run.report
             report.api_requests = stats.api_requests - http_before[0]
             report.file_requests = stats.requests - http_before[1] - report.api_requests
-            report.retries = stats.retries - http_before[2]
+            report.retries += stats.retries - http_before[2]
             progress.close()
     return report
 
@@ -151,6 +181,7 @@ class _FetchRun:
                 continue
             self.seen.add(post.md5)
             yield post
+        self.progress.set_total(self.report.considered)  # the search has ended: these are all its posts
 
     def fetch_pass(self, pool: ThreadPoolExecutor, workers: int, posts: Iterator[Post]) -> Optional[Exhausted]:
         """Download ``posts`` and wait for all of them; a search that failed all its tries is returned, not raised,
@@ -172,7 +203,7 @@ class _FetchRun:
         for future in done:
             post = self.pending.pop(future)
             try:
-                outcome = future.result()
+                outcome, retries = future.result()
             except Cancelled:
                 raise
             except Exhausted as exc:
@@ -182,9 +213,11 @@ class _FetchRun:
                 self.report.failed.append(Failure(post.filename, str(exc)))
             except DatasetError as exc:
                 self.report.failed.append(Failure(post.filename, str(exc)))
+                self.report.retries += getattr(exc, "retries", 0)
             except OSError as exc:
                 self.report.failed.append(Failure(post.filename, f"could not write the file ({exc.strerror or exc})"))
             else:
+                self.report.retries += retries
                 if outcome == DOWNLOADED:
                     self.report.downloaded += 1
                 else:
@@ -220,18 +253,19 @@ def _count_skip(report: FetchReport, post: Post, reason: str) -> None:
         report.hidden += 1
 
 
-def _store_post(booru: Booru, post: Post, out: Path) -> str:
-    """Make ``<md5>.<ext>`` and its sidecar right in ``out``; returns DOWNLOADED or PRESENT."""
+def _store_post(booru: Booru, post: Post, out: Path) -> tuple[str, int]:
+    """Make ``<md5>.<ext>`` and its sidecar right in ``out``; (DOWNLOADED or PRESENT, downloads tried again)."""
     final = out / post.filename
-    outcome = PRESENT
+    outcome, retries = PRESENT, 0
     if not (final.is_file() and md5_of_file(final) == post.md5):
-        _download_verified(booru, post, final)
+        retries = _download_verified(booru, post, final)
         outcome = DOWNLOADED
     write_sidecar(out, post)
-    return outcome
+    return outcome, retries
 
 
-def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> None:
+def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) -> int:
+    """Download ``post`` until its bytes match its md5; how many times it was downloaded again (a retry each)."""
     web_page = False
     for attempt in range(1, tries + 1):
         try:
@@ -240,14 +274,23 @@ def _download_verified(booru: Booru, post: Post, final: Path, tries: int = 2) ->
                 if md5 != post.md5:
                     fh.seek(0)
                     raise _Mismatch(looks_like_html(fh.read(512)))
-            return
+            return attempt - 1
         except _Mismatch as exc:
             web_page = exc.web_page
             log.info("%s: bytes do not match the md5 (try %d of %d)", post.filename, attempt, tries)
     if web_page:
-        raise DatasetError(f"the server sent a web page (an error or login page) instead of the image, so its md5 "
-                           f"did not match, in {tries} tries; nothing was kept, and a rerun tries again")
-    raise DatasetError(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again")
+        raise Unverified(f"the server sent a web page (an error or login page) instead of the image, so its md5 "
+                         f"did not match, in {tries} tries; nothing was kept, and a rerun tries again", tries - 1)
+    raise Unverified(f"the downloaded bytes did not match the post's md5 in {tries} tries; a rerun tries again",
+                     tries - 1)
+
+
+class Unverified(DatasetError):
+    """A download whose bytes never matched the post's md5, after ``retries`` downloads again."""
+
+    def __init__(self, reason: str, retries: int):
+        super().__init__(reason)
+        self.retries = retries
 
 
 class _Mismatch(Exception):

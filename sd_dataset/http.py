@@ -42,6 +42,7 @@ from . import __version__
 from .errors import Cancelled, DatasetError
 from .ratelimit import machine_limiter
 from .watchdog import CANCELLED, DEADLINE, Watch, WatchedAdapter, watching
+from .wording import option
 
 log = logging.getLogger(__name__)
 
@@ -353,12 +354,12 @@ class HttpSession:
 
     def __init__(self, site_label: str, credentials: Credentials = Credentials(), policy: Optional[HttpPolicy] = None,
                  pool_size: int = 16, *, auth_params: Optional[tuple[str, str]] = None,
-                 login_hint: str = "--username and --api-key", own_domain: Optional[str] = None):
+                 login_hint: Optional[str] = None, own_domain: Optional[str] = None):
         """``auth_params`` names the query parameters (user, key) that carry the login instead of basic auth;
         ``own_domain`` is the site's own (``e621.net``): only its hosts see the user's name in the User-Agent."""
         self.site_label = site_label
         self.credentials = credentials
-        self.login_hint = login_hint
+        self.login_hint = login_hint or f"{option('username')} and {option('api_key')}"
         self.policy = policy or HttpPolicy()
         self.policy.validate()
         check_login(credentials)
@@ -570,7 +571,8 @@ class HttpSession:
                     if len(body) > self.policy.max_json_bytes:
                         raise DatasetError(
                             f"{self.site_label} sent an answer larger than {size_text(self.policy.max_json_bytes)} "
-                            f"from {host_of(url)}; refusing it (check --base-url points at the site's API)."
+                            f"from {host_of(url)}; refusing it (check that {option('base_url')} points at the site's "
+                            "API)."
                         )
                 _check_length(resp, len(body))
         except _Overdue as exc:
@@ -584,7 +586,7 @@ class HttpSession:
             raise _Transient("a web page instead of JSON" if looks_like_html(body) else "malformed JSON") from None
         except RecursionError:
             raise DatasetError(f"{self.site_label} sent JSON nested too deeply to read from {host_of(url)}; "
-                               "refusing it (check --base-url points at the site's API).") from None
+                               f"refusing it (check that {option('base_url')} points at the site's API).") from None
         return self._redactor.json(data)
 
     def _download_attempt(self, url: str, fh: IO[bytes], limit: int, expected: Optional[int]) -> tuple[str, int]:

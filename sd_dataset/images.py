@@ -30,8 +30,19 @@ MAX_PIXELS = 100_000_000
 IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "jfif", "webp", "gif", "bmp", "tif", "tiff"})
 
 
+# How each format of IMAGE_EXTS begins: enough to tell an image file from a web page, a text or a video.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+SIGNATURE_BYTES = 12
+
+
 def has_image_ext(name: str) -> bool:
     return Path(name).suffix.lower().lstrip(".") in IMAGE_EXTS
+
+
+def has_image_signature(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (its first :data:`SIGNATURE_BYTES` bytes) is in one of the image formats
+    the steps read; from the bytes alone, without Pillow."""
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
 def scan_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:

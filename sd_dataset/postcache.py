@@ -17,6 +17,7 @@ from typing import Iterable, Optional, Union
 from .boorus.base import Post
 from .cachedir import default_cache_dir
 from .errors import DatasetError
+from .wording import offers, option
 
 DB_NAME = "posts.sqlite3"
 _FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -67,8 +68,9 @@ class PostCache:
             self.db.executescript(_SCHEMA)
             self._add_login_column()
         except (OSError, sqlite3.Error) as exc:
-            raise DatasetError(f"Cannot open the post cache {self.path} ({exc}); pass --cache with a folder you "
-                               f"can write to.") from None
+            where = f"pass {option('cache')} with" if offers("cache") else "set XDG_CACHE_HOME to"
+            raise DatasetError(f"Cannot open the post cache {self.path} ({exc}); {where} a folder you can write "
+                               "to.") from None
 
     def _add_login_column(self) -> None:
         """Caches made before misses knew whether a login asked; their misses count as anonymous."""

@@ -26,12 +26,17 @@ from typing import Optional
 
 from .files import Refused, atomic_open, read_inside
 from .images import ImageProblem, list_images, open_image
+from .summaries import percent
 from .training import filename_caption
 from .tags import iter_caption_tags
 
 THUMB_SIDE = 256
 TRAIT_SHARE = 0.8
 NOT_TRAITS = re.compile(r"^(by .+|\w+ content)$")  # the caption's artist and rating parts
+# A file name that is only a post's md5 (fetch's names; augment adds -split<i> and -flip) is no caption: the image has
+# none yet, and its name's hash is no tag.
+HASH_NAME = re.compile(r"[0-9a-fA-F]{32}(-split\d+)?(-flip)?( \(\d+\))?")
+NO_CAPTION = "(no caption yet)"
 
 
 def cache_root() -> Path:
@@ -54,6 +59,7 @@ class PreviewPage:
 @dataclass
 class TagStats:
     images: int = 0
+    captioned: int = 0  # images with a caption (a .txt, or a file name that is more than a hash)
     counts: Counter = field(default_factory=Counter)
 
     def ranked(self) -> list[tuple[str, int]]:
@@ -61,7 +67,7 @@ class TagStats:
         return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
 
     def table(self, top: int = 30) -> list[list]:
-        return [[tag, n, f"{n / self.images:.0%}"] for tag, n in self.ranked()[:top]]
+        return [[tag, n, percent(n, self.images)] for tag, n in self.ranked()[:top]]
 
     def traits(self, share: float = TRAIT_SHARE) -> list[str]:
         """Tags on at least ``share`` of the images; the rating and artist parts of a caption are not traits."""
@@ -70,30 +76,34 @@ class TagStats:
         return [tag for tag, n in self.ranked() if n / self.images >= share and not NOT_TRAITS.match(tag)]
 
 
-def _caption(image: Path) -> str:
-    """The caption the web UI's trainer would read; :class:`Refused` when its ``.txt`` is not to be read."""
+def _caption(image: Path) -> Optional[str]:
+    """The caption the web UI's trainer would read, None when the image has none yet; :class:`Refused` when its
+    ``.txt`` is not to be read."""
     try:
         return read_inside(image.with_suffix(".txt"), image.parent.resolve()).decode("utf-8").strip()
     except Refused:
         raise
     except (OSError, UnicodeDecodeError):
-        return filename_caption(image.name)
+        pass
+    return None if HASH_NAME.fullmatch(image.stem) else filename_caption(image.name)
 
 
 def read_caption(image: Path) -> str:
     """The caption the web UI's trainer would read: ``<stem>.txt``, else what it makes of the file name.
 
-    Empty when the ``.txt`` is refused (a link out of the folder, a FIFO, too large): its text is not ours to show.
+    Empty when there is none yet, and when the ``.txt`` is refused (a link out of the folder, a FIFO, too large):
+    its text is not ours to show.
     """
     try:
-        return _caption(image)
+        return _caption(image) or ""
     except Refused:
         return ""
 
 
 def _label(image: Path) -> str:
     try:
-        return f"{image.name}: {_caption(image)}"
+        caption = _caption(image)
+        return f"{image.name}: {NO_CAPTION if caption is None else caption}"
     except Refused as exc:
         return f"{image.name}: (caption not shown: {image.with_suffix('.txt').name}: {exc})"
 
@@ -102,7 +112,9 @@ def tag_stats(folder: Path) -> TagStats:
     stats = TagStats()
     for image in list_images(folder):
         stats.images += 1
-        stats.counts.update(set(iter_caption_tags(read_caption(image))))
+        caption = read_caption(image)
+        stats.captioned += bool(caption) or image.with_suffix(".txt").is_file()
+        stats.counts.update(set(iter_caption_tags(caption)))
     return stats
 
 

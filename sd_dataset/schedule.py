@@ -148,13 +148,36 @@ PRESETS: Tuple[Preset, ...] = (
 )
 
 
+CUSTOM = "custom"  # what the tab's preset shows for a schedule no preset has
+_NAME_LIKE = re.compile(r"\s*[A-Za-z][\w-]*\s*")  # a word, not a rate: "embedding-default", "hypernetwork"
+
+
 def preset(key: str) -> Preset:
     """The preset named ``key`` or a DatasetError listing the names."""
     for candidate in PRESETS:
         if candidate.key == key:
             return candidate
     names = ", ".join(p.key for p in PRESETS)
-    raise DatasetError(f'There is no schedule preset "{key}"; choose one of {names}.')
+    raise DatasetError(f'Unknown schedule preset "{key}"; known: {names}.')
+
+
+def default_preset(kind: str) -> Preset:
+    """The first preset for ``kind`` (embedding or hypernetwork)."""
+    return next(p for p in PRESETS if p.kind == kind)
+
+
+def preset_of(text: str) -> Optional[Preset]:
+    """The preset whose schedule ``text`` is (spaces aside), or None for a schedule of one's own."""
+    written = re.sub(r"\s+", "", str(text or ""))
+    return next((p for p in PRESETS if re.sub(r"\s+", "", p.schedule) == written), None)
+
+
+def schedule_or_preset(text: str) -> str:
+    """A schedule text, a preset's name standing for its schedule; a word that names no preset is refused as an
+    unknown preset (a misspelled name is no rate)."""
+    if _NAME_LIKE.fullmatch(str(text or "")) and str(text).strip().lower() not in ("nan", "inf", "infinity"):
+        return preset(str(text).strip()).schedule
+    return text
 
 
 def _bad(item: str, problem: str) -> DatasetError:

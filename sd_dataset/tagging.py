@@ -34,13 +34,15 @@ from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_record, write_text_if_changed)
 from .http import Exhausted
-from .images import IMAGE_EXTS, scan_images
+from .images import IMAGE_EXTS, SIGNATURE_BYTES, has_image_signature, scan_images
 from .kohya import DATASET_CONFIG, Subset, dataset_config
 from .lock import folder_lock
 from .names import cut_utf8, is_device_name, name_budget, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tags import CaptionRules, format_tag
+from .summaries import by_reason
+from .wording import offers, option
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +57,18 @@ MANIFEST = ".sd_dataset-tag.json"
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 FREQUENCY_FILE = "tags.csv"
 SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
+NO_POST = "no post found for their md5"
+NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
 
 _MD5_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
 _OLD_PREPROCESS = re.compile(r"^\d+-\d([0-9a-fA-F]{32})(?![0-9a-fA-F])")  # A1111's old "00001-0<name>"
 _WEBUI_PREFIX = re.compile(r"^[-\d]+\s*")  # what the web UI strips from a filename caption
-FILENAME_REMINDER = ("Captions are in the file names: the web UI's trainer reads an image's name, less its leading "
-                     "digits and dashes, as its caption where no .txt stands beside it; keep its Settings → Training → "
-                     "\"Filename word regex\" empty, or it keeps only what that regex matches (--caption txt is read "
-                     "verbatim).")
+
+
+def filename_reminder() -> str:
+    return ("Captions are in the file names: the web UI's trainer reads an image's name, less its leading digits and "
+            "dashes, as its caption where no .txt stands beside it; keep its Settings → Training → \"Filename word "
+            f"regex\" empty, or it keeps only what that regex matches ({option('caption')} txt is read verbatim).")
 
 
 def md5_from_name(stem: str) -> Optional[str]:
@@ -99,16 +105,17 @@ class TagOptions:
         if self.layout not in LAYOUTS:
             raise DatasetError(f"Unknown layout {self.layout!r}; choose flat or kohya.")
         if self.layout == "kohya" and self.caption == "filename":
-            raise DatasetError("The kohya layout reads .txt captions; use --caption txt or both with --layout kohya.")
+            raise DatasetError(f"The kohya layout reads .txt captions; use {option('caption')} txt or both with "
+                               f"{option('layout')} kohya.")
         if self.layout == "kohya" and self.repeats < 1:
-            raise DatasetError("--repeats must be at least 1.")
+            raise DatasetError(f"{option('repeats')} must be at least 1; enter e.g. 10.")
         if self.layout != "kohya" and (self.weighted_captions or self.rules.pinned):
-            raise DatasetError("Weighted captions and pinned parts are for sd-scripts (kohya), whose prompts are "
-                               "weighed and shuffled that way; add --layout kohya, or drop --weighted-captions and "
-                               "--pin.")
-        for value, option in ((self.exclude_common, "--exclude-common"), (self.common_threshold, "the threshold")):
+            raise DatasetError(f"Weighted captions and pinned parts are for sd-scripts (kohya), whose prompts are "
+                               f"weighed and shuffled that way; set {option('layout')} to kohya, or drop "
+                               f"{option('weighted_captions')} and {option('pin')}.")
+        for value, name in ((self.exclude_common, option("exclude_common")), (self.common_threshold, "The threshold")):
             if value is not None and not 0 < value <= 1:
-                raise DatasetError(f"{option} is a share of the images, above 0 and at most 1 (e.g. 0.8).")
+                raise DatasetError(f"{name} is a share of the images, above 0 and at most 1; enter e.g. 0.8.")
 
 
 @dataclass
@@ -156,17 +163,18 @@ class TagReport:
         untagged_note = "kept with no tags" if self.kept_untagged else "left out"
         lines = [f"{self.images} images: tagged {self.tagged}, untagged {len(self.untagged)} ({untagged_note}), "
                  f"failed {len(self.failed)}"]
-        if self.sources:
+        if any(self.sources.values()):
             lines.append("  posts from: " + ", ".join(f"{k} {self.sources[k]}" for k in (SIDECAR, CACHE, INDEX, API)
                                                         if self.sources[k]))
-        lines += [f"  untagged {name}: no post found for its md5" for name in self.untagged]
-        lines += [f"  failed {f.name}: {f.reason}" for f in self.failed]
+        lines += [f"  {line}" for line in by_reason(((n, NO_POST, "") for n in self.untagged), "untagged")]
+        lines += self.failure_lines()
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
-            lines.append("hint: --offline asked no site; tag again without it to look these up.")
+            lines.append(f"hint: {option('offline')} asked no site; tag again without it to look these up.")
         elif self.untagged:
-            lines.append("hint: misses are remembered; --retry-missing asks the site again, --keep-untagged keeps "
-                         "these images with empty captions.")
+            retry = f"{option('retry_missing')} asks the site again, " if offers("retry_missing") else ""
+            lines.append(f"hint: misses are remembered; {retry}{option('keep_untagged')} keeps these images with "
+                         "empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
         lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
@@ -182,14 +190,32 @@ class TagReport:
                 lines.append(f"* on at least {self.common_threshold:.0%} of images, left out of the captions: {names}")
             else:
                 lines.append(f"* on at least {self.common_threshold:.0%} of images, likely traits of the subject: "
-                             f"{names}; --exclude-common {self.common_threshold:g} leaves them out so a textual "
-                             f"inversion absorbs them")
+                             f"{names}; {option('exclude_common')} at {self.common_threshold:g} leaves them out so a "
+                             "textual inversion absorbs them")
         if self.caption_mode in ("filename",) and self.captions:
-            lines.append(FILENAME_REMINDER)
+            lines.append(filename_reminder())
         if self.dataset_config is not None:
             lines.append(f"sd-scripts: train with --dataset_config \"{self.dataset_config}\" (keep_tokens "
                          f"{self.keep_tokens} keeps the first {self.keep_tokens} parts in place when it shuffles)")
         return lines
+
+    def failure_lines(self) -> list[str]:
+        """One line per reason images failed for (the site down is one line), with a count and examples."""
+        return [f"  {line}" for line in by_reason(((f.name, f.reason, "") for f in self.failed), "failed")]
+
+    def nothing_made(self) -> Optional[str]:
+        """Why the output folder got no image, with what to change; None when it got some."""
+        if self.written or self.unchanged:
+            return None
+        if self.untagged and len(self.untagged) == self.images:
+            fix = (f"tag again without {option('offline')} to ask the site" if self.offline else
+                   f"keep them with empty captions with {option('keep_untagged')}, or caption them yourself")
+            return f"No post was found for any of the {self.images} images, so none was captioned; {fix}."
+        parts = [f"{len(self.untagged)} without a post"] if self.untagged else []
+        parts += [f"{len(self.failed)} failed"] if self.failed else []
+        parts += [f"{len(self.skipped)} skipped"] if self.skipped else []
+        return (f"None of the {self.images} images was captioned ({', '.join(parts) or 'none readable'}); fix what "
+                "the lines above say and tag again.")
 
 
 # -- the step ----------------------------------------------------------------------------------
@@ -269,11 +295,20 @@ def _list_images(src: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def _identify(files: list[Path], report: TagReport, progress: Progress) -> list[Item]:
+    """The images among ``files`` with their md5; a file that is no image fails here, before a site is asked about
+    its hash."""
+    images = []
+    for path in files:
+        problem = _not_an_image(path)
+        if problem:
+            report.failed.append(Failure(path.name, problem))
+        else:
+            images.append(path)
     items = []
-    needs_hash = [p for p in files if md5_from_name(p.stem) is None]
+    needs_hash = [p for p in images if md5_from_name(p.stem) is None]
     if needs_hash:
         progress.start(len(needs_hash), "hash")
-    for path in files:
+    for path in images:
         md5 = md5_from_name(path.stem)
         if md5 is None:
             progress.check()
@@ -287,6 +322,16 @@ def _identify(files: list[Path], report: TagReport, progress: Progress) -> list[
     if needs_hash:
         progress.close()
     return items
+
+
+def _not_an_image(path: Path) -> str:
+    """Why ``path`` is no image file, from its first bytes (nothing is decoded), or ``""``."""
+    try:
+        with open_checked(path) as fh:
+            head = fh.read(SIGNATURE_BYTES)
+    except OSError as exc:
+        return f"could not read the file ({exc.strerror or exc})"
+    return "" if has_image_signature(head) else NOT_AN_IMAGE
 
 
 def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Optional[PostCache],

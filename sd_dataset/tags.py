@@ -25,6 +25,7 @@ from .boorus.base import UNCATEGORISED, Post
 from .captions import ARTIST_PREFIX, SEPARATOR, caption_text, display_tag, escape_prompt
 from .errors import DatasetError
 from .files import MAX_TEXT_BYTES, open_checked, read_at_most
+from .wording import option
 
 # e621's tag categories, by the number its exports use
 CATEGORY_NAMES = {0: "general", 1: "artist", 2: "contributor", 3: "copyright", 4: "character", 5: "species",
@@ -190,9 +191,9 @@ def load_vocabulary(path: Path, numbering: Optional[str] = None) -> Vocabulary:
             vocab = Vocabulary(format=fmt, source=str(path))
             _read_rows(vocab, fmt, first, itertools.chain(first, reader))
     except FileNotFoundError:
-        raise DatasetError(f"The vocabulary file {path} does not exist; check the --vocab path.") from None
+        raise DatasetError(f"The vocabulary file {path} does not exist; check the path in {option('vocab')}.") from None
     except IsADirectoryError:
-        raise DatasetError(f"The vocabulary {path} is a folder; pass the tags file itself to --vocab.") from None
+        raise DatasetError(f"The vocabulary {path} is a folder; give the tags file itself in {option('vocab')}.") from None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise DatasetError(f"Cannot read the vocabulary file {path} ({_reason(exc)}); "
                            f"check that it is a readable CSV file, plain or .gz.") from None
@@ -272,7 +273,7 @@ def read_aliases(path: Path) -> list[tuple[str, str]]:
             head = [c.strip().lower() for c in next(reader, [])]
             if "antecedent_name" not in head or "consequent_name" not in head:
                 raise DatasetError(f"{path} is not e621's tag_aliases export (it needs antecedent_name and "
-                                   f"consequent_name columns); pass that export to --aliases.")
+                                   f"consequent_name columns); give that export in {option('aliases')}.")
             i_from, i_to = head.index("antecedent_name"), head.index("consequent_name")
             i_status = head.index("status") if "status" in head else None
             pairs = []
@@ -284,7 +285,7 @@ def read_aliases(path: Path) -> list[tuple[str, str]]:
                 pairs.append((row[i_from].strip(), row[i_to].strip()))
             return pairs
     except FileNotFoundError:
-        raise DatasetError(f"The aliases file {path} does not exist; check the --aliases path.") from None
+        raise DatasetError(f"The aliases file {path} does not exist; check the path in {option('aliases')}.") from None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise DatasetError(f"Cannot read the aliases file {path} ({_reason(exc)}); "
                            f"check that it is e621's tag_aliases export, plain or .gz.") from None
@@ -296,9 +297,10 @@ def load_vocabulary_and_aliases(vocab: Optional[Path], aliases: Optional[Path] =
     if vocab is None:
         if numbering:
             raise DatasetError("The vocabulary numbering says how a vocabulary file numbers its categories; give "
-                               "the vocabulary file too (--vocab).")
+                               f"the vocabulary file too ({option('vocab')}).")
         if aliases is not None:
-            raise DatasetError("Aliases map tags to a vocabulary's names; give the vocabulary file too (--vocab).")
+            raise DatasetError(f"Aliases map tags to a vocabulary's names; give the vocabulary file too "
+                               f"({option('vocab')}).")
         return None
     vocabulary = load_vocabulary(Path(vocab), numbering)
     if aliases is not None:
@@ -313,8 +315,8 @@ def read_tag_list(path: Path) -> list[str]:
         with open_checked(path) as fh:
             text = read_at_most(fh, MAX_TEXT_BYTES).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"Cannot read the exclude file {path} ({_reason(exc)}); check the --exclude-file path.") \
-            from None
+        raise DatasetError(f"Cannot read the exclude file {path} ({_reason(exc)}); check the path in "
+                           f"{option('exclude_file')}.") from None
     tags = []
     for line in text.splitlines():
         line = line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
@@ -378,7 +380,7 @@ class CaptionRules:
                 others = [c for c in INCLUDABLE if c not in own.includable]
                 choices = f"choose from {own.name}'s: {', '.join(own.includable)}" + \
                     (f" (other sites' posts also have: {', '.join(others)})" if others else "")
-            raise DatasetError(f"Unknown tag category {unknown[0]!r} for --include; {choices}.")
+            raise DatasetError(f"Unknown tag category {unknown[0]!r} for {option('include')}; {choices}.")
         self.exclude = frozenset(normalize_tag(t) for t in self.exclude)
 
     def site_for(self, post: Post) -> Site:

@@ -17,6 +17,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 from .errors import DatasetError
 from .files import MAX_TEXT_BYTES, atomic_write_text, ensure_writable_dir, open_checked, read_at_most, read_text_or_none
 from .names import safe_user_name
+from .wording import option
 
 NAME = "[name]"
 FILEWORDS = "[filewords]"
@@ -39,8 +40,8 @@ class TemplateResult:
 
     def headline(self) -> str:
         count = f"{len(self.lines)} line{'s' if len(self.lines) != 1 else ''}"
-        return f"{self.path} already holds this template ({count}):" if self.unchanged else \
-            f"wrote {self.path} ({count}):"
+        return f"{self.path} already holds this template ({count})" if self.unchanged else \
+            f"wrote {self.path} ({count})"
 
 
 def _clean(text: str, what: str) -> str:
@@ -88,7 +89,7 @@ def build_template(kind: str = "subject", prefix: str = DEFAULT_PREFIX, artists:
     flavour_list = [f for f in (f.strip(" ,") for f in _split_list(flavours, "flavour")) if f]
     if artist_list and kind == "style":
         raise DatasetError("Artists go with the subject kinds only: in a style template [name] already is the style; "
-                           "leave out the artists or choose --kind subject.")
+                           f"leave out the artists or choose {option('template_kind')} subject.")
 
     def subject(name_part: str) -> str:
         if kind == "subject":
@@ -187,7 +188,8 @@ def write_template(folder, name: str, lines: Sequence[str], overwrite: bool = Fa
     if path.is_file() and read_text_or_none(path) == text:  # a rerun: nothing to overwrite
         return TemplateResult(path, list(lines), template_warnings(lines), unchanged=True)
     if path.exists() and not overwrite:
-        raise DatasetError(f"{path} already exists; choose another name or allow overwriting it (--overwrite on the command line).")
+        raise DatasetError(f"{path} already exists; choose another name or allow overwriting it "
+                           f"({option('template_overwrite')}).")
     if path.is_dir():
         raise DatasetError(f"{path} is a folder; choose another name.")
     atomic_write_text(path, text)

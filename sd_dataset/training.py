@@ -1,12 +1,11 @@
-"""What to hand the web UI's trainers, and a readiness check before a GPU spends a second.
+"""What to hand the web UI's trainers, and what the readiness check (``checks.py``) reads.
 
 :class:`TrainRequest` mirrors the parameters of the web UI's ``train_embedding``
 and ``train_hypernetwork`` (A1111 1.x, see ``webui-api.md`` §3–4); the host glue
-turns it into the call.  :func:`check_readiness` lists everything that would make
-that call fail or silently train the wrong thing, each as one sentence with its
-fix.  Facts only the running web UI knows (the loaded model, the embedding
-database, settings) come in as a plain :class:`HostState`; a fact left ``None``
-skips the checks that need it.
+turns it into the call.  Facts only the running web UI knows (the loaded model,
+the embedding database, settings) come in as a plain :class:`HostState`; a fact
+left ``None`` skips the checks that need it.  :func:`scan_dataset` reads a
+dataset folder the way the trainer will.
 """
 
 from __future__ import annotations
@@ -17,21 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
-from .errors import DatasetError
-from .files import check_file, open_checked, read_inside
+from .files import check_file, open_checked
 from .images import MAX_PIXELS, has_image_ext
-from .names import safe_user_name
-from .schedule import Plan, parse, plan
-from .templates import FILEWORDS, NAME, read_template, template_issues
 
 EMBEDDING, HYPERNETWORK = "embedding", "hypernetwork"
 KINDS = (EMBEDDING, HYPERNETWORK)
-ERROR, WARNING = "error", "warning"
+ERROR, WARNING, NOTE = "error", "warning", "note"
 CLIP_GRAD_MODES = ("disabled", "value", "norm")
 LATENT_SAMPLING_METHODS = ("once", "deterministic", "random")
 # The trainer's caption from a file name: the stem without leading numbers and hyphens.
 NUMBERS_AT_START = re.compile(r"^[-\d]+\s*")
-_EXAMPLES = 3
 
 
 @dataclass
@@ -130,11 +124,13 @@ class HostState:
     save_training_settings_to_txt: Optional[bool] = None
     lowvram: Optional[bool] = None
     template_names: Optional[Collection[str]] = None  # the web UI's template list
+    checkpoint: Optional[str] = None  # the loaded checkpoint's title, which training uses
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: ``level`` error (blocks training) or warning; ``message`` is one sentence with its fix."""
+    """One finding: ``level`` error (blocks training), warning, or note (what the run uses); ``message`` is one
+    sentence, with its fix."""
 
     level: str
     code: str
@@ -214,18 +210,6 @@ def filename_caption(filename: str, host: Optional[HostState] = None) -> str:
     return text
 
 
-def _filename_caption_loses_text(filename: str, host: Optional[HostState]) -> bool:
-    stem = os.path.splitext(filename)[0]
-    caption = filename_caption(filename, host)
-    if not caption.strip():
-        return True
-    match = NUMBERS_AT_START.match(stem)
-    if match and match.group()[-1].isdigit() and stem[match.end():]:
-        return True  # a number glued to a word: "1girl" is read as "girl"
-    letters = lambda text: re.sub(r"[\W_]", "", text)  # noqa: E731
-    return letters(caption) != letters(NUMBERS_AT_START.sub("", stem, count=1))
-
-
 def _as_whole(value):
     """``value`` as an int when it is a whole number (int, integral float or digit string), else None."""
     if isinstance(value, bool):
@@ -237,245 +221,3 @@ def _as_whole(value):
     if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
         return int(value)
     return None
-
-
-def _unsafe_name(name: str, kind: str) -> str:
-    """Why ``name`` must not become the trainer's ``<name>.pt`` file, or ``""``: the web UI joins it to a path as is."""
-    try:
-        safe = safe_user_name(name)
-    except DatasetError as exc:
-        return str(exc)
-    if safe != name:
-        return (f'The {kind} name "{name}" is not a safe file name (the web UI saves it as <name>.pt); '
-                f'use "{safe}" instead.')
-    return ""
-
-
-def _examples(names: List[str]) -> str:
-    shown = ", ".join(names[:_EXAMPLES])
-    return shown + (", …" if len(names) > _EXAMPLES else "")
-
-
-def check_readiness(request: TrainRequest, host: Optional[HostState] = None) -> List[Finding]:
-    """Everything that would make the web UI's trainer fail (errors) or silently misbehave (warnings)."""
-    findings: List[Finding] = []
-
-    def error(code: str, message: str) -> None:
-        findings.append(Finding(ERROR, code, message))
-
-    def warning(code: str, message: str) -> None:
-        findings.append(Finding(WARNING, code, message))
-
-    kind = request.kind
-    if kind not in KINDS:
-        error("kind", f'"{kind}" is not something the web UI trains; choose {EMBEDDING} or {HYPERNETWORK}.')
-        return findings
-    if not str(request.name or "").strip():
-        error("no-name", f"No {kind} is named; choose the {kind} to train.")
-    else:
-        problem = _unsafe_name(str(request.name).strip(), kind)
-        if problem:
-            error("unsafe-name", problem)
-
-    # --- host facts ----------------------------------------------------------------------------------------
-    if host is not None:
-        if host.model_is_sdxl:
-            error("sdxl", "The loaded model is SDXL, which the web UI's trainers cannot train (SD1 and SD2 only); "
-                          "load an SD1 or SD2 checkpoint first.")
-        if host.lowvram:
-            error("lowvram", "The web UI runs with --lowvram, which its training refuses; restart it without --lowvram.")
-        name = str(request.name or "").strip()
-        if name and kind == EMBEDDING and host.loaded_embeddings is not None and name not in host.loaded_embeddings:
-            error("embedding-not-loaded", f'The embedding "{name}" is not loaded in the web UI\'s embedding database, '
-                                          "so training would fail; create it first or reload the embeddings.")
-        if name and kind == HYPERNETWORK and host.hypernetworks is not None and name not in host.hypernetworks:
-            error("hypernetwork-not-found", f'The web UI does not list a hypernetwork "{name}"; create it first or '
-                                            "refresh the hypernetwork list.")
-
-    # --- whole numbers -------------------------------------------------------------------------------------
-    numbers = {}
-    for attr, label, minimum, example in (
-        ("steps", "Max steps", 1, "10000"),
-        ("batch_size", "Batch size", 1, "1"),
-        ("gradient_step", "Gradient accumulation steps", 1, "1"),
-        ("save_every", f"Save a copy of the {kind} every N steps", 0, "500"),
-        ("create_image_every", "Save an image every N steps", 0, "500"),
-        ("training_width", "Training width", 64, "512"),
-        ("training_height", "Training height", 64, "512"),
-    ):
-        raw = getattr(request, attr)
-        value = _as_whole(raw)
-        if value is None:
-            error(f"not-whole-{attr}", f"{label} must be a whole number, not {raw!r}; enter e.g. {example}.")
-        elif value < minimum:
-            error(f"too-small-{attr}", f"{label} must be {minimum} or more, not {value}; enter e.g. {example}.")
-        else:
-            numbers[attr] = value
-    if not request.varsize:
-        for attr, label in (("training_width", "width"), ("training_height", "height")):
-            value = numbers.get(attr)
-            if value is not None and value % 64:
-                lower, upper = max(64, value // 64 * 64), (value // 64 + 1) * 64
-                error(f"size-not-64-{attr}", f"Training {label} {value} is not a multiple of 64, which the model "
-                                             f"cannot train at; use {lower} or {upper}.")
-    if request.clip_grad_mode not in CLIP_GRAD_MODES:
-        error("clip-grad-mode", f'Gradient clipping "{request.clip_grad_mode}" is unknown; choose one of '
-                                f'{", ".join(CLIP_GRAD_MODES)}.')
-    if request.latent_sampling_method not in LATENT_SAMPLING_METHODS:
-        error("latent-sampling", f'Latent sampling "{request.latent_sampling_method}" is unknown; choose one of '
-                                 f'{", ".join(LATENT_SAMPLING_METHODS)}.')
-    try:
-        drop = float(request.tag_drop_out)
-    except (TypeError, ValueError):
-        drop = -1.0
-    if not 0.0 <= drop <= 1.0:
-        error("tag-drop-out", f"Tag drop-out must be between 0 and 1, not {request.tag_drop_out!r}; enter e.g. 0.1.")
-
-    if numbers.get("save_every") == 0 and numbers.get("create_image_every") == 0 and not (
-            host is not None and host.save_training_settings_to_txt is False):
-        error("no-log-folder", f"With both saving a copy of the {kind} and saving an image set to every 0 steps, the "
-                               "web UI never creates its log folder and fails writing its settings file; set either "
-                               "to a number of steps such as 500.")
-
-    # --- schedule --------------------------------------------------------------------------------------------
-    steps = numbers.get("steps")
-    current = 0
-    if host is not None and host.current_step:
-        current = _as_whole(host.current_step) or 0
-    run: Optional[Plan] = None
-    try:
-        schedule = parse(request.learn_rate)
-    except DatasetError as exc:
-        error("schedule-invalid", f"The learning-rate schedule is invalid: {str(exc).rstrip('.')}.")
-    else:
-        if steps is not None and current >= steps:
-            error("already-trained", f"The {kind} is already at step {current}, so the web UI stops at once without "
-                                     f"training; ask for more than {current} steps.")
-        elif steps is not None:
-            try:
-                run = plan(schedule, steps, current)
-            except DatasetError as exc:
-                error("schedule-all-passed", str(exc))
-            else:
-                for text in run.warnings:
-                    code = "schedule-ends-early" if text.startswith("The schedule ends") else "schedule-extra-step"
-                    warning(code, text)
-    if request.clip_grad_mode in ("value", "norm"):
-        try:
-            parse(request.clip_grad_value)
-        except DatasetError as exc:
-            error("clip-grad-invalid", f"The gradient clip value is invalid: {exc}")
-
-    if run is not None and host is not None and host.training_write_csv_every:
-        every = _as_whole(host.training_write_csv_every)
-        first, last = current + 1, run.last_step
-        if every and every > 0 and last // every * every < first:
-            warning("no-loss-log", f"The loss is written every {every} steps (training_write_csv_every) but this run "
-                                   f"trains steps {first}\u2013{last}, so no loss is ever written; set that option to "
-                                   f"{last - current} or less, or train longer.")
-
-    # --- template ----------------------------------------------------------------------------------------------
-    lines: Optional[List[str]] = None
-    if not str(request.template_file or "").strip():
-        error("no-template", "No prompt template is chosen; choose one or write one with the template command.")
-    else:
-        try:
-            lines = read_template(request.template_file)
-        except DatasetError as exc:
-            error("template-missing", str(exc))
-    if lines is not None:
-        filled = [line for line in lines if line]
-        if host is not None and host.template_names is not None and request.template_filename not in host.template_names:
-            error("template-not-listed", f"The web UI does not list the template {request.template_filename}; put it "
-                                         "in its textual_inversion_templates folder and refresh the template list.")
-        if not filled:
-            error("template-empty", f"The template {request.template_filename} has no prompt lines; add at least one "
-                                    f'such as "{NAME}, {FILEWORDS}".')
-        elif kind == EMBEDDING and not any(NAME in line for line in filled):
-            error("template-no-name", f"The template {request.template_filename} has no {NAME}, so the embedding never "
-                                      f"appears in the training prompts and learns nothing; add {NAME} to its lines.")
-        if filled:
-            for code, text in template_issues(lines):
-                if code == "no-name" or (code == "some-no-name" and kind == HYPERNETWORK):
-                    continue  # an error above for embeddings; normal for hypernetworks
-                warning(f"template-{code}", text)
-    uses_filewords = lines is not None and any(FILEWORDS in line for line in lines)
-
-    # --- dataset -----------------------------------------------------------------------------------------------
-    root = str(request.data_root or "").strip()
-    scan: Optional[DatasetScan] = None
-    if not root:
-        error("no-dataset", "No dataset folder is given; choose the folder with the training images.")
-    elif not os.path.isdir(root):
-        error("dataset-missing", f"The dataset folder {root} does not exist; check the path.")
-    else:
-        try:
-            scan = scan_dataset(root)
-        except OSError as exc:
-            error("dataset-unreadable", f"Cannot read the dataset folder {root} ({(exc.strerror or 'error').lower()}); "
-                                        "check its permissions.")
-    if scan is not None:
-        if scan.unreadable:
-            level = warning if scan.images else error
-            level("unreadable-images", f"{len(scan.unreadable)} file(s) in {root} cannot be read as images and the "
-                                       f"trainer skips them ({_examples(scan.unreadable)}); re-download or remove them.")
-        if not scan.images:
-            hint = (f"; the trainer does not look into subfolders such as {scan.subfolders[0]}/, so point it at the "
-                    "folder that holds the images" if scan.subfolders else "; add images or choose the right folder")
-            error("no-images", f"{root} has no image the trainer can read, so the web UI stops with \"No images have "
-                               f"been found in the dataset\"{hint}.")
-        else:
-            count = len(scan.images)
-            batch = numbers.get("batch_size")
-            if batch is not None and batch > count:
-                warning("batch-too-large", f"Batch size {batch} is larger than the {count} image(s), so the web UI "
-                                           f"silently uses {count}; set the batch size to {count} or add images.")
-            gradient = numbers.get("gradient_step")
-            if batch is not None and gradient is not None:
-                per_epoch = max(1, count // min(batch, count))
-                if gradient > per_epoch:
-                    warning("gradient-too-large", f"Gradient accumulation {gradient} is more than the {per_epoch} "
-                                                  f"batch(es) the {count} image(s) make, so the web UI silently uses "
-                                                  f"{per_epoch}; set it to {per_epoch} or less.")
-            if request.varsize:
-                odd = [n for n in scan.images if scan.sizes[n][0] % 64 or scan.sizes[n][1] % 64]
-                if odd:
-                    error("varsize-image-size", f"{len(odd)} image(s) are not multiples of 64 on both sides "
-                                                f"({_examples(odd)}), which training without resizing cannot use; "
-                                                "resize them or turn off \"do not resize images\".")
-            if uses_filewords:
-                _caption_findings(root, scan, host, warning)
-    return findings
-
-
-def _caption_findings(root: str, scan: DatasetScan, host: Optional[HostState], warning) -> None:
-    without: List[str] = []
-    empty: List[str] = []
-    cut: List[str] = []
-    real_root = Path(root).resolve()
-    for name in scan.images:
-        caption_file = Path(os.path.splitext(os.path.join(root, name))[0] + ".txt")
-        try:
-            text = read_inside(caption_file, real_root).decode("utf-8")
-        except FileNotFoundError:
-            without.append(name)
-            if _filename_caption_loses_text(name, host):
-                cut.append(name)
-            continue
-        except (OSError, UnicodeDecodeError):  # refused or unreadable: there, but nothing to judge
-            text = "?"
-        if not text.strip():
-            empty.append(name)
-    if without:
-        first = without[0]
-        warning("no-caption", f"{len(without)} image(s) have no .txt caption, so the trainer uses their file names "
-                              f'instead ("{first}" becomes "{filename_caption(first, host)}"); write captions with the '
-                              f"tag step, or accept the file names.")
-    if cut:
-        first = cut[0]
-        warning("filename-caption-cut", f"{len(cut)} file-name caption(s) are cut by the trainer, which drops leading "
-                                         f'numbers and hyphens ("{first}" is read as "{filename_caption(first, host)}"); '
-                                         "add a .txt caption or rename the file(s).")
-    if empty:
-        warning("empty-caption", f"{len(empty)} caption file(s) are empty, so [filewords] is empty for those images "
-                                 f"({_examples(empty)}); write their captions or remove the empty .txt files.")

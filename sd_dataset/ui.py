@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import queue
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -23,7 +24,7 @@ from . import schedule as schedules
 from .augment import AugmentOptions, augment
 from .boorus import SITES, VOCAB_NUMBERINGS, get_site, open_booru
 from .access import Access
-from .errors import DatasetError
+from .errors import Cancelled, DatasetError
 from .fetch import fetch
 from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
@@ -39,15 +40,33 @@ from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliase
 from .progress import Progress
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
+from .checks import check_readiness, verdict
 from .text import visible
-from .training import EMBEDDING, HYPERNETWORK, TrainRequest, check_readiness, has_errors
+from .training import EMBEDDING, HYPERNETWORK, TrainRequest, has_errors
+from .wording import speaking
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
+FREQUENCY_COLUMNS = ["tag", "images", "share"]
+DEFAULT_STEPS = 3000
+CUSTOM_WHY = "Your own schedule: the box below shows what the trainer does with it."
 STEP_FOLDERS = ("downloaded", "tagged", "train")
 AUTO = "auto"
 # The extension's stylesheet: the web UI loads it for every extension; the standalone app passes it to its Blocks.
 STYLE = Path(__file__).resolve().parent.parent / "style.css"
+# How the tab's messages name the library's options (sd_dataset.wording): by the control that sets each; a hint about
+# an option the tab lacks is left out.  Each name is the start of its control's label.
+TAB_OPTIONS = {
+    "query": '"Search"', "base_url": '"Site address"', "gif": '"Also gif"',
+    "username": '"Login for this run: user name"', "api_key": '"API key"',
+    "vocab": '"Model vocabulary"', "aliases": '"Tag aliases export"', "include": '"Also keep these categories"',
+    "caption": '"Caption as"', "layout": '"Layout"', "repeats": '"Repeats (kohya)"',
+    "exclude_common": '"Leave out tags on at least this share of images"', "offline": '"Offline"',
+    "keep_untagged": '"Keep untagged images"',
+    "square": '"Square"', "format": '"Format"', "size": '"Size"', "min_size": '"Min short side"',
+    "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
+    "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
+}
 
 
 class GradioProgress(Progress):
@@ -95,12 +114,6 @@ def _outcome(lines: list[str], ok: bool = True) -> str:
     return visible("\n".join(lines if ok else lines + ["finished with failures (listed above)"]))
 
 
-def _require_folders(src: str, out: str) -> None:
-    """An empty folder box would mean the app's working folder: refused, like the command line's ``--out ""``."""
-    if not src.strip() or not out.strip():
-        raise DatasetError("Choose both the source folder and the output folder first.")
-
-
 def _style() -> Optional[str]:
     """The stylesheet's text; None where only the package was installed (the tab works, unstyled)."""
     return STYLE.read_text(encoding="utf-8") if STYLE.is_file() else None
@@ -117,18 +130,24 @@ def _run_controls(key: str, label: str):
 
 
 def _finding_lines(findings) -> list[str]:
-    return [str(f) for f in findings] or ["ready: nothing found that would stop or spoil training"]
+    return [str(f) for f in findings] + [verdict(findings)]
+
+
+def _said(exc: DatasetError) -> str:
+    """A step's error as its log shows it; the user's own Cancel is no error."""
+    return f"stopped: {exc}" if isinstance(exc, Cancelled) else f"error: {exc}"
 
 
 def _sentence(fn: Callable) -> Callable:
-    """Show a DatasetError as its sentence in the step's log instead of a Gradio error popup."""
+    """Show a step's result as its log's text, and a DatasetError as its sentence instead of a Gradio error popup."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except DatasetError as exc:
-            return visible(f"error: {exc}")
+            return visible(_said(exc))
+        return result.text() if isinstance(result, StepResult) else result
 
     return wrapper
 
@@ -265,6 +284,36 @@ def harden_app(app, strip_cors: bool) -> None:
     app.middleware_stack = None  # starlette builds the stack again, with these, at the next request
 
 
+@dataclass
+class StepResult:
+    """What a step did: its report's lines for its log, and for Run all the lines naming what failed and, when the
+    step made nothing, the sentence saying why and what to change."""
+
+    lines: list[str]
+    failures: list[str] = field(default_factory=list)
+    nothing: Optional[str] = None
+    brief: Optional[list[str]] = None  # what Run all shows of it; None: the first line and the failures
+
+    def text(self) -> str:
+        if self.nothing:
+            return "\n".join(self.lines + [f"error: {self.nothing}"])
+        return _outcome(self.lines, not self.failures)
+
+    def summary(self) -> list[str]:
+        return self.brief if self.brief is not None else self.lines[:1] + self.failures
+
+
+def _in_tab_words(step: Callable) -> Callable:
+    """A step whose messages name the tab's controls (see :data:`TAB_OPTIONS`) instead of command-line flags."""
+
+    @functools.wraps(step)
+    def speaking_the_tabs_words(*args, **kwargs):
+        with speaking(TAB_OPTIONS):
+            return step(*args, **kwargs)
+
+    return speaking_the_tabs_words
+
+
 class DatasetTab:
     """The step functions behind the tab (plain Python: the tests call them directly too)."""
 
@@ -274,10 +323,33 @@ class DatasetTab:
 
     # -- folders --------------------------------------------------------------
 
+    @property
+    def datasets_root(self) -> Path:
+        """The host's datasets folder, absolute: a relative path typed in the tab is taken inside it."""
+        return Path(os.path.abspath(self.host.datasets_root.expanduser()))
+
+    def path(self, text: str) -> Path:
+        """A path typed in the tab, absolute: ``~`` is the home folder, a relative one lies in the datasets folder
+        (never in the server's working folder, which the user cannot see)."""
+        return Path(os.path.abspath(self.datasets_root / Path(str(text or "").strip()).expanduser()))
+
+    def shown_path(self, text: str) -> str:
+        """The path as the box should show it: absolute, so the user sees where it is (blank stays blank)."""
+        return str(self.path(text)) if str(text or "").strip() else ""
+
+    def preview(self, folder: str, number) -> tuple:
+        """The preview's outputs for a page of the folder typed (see :func:`show_page`)."""
+        return show_page(self.path(folder) if str(folder or "").strip() else None, number)
+
+    def _folder(self, text: str, what: str) -> Path:
+        if not str(text or "").strip():
+            raise DatasetError(f"Choose {what} first.")
+        return self.path(text)
+
     def dataset_folder(self, root: str, name: str) -> Path:
         if not name.strip():
             raise DatasetError("Give the dataset a name first, e.g. red_panda.")
-        return Path(root or self.host.datasets_root).expanduser() / safe_user_name(name.strip(), 120)
+        return (self.path(root) if str(root or "").strip() else self.datasets_root) / safe_user_name(name.strip(), 120)
 
     def step_folders(self, root: str, name: str) -> tuple[str, str, str]:
         """The downloaded, tagged and train folders of a dataset; empty while it has no usable name."""
@@ -315,28 +387,32 @@ class DatasetTab:
                                "environment instead.")
         self.host.logins.put(spec.env_prefix, given)
 
+    @_in_tab_words
     def fetch(self, out: str, site: str, base_url: str, query: str, limit, workers, gif: bool, username: str,
-              api_key: str, remember: bool, bar) -> str:
+              api_key: str, remember: bool, bar) -> StepResult:
         if not query.strip():
             raise DatasetError("Type a search first, e.g. red_panda solo.")
-        if not out.strip():
-            raise DatasetError("Choose the folder to download into.")
+        folder = self._folder(out, "the folder to download into")
         spec, booru = self._open_site(site, base_url, username, api_key, remember)
         try:
-            report = fetch(booru, query.strip(), Path(out), limit=int(limit) if limit else None,
+            report = fetch(booru, query.strip(), folder, limit=int(limit) if limit else None,
                            workers=int(workers or 4), include_gif=gif, progress=self._progress("fetch", bar))
         finally:
             booru.close()
-        return _outcome(report.summary(spec.account_site, spec.env_prefix), report.ok)
+        return StepResult(report.summary(spec.login_hint), report.failure_lines(),
+                          report.nothing_made(spec.login_hint))
 
+    @_in_tab_words
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
-            offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool, bar) -> str:
-        _require_folders(src, out)
+            offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool,
+            bar) -> StepResult:
+        source = self._folder(src, "the folder of images to caption")
+        target = self._folder(out, "the folder to write the captioned images into")
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
-        vocabulary = load_vocabulary_and_aliases(Path(vocab) if vocab else None,
-                                                 Path(aliases.strip()) if aliases.strip() else None,
+        vocabulary = load_vocabulary_and_aliases(self.path(vocab) if vocab else None,
+                                                 self.path(aliases) if aliases.strip() else None,
                                                  None if numbering == AUTO else numbering)
         rules = CaptionRules(vocab=vocabulary, include=tuple(include or ()),
                              exclude=frozenset(t.strip() for t in exclude.split(",") if t.strip()), rating=rating,
@@ -349,41 +425,41 @@ class DatasetTab:
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
-            report = tag_folder(Path(src), Path(out), options, booru=None if offline else booru, cache=cache,
+            report = tag_folder(source, target, options, booru=None if offline else booru, cache=cache,
                                 progress=self._progress("tag", bar))
         finally:
             booru.close()
             cache.close()
-        return _outcome(report.summary(), report.ok)
+        return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
 
     def numbering_for(self, vocab: Optional[str]) -> str:
         """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
         found = {str(v.path): v.numbering for v in self.host.vocabularies}
         return found.get((vocab or "").strip(), AUTO)
 
+    @_in_tab_words
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
-                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> str:
-        _require_folders(src, out)
+                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> StepResult:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
                                  dedupe=dedupe, format=fmt)
-        report = augment(Path(src), Path(out), options, progress=self._progress("augment", bar),
-                         executor_factory=self.host.augment_executor)
-        return _outcome(report.summary(), report.ok)
+        report = augment(self._folder(src, "the source folder"), self._folder(out, "the training folder"), options,
+                         progress=self._progress("augment", bar), executor_factory=self.host.augment_executor)
+        lines, failures = report.summary(), report.failure_lines()
+        return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
+    @_in_tab_words
     def template(self, folder: str, name: str, kind: str, prefix: str, artists: str, flavours: bool,
-                 overwrite: bool) -> str:
-        target = Path(folder) if folder.strip() else None
-        if target is None:
-            raise DatasetError("Choose the folder to write the template into.")
-        ensure_writable_dir(target)
+                 overwrite: bool) -> StepResult:
+        target = ensure_writable_dir(self._folder(folder, "the folder to write the template into"))
         result = make_template(target, name or kind, kind=kind, prefix=prefix,
                                artists=[a for a in artists.split(",") if a.strip()] or None,
                                flavours=DEFAULT_FLAVOURS if flavours else None, overwrite=overwrite)
         if self.host.trainer is not None:
             self.host.trainer.use_template(result.path)
         lines = [result.headline()] + [f"  {line}" for line in result.lines]
-        return "\n".join(lines + [f"warning: {w}" for w in result.warnings])
+        lines += [f"warning: {w}" for w in result.warnings]
+        return StepResult(lines, brief=lines)
 
     @staticmethod
     def explain(text: str, steps) -> str:
@@ -412,6 +488,7 @@ class DatasetTab:
             state = replace(state, training_write_csv_every=csv_every)
         return check_readiness(request, state)
 
+    @_in_tab_words
     def check(self, request: TrainRequest, creating: bool = False) -> list[str]:
         return _finding_lines(self._findings(request, creating))
 
@@ -530,6 +607,7 @@ class TagSection(Step):
     src: gr.Textbox
     vocab: gr.components.Component  # a Textbox, or a Dropdown of the host's vocabularies
     numbering: gr.Dropdown
+    files: list  # the path boxes of files (vocabulary, aliases) shown absolute once typed
 
 
 @dataclass
@@ -540,6 +618,7 @@ class AugmentSection(Step):
 @dataclass
 class TemplateSection(Step):
     name: gr.Textbox
+    kind: gr.Radio
 
 
 @dataclass
@@ -571,12 +650,22 @@ class PreviewSection:
     outputs: list  # gallery, page, page label, frequency table, traits
 
 
+def _path_box(label: str, elem_id: str, **options) -> gr.Textbox:
+    """A box for a file or folder: wide enough, and wrapping, so the end of a long path stays in view."""
+    return gr.Textbox(label=label, elem_id=elem_id, elem_classes=["sdds-path"], **options)
+
+
+def template_name(kind: str) -> str:
+    """The template name the tab proposes for a kind."""
+    return f"dataset-{kind}"
+
+
 def _header_section(host: Host) -> Header:
     with gr.Row():
-        root = gr.Textbox(label="Datasets folder", value=str(host.datasets_root), elem_id="sdds_root", scale=2)
+        root = _path_box("Datasets folder", "sdds_root", value=str(DatasetTab(host).datasets_root), scale=2)
         name = gr.Textbox(label="Dataset name", placeholder="e.g. red_panda", elem_id="sdds_name", scale=1)
         run_all = gr.Button("Run all", variant="primary", elem_id="sdds_run_all", scale=0)
-    log = gr.Textbox(label="Run all", lines=3, interactive=False, elem_id="sdds_all_log", elem_classes=["sdds-log"])
+    log = gr.Textbox(label="Run all", lines=8, interactive=False, elem_id="sdds_all_log", elem_classes=["sdds-log"])
     return Header(root, name, run_all, log)
 
 
@@ -598,8 +687,8 @@ def _fetch_section() -> FetchSection:
             site = gr.Dropdown(choices=list(SITES), value="e621", label="Site", elem_id="sdds_site", scale=0)
             query = gr.Textbox(label="Search", placeholder="red_panda solo score:>50", elem_id="sdds_query", scale=3)
             limit = gr.Number(label="Limit (0 = all)", value=100, precision=0, elem_id="sdds_limit", scale=0)
+        out = _path_box("Download folder", "sdds_fetch_out")
         with gr.Row():
-            out = gr.Textbox(label="Download folder", elem_id="sdds_fetch_out", scale=3)
             workers = gr.Slider(1, 8, value=4, step=1, label="Parallel downloads", scale=1)
             gif = gr.Checkbox(label="Also gif", value=False, scale=0)
             base_url = gr.Textbox(label="Site address (blank: the site's own; or a mirror)", elem_id="sdds_base_url",
@@ -614,14 +703,14 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
     defaults = host.caption_defaults
     with gr.Accordion("2 · Tag", open=True):
         with gr.Row():
-            src = gr.Textbox(label="Images to caption", elem_id="sdds_tag_src")
-            out = gr.Textbox(label="Captioned folder", elem_id="sdds_tag_out")
+            src = _path_box("Images to caption", "sdds_tag_src")
+            out = _path_box("Captioned folder", "sdds_tag_out")
         with gr.Row():
             vocab = _vocabulary_field(host)
             numbering = gr.Dropdown([AUTO] + list(VOCAB_NUMBERINGS), value=AUTO,
                                     label="Its category numbers (autocomplete csv)", elem_id="sdds_numbering",
                                     scale=0)
-            aliases = gr.Textbox(label="Tag aliases export (optional)", elem_id="sdds_aliases")
+            aliases = _path_box("Tag aliases export (optional)", "sdds_aliases")
         with gr.Row():
             caption = gr.Radio(["txt", "filename", "both"], value=defaults.get("caption", "txt"),
                                label="Caption as", elem_id="sdds_caption",
@@ -652,7 +741,8 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
               offline, weighted, pin] + fetch.login
-    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering)
+    files = [aliases] if host.vocabularies else [vocab, aliases]
+    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
 
 
 def _vocabulary_field(host: Host):
@@ -660,7 +750,7 @@ def _vocabulary_field(host: Host):
     path too."""
     label = "Model vocabulary (tags.csv, autocomplete csv or e621 tags export)"
     if not host.vocabularies:
-        return gr.Textbox(label=label, elem_id="sdds_vocab", scale=2)
+        return _path_box(label, "sdds_vocab", scale=2)
     return gr.Dropdown([str(v.path) for v in host.vocabularies], value=None, allow_custom_value=True,
                        label=f"{label}: tag-autocomplete's lists, or type a path", elem_id="sdds_vocab", scale=2)
 
@@ -668,8 +758,8 @@ def _vocabulary_field(host: Host):
 def _augment_section() -> AugmentSection:
     with gr.Accordion("3 · Augment", open=True):
         with gr.Row():
-            src = gr.Textbox(label="Source folder", elem_id="sdds_aug_src")
-            out = gr.Textbox(label="Training folder", elem_id="sdds_aug_out")
+            src = _path_box("Source folder", "sdds_aug_src")
+            out = _path_box("Training folder", "sdds_aug_out")
         with gr.Row():
             flip = gr.Checkbox(label="Flip (mirrored copy)", value=True, elem_id="sdds_flip")
             split = gr.Checkbox(label="Split oversized", value=False, elem_id="sdds_split")
@@ -691,18 +781,18 @@ def _template_section(host: Host) -> TemplateSection:
     with gr.Accordion("4 · Template", open=False):
         with gr.Row():
             kind = gr.Radio(list(TEMPLATE_KINDS), value="subject", label="Kind", elem_id="sdds_tpl_kind")
-            name = gr.Textbox(label="Template name", value="dataset-subject", elem_id="sdds_tpl_name")
-            folder = gr.Textbox(label="Templates folder", value=str(host.templates_dir or ""), elem_id="sdds_tpl_dir")
+            name = gr.Textbox(label="Template name", value=template_name("subject"), elem_id="sdds_tpl_name")
+            folder = _path_box("Templates folder", "sdds_tpl_dir", value=str(host.templates_dir or ""))
         with gr.Row():
             prefix = gr.Textbox(label="Prefix", value=DEFAULT_PREFIX)
             artists = gr.Textbox(label="Artists (comma-separated, one line each)")
             flavours = gr.Checkbox(label="Flavour lines (a photo of …)", value=False)
             overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_tpl_overwrite")
-        run = gr.Button("Write template", elem_id="sdds_tpl_run")
+        run = gr.Button("Write template", variant="primary", elem_id="sdds_tpl_run")
         log = gr.Textbox(label="Template", lines=4, interactive=False, elem_id="sdds_tpl_log",
                          elem_classes=["sdds-log"])
     return TemplateSection("template", [folder, name, kind, prefix, artists, flavours, overwrite], folder, run, None,
-                           log, name=name)
+                           log, name=name, kind=kind)
 
 
 def _train_section(host: Host) -> TrainSection:
@@ -722,16 +812,18 @@ def _train_section(host: Host) -> TrainSection:
             layer_norm = gr.Checkbox(label="Layer norm", value=False)
             dropout = gr.Checkbox(label="Dropout", value=False)
             overwrite = gr.Checkbox(label="Overwrite an existing one", value=False)
+        first = schedules.default_preset(EMBEDDING)
         with gr.Row():
-            preset = gr.Dropdown([p.key for p in schedules.PRESETS], value="embedding-default",
+            preset = gr.Dropdown([p.key for p in schedules.PRESETS] + [schedules.CUSTOM], value=first.key,
                                  label="Schedule preset", elem_id="sdds_preset")
-            learn_rate = gr.Textbox(label="Learning-rate schedule", value=schedules.preset("embedding-default").schedule,
-                                    elem_id="sdds_learn_rate", scale=2)
-        preset_why = gr.Markdown(schedules.preset("embedding-default").why)
+            learn_rate = gr.Textbox(label="Learning-rate schedule", value=first.schedule, elem_id="sdds_learn_rate",
+                                    scale=2)
+        preset_why = gr.Markdown(first.why, elem_id="sdds_preset_why")
         explanation = gr.Textbox(label="What the trainer will do", lines=4, interactive=False,
-                                 elem_id="sdds_explanation", elem_classes=["sdds-log"])
+                                 value=DatasetTab.explain(first.schedule, DEFAULT_STEPS), elem_id="sdds_explanation",
+                                 elem_classes=["sdds-log"])
         with gr.Row():
-            steps = gr.Number(label="Steps", value=3000, precision=0, elem_id="sdds_steps")
+            steps = gr.Number(label="Steps", value=DEFAULT_STEPS, precision=0, elem_id="sdds_steps")
             batch = gr.Number(label="Batch size", value=1, precision=0)
             grad = gr.Number(label="Gradient accumulation", value=1, precision=0)
             width = gr.Number(label="Width", value=512, precision=0)
@@ -777,7 +869,7 @@ def _train_section(host: Host) -> TrainSection:
 def _preview_section() -> PreviewSection:
     with gr.Accordion("Preview of the training set", open=True):
         with gr.Row():
-            folder = gr.Textbox(label="Folder", elem_id="sdds_preview_folder", scale=3)
+            folder = _path_box("Folder", "sdds_preview_folder", scale=3)
             page = gr.Number(label="Page", value=1, precision=0, elem_id="sdds_page", scale=0)
             prev = gr.Button("◀", scale=0, elem_id="sdds_prev")
             next_ = gr.Button("▶", scale=0, elem_id="sdds_next")
@@ -786,7 +878,7 @@ def _preview_section() -> PreviewSection:
         gallery = gr.Gallery(label="Images and captions", columns=6, height=560, object_fit="contain",
                              elem_id="sdds_gallery")
         with gr.Row():
-            freq = gr.Dataframe(headers=["tag", "images", "share"], label="Tag frequency (top 30)", interactive=False,
+            freq = gr.Dataframe(headers=FREQUENCY_COLUMNS, label="Tag frequency (top 30)", interactive=False,
                                 elem_id="sdds_freq")
             traits = gr.Textbox(label="Likely subject traits (on ≥ 80% of images)", lines=3, interactive=False,
                                 elem_id="sdds_traits")
@@ -796,19 +888,26 @@ def _preview_section() -> PreviewSection:
 # -- the wiring, one function per section ------------------------------------------
 
 
-def show_page(folder: str, number) -> tuple:
-    """The preview's outputs for one page of a folder."""
-    result = preview_page(Path(folder), int(number or 1), PER_PAGE) if folder else None
+def show_page(folder: Optional[Path], number) -> tuple:
+    """The preview's outputs for one page of a folder (None: none chosen)."""
+    result = preview_page(folder, int(number or 1), PER_PAGE) if folder else None
     if result is None:
-        return [], 1, "no folder chosen", [], ""
-    stats = tag_stats(Path(folder))
-    return result.items, result.page, result.label, stats.table(30) or [["", 0, ""]], ", ".join(stats.traits()) or "none"
+        return [], 1, "no folder chosen", _table([]), ""
+    stats = tag_stats(folder)
+    if stats.images and not stats.captioned:
+        return result.items, result.page, result.label, _table([]), "no captions yet: run Tag on this folder first"
+    return result.items, result.page, result.label, _table(stats.table(30)), ", ".join(stats.traits()) or "none"
 
 
-def _then_preview(event, out: gr.Textbox, preview: PreviewSection) -> None:
+def _table(rows: list) -> list:
+    """The frequency table's rows; one blank row for none, as gradio 3 shows an empty table (gradio 4 drops a column
+    heading of a table with no row at all)."""
+    return rows or [[""] * len(FREQUENCY_COLUMNS)]
+
+
+def _then_preview(tab: DatasetTab, event, out: gr.Textbox, preview: PreviewSection) -> None:
     """After a step, show the folder it wrote in the preview."""
-    event.then(lambda folder: folder, out, preview.folder).then(show_page, [preview.folder, preview.page],
-                                                                preview.outputs)
+    event.then(tab.shown_path, out, preview.folder).then(tab.preview, [preview.folder, preview.page], preview.outputs)
 
 
 def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSection) -> None:
@@ -817,7 +916,7 @@ def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSect
     def run(*values, progress=gr.Progress()):
         return call(*values, progress)
 
-    _then_preview(step.run.click(_sentence(run), step.inputs, step.log, api_name=step.key), step.out, preview)
+    _then_preview(tab, step.run.click(_sentence(run), step.inputs, step.log, api_name=step.key), step.out, preview)
     step.cancel.click(lambda: tab.cancels.cancel(step.key), None, step.log, queue=False,
                       api_name=f"{step.key}_cancel")
 
@@ -828,6 +927,22 @@ def _wire_vocabulary(tab: DatasetTab, tag: TagSection) -> None:
         tag.vocab.change(tab.numbering_for, tag.vocab, tag.numbering, queue=False)
 
 
+def _wire_template(tab: DatasetTab, template: TemplateSection) -> None:
+    proposed = {template_name(kind) for kind in TEMPLATE_KINDS}
+
+    def name_for(kind: str, name: str) -> str:  # a name of the user's own stays
+        return template_name(kind) if name.strip() in proposed or not name.strip() else name
+
+    template.kind.change(name_for, [template.kind, template.name], template.name, queue=False)
+    template.run.click(_sentence(tab.template), template.inputs, template.log, api_name="template")
+
+
+def _wire_paths(tab: DatasetTab, boxes: list) -> None:
+    """A path typed relative is shown absolute once typed: where it lies in the datasets folder."""
+    for box in boxes:
+        box.blur(tab.shown_path, box, box, queue=False)
+
+
 def _wire_folders(tab: DatasetTab, header: Header, steps: list[Step], train: TrainSection,
                   preview: PreviewSection) -> None:
     fetch, tag, augment, template = steps
@@ -835,20 +950,56 @@ def _wire_folders(tab: DatasetTab, header: Header, steps: list[Step], train: Tra
     for box in (header.root, header.name):
         box.change(lambda r, n: _folders_update(tab, r, n), [header.root, header.name], outputs, queue=False)
     for done_typing in (header.name.submit, header.name.blur):  # naming an existing dataset shows its training set
-        done_typing(lambda r, n: show_page(tab.step_folders(r, n)[2], 1), [header.root, header.name],
+        done_typing(lambda r, n: tab.preview(tab.step_folders(r, n)[2], 1), [header.root, header.name],
                     preview.outputs)
 
 
-def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, template: TemplateSection) -> None:
-    request_inputs = ([train.kind, train.name, augment.out, template.out, template.name, train.learn_rate, train.steps]
-                      + train.request_rest)
+def _request_inputs(train: TrainSection, augment: AugmentSection, template: TemplateSection) -> list:
+    """The controls a training request is made of (see :func:`_train_request`): Train's, the training folder and
+    the template's."""
+    return ([train.kind, train.name, augment.out, template.out, template.name, train.learn_rate, train.steps]
+            + train.request_rest)
 
-    def make_request(kind, name, data_root, tpl_dir, tpl_name, *rest) -> TrainRequest:
-        template_file = str(Path(tpl_dir or ".") / (safe_user_name(tpl_name or "template") + ".txt"))
-        return tab.request(kind, name, data_root, template_file, *rest)
+
+def _train_request(tab: DatasetTab, kind, name, data_root, tpl_dir, tpl_name, *rest) -> TrainRequest:
+    template_file = str(tab.path(tpl_dir) / (safe_user_name(tpl_name or "template") + ".txt"))
+    return tab.request(kind, name, str(tab.path(data_root)) if str(data_root or "").strip() else "", template_file,
+                       *rest)
+
+
+def _check(tab: DatasetTab, create_new, *values) -> list[str]:
+    return tab.check(_train_request(tab, *values), creating=create_new)
+
+
+def _wire_schedule(tab: DatasetTab, blocks: gr.Blocks, train: TrainSection) -> None:
+    """Preset and schedule follow each other and the kind; the explanation follows the schedule and the steps."""
+
+    def chosen(key):  # a preset chosen: its schedule; "custom" (a schedule of one's own) leaves the schedule alone
+        if key == schedules.CUSTOM:
+            return gr.update(), CUSTOM_WHY
+        return schedules.preset(key).schedule, schedules.preset(key).why
+
+    def named(text):
+        found = schedules.preset_of(text)
+        return found.key if found else schedules.CUSTOM
+
+    def for_kind(kind, key):  # a hypernetwork at an embedding's rate fries: switching the kind switches the preset
+        keep = key != schedules.CUSTOM and schedules.preset(key).kind == kind
+        return key if keep else schedules.default_preset(kind).key
+
+    train.preset.change(chosen, train.preset, [train.learn_rate, train.preset_why], queue=False)
+    train.learn_rate.change(named, train.learn_rate, train.preset, queue=False)
+    train.kind.change(for_kind, [train.kind, train.preset], train.preset, queue=False)
+    for box in (train.learn_rate, train.steps):
+        box.change(tab.explain, [train.learn_rate, train.steps], train.explanation, queue=False)
+    blocks.load(tab.explain, [train.learn_rate, train.steps], train.explanation, queue=False)
+
+
+def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, template: TemplateSection) -> None:
+    request_inputs = _request_inputs(train, augment, template)
 
     def do_check(create_new, *values):
-        return "\n".join(tab.check(make_request(*values), creating=create_new))
+        return "\n".join(_check(tab, create_new, *values))
 
     def do_train(supervised, segment, tolerance, factor, floor, patience, create_new, init, vectors, layers,
                  activation, norm, dropout, overwrite, *values, progress=gr.Progress()):
@@ -856,7 +1007,7 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
             create = CreateOptions(init_text=init, vectors_per_token=int(vectors or 1), layer_structure=layers,
                                    activation=activation, layer_norm=norm, dropout=dropout,
                                    overwrite=overwrite) if create_new else None
-            request = make_request(*values)
+            request = _train_request(tab, *values)
             if not supervised:
                 yield tab.train(request, create, progress), None, [], ""
                 return
@@ -866,36 +1017,35 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
         except (DatasetError, ValueError) as exc:
             yield f"error: {exc}", None, [], ""
 
-    train.preset.change(lambda key: (schedules.preset(key).schedule, schedules.preset(key).why), train.preset,
-                        [train.learn_rate, train.preset_why], queue=False)
-    for box in (train.learn_rate, train.steps):
-        box.change(tab.explain, [train.learn_rate, train.steps], train.explanation, queue=False)
     train.check.click(_sentence(do_check), train.create_inputs[:1] + request_inputs, train.log, api_name="check")
     train.run.click(do_train, train.knob_inputs + train.create_inputs + request_inputs, train.outputs,
                     api_name="train")
     train.cancel.click(lambda: tab.cancels.cancel("train"), None, train.log, queue=False, api_name="train_cancel")
 
 
-def _wire_preview(preview: PreviewSection) -> None:
+def _wire_preview(tab: DatasetTab, preview: PreviewSection) -> None:
     shown = [preview.folder, preview.page]
-    preview.refresh.click(show_page, shown, preview.outputs, api_name="preview")
-    preview.prev.click(lambda f, p: show_page(f, int(p or 1) - 1), shown, preview.outputs)
-    preview.next.click(lambda f, p: show_page(f, int(p or 1) + 1), shown, preview.outputs)
+    preview.refresh.click(tab.preview, shown, preview.outputs, api_name="preview")
+    preview.prev.click(lambda f, p: tab.preview(f, int(p or 1) - 1), shown, preview.outputs)
+    preview.next.click(lambda f, p: tab.preview(f, int(p or 1) + 1), shown, preview.outputs)
 
 
-def _wire_run_all(tab: DatasetTab, header: Header, steps: list[Step], preview: PreviewSection) -> None:
-    groups = [step.inputs for step in steps]
+def _wire_run_all(tab: DatasetTab, header: Header, steps: list[Step], train: TrainSection, preview: PreviewSection
+                  ) -> None:
+    check_inputs = train.create_inputs[:1] + _request_inputs(train, steps[2], steps[3])
+    groups = [step.inputs for step in steps] + [check_inputs]
 
     def do_all(*values, progress=gr.Progress()):
         split, start = [], 0
         for group in groups:
             split.append(values[start:start + len(group)])
             start += len(group)
-        return run_all_steps(tab, progress, *split)
+        *step_values, check_values = split
+        yield from run_all_steps(tab, progress, *step_values, check=lambda: _check(tab, *check_values))
 
-    event = header.run_all.click(_sentence(do_all), [c for group in groups for c in group], header.log,
-                                 api_name="run_all")
-    _then_preview(event, steps[2].out, preview)
+    event = header.run_all.click(do_all, [c for group in groups for c in group],
+                                 [header.log] + [step.log for step in steps], api_name="run_all")
+    _then_preview(tab, event, steps[2].out, preview)
 
 
 def build_ui(host: Optional[Host] = None) -> gr.Blocks:
@@ -915,37 +1065,77 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
 
         steps = [fetch, tag, augment, template]
         _wire_folders(tab, header, steps, train, preview)
+        _wire_paths(tab, [header.root, fetch.out, tag.src, tag.out, *tag.files, augment.src, augment.out,
+                          template.out, preview.folder])
         _wire_step(tab, fetch, tab.fetch, preview)
         _wire_step(tab, tag, tab.tag, preview)
         _wire_vocabulary(tab, tag)
         _wire_step(tab, augment, tab.augment, preview)
-        template.run.click(_sentence(lambda *v: tab.template(*v)), template.inputs, template.log, api_name="template")
+        _wire_template(tab, template)
+        _wire_schedule(tab, blocks, train)
         _wire_train(tab, train, augment, template)
-        _wire_preview(preview)
-        _wire_run_all(tab, header, steps, preview)
+        _wire_preview(tab, preview)
+        _wire_run_all(tab, header, steps, train, preview)
     guard_every_event(_events(blocks) + [e for e in _events(enclosing) if id(e) not in before], host.access)
     return blocks
 
 
-def run_all_steps(tab: DatasetTab, progress, fetch_values, tag_values, aug_values, tpl_values) -> str:
-    """The steps in order with the current settings, stopping at the first error with its sentence."""
-    log = []
-    for step, call in (("fetch", lambda: tab.fetch(*fetch_values, progress)),
-                       ("tag", lambda: tab.tag(*tag_values, progress)),
-                       ("augment", lambda: tab.augment(*aug_values, progress)),
-                       ("template", lambda: tab.template(*tpl_values))):
+RUN_ALL_STEPS = ("fetch", "tag", "augment", "template")
+FED_BY_THE_STEP_BEFORE = ("tag", "augment")  # each works on what the step before it made; the template on nothing
+
+
+def run_all_steps(tab: DatasetTab, progress, fetch_values, tag_values, aug_values, tpl_values,
+                  check: Callable[[], list[str]]) -> Iterator[tuple]:
+    """The steps in order with the current settings, then the readiness check of the training folder.
+
+    Yields (the Run all log, then each step's own log) as they fill.  Files that fail are listed and never stop the
+    chain.  A step that fails as a whole, or makes nothing, stops the steps fed by it, with its sentence; the
+    template is written all the same, and the check of the training folder has the last word: ready only when
+    Check would let training start.  The user's Cancel stops everything.
+    """
+    calls = {"fetch": lambda: tab.fetch(*fetch_values, progress), "tag": lambda: tab.tag(*tag_values, progress),
+             "augment": lambda: tab.augment(*aug_values, progress), "template": lambda: tab.template(*tpl_values)}
+    summary: list[str] = []
+    logs = dict.fromkeys(RUN_ALL_STEPS, "")
+    stopped_at = None
+
+    def shown() -> tuple:
+        return ("\n".join(summary), *logs.values())
+
+    for step in RUN_ALL_STEPS:
+        if stopped_at and step in FED_BY_THE_STEP_BEFORE:
+            logs[step] = f"not run: {stopped_at} made nothing for it to work on"
+            summary.append(f"{step}: {logs[step]}")
+            continue
+        logs[step] = "running…"
+        summary.append(f"{step}: running…")
+        yield shown()
         try:
-            result = call()
+            result = calls[step]()
+        except Cancelled as exc:
+            logs[step] = _said(exc)
+            summary[-1] = f"{step}: {logs[step]}"
+            yield shown()
+            return
         except DatasetError as exc:
-            log.append(f"{step}: error: {exc}")
-            log.append("stopped at the first error")
-            return "\n".join(log)
-        log.append(f"{step}: {result.splitlines()[0] if result else 'done'}")
-        if result.endswith("finished with failures (listed above)"):
-            log.append(f"stopped: {step} finished with failures; see its log")
-            return "\n".join(log)
-    log.append("all steps done")
-    return "\n".join(log)
+            logs[step] = _said(exc)
+            summary[-1] = f"{step}: {logs[step]}"
+            stopped_at = step
+            yield shown()
+            continue
+        logs[step] = result.text()
+        first, *rest = result.summary()
+        summary[-1:] = [f"{step}: {first}", *rest]
+        if result.nothing:
+            summary.append(f"stopped: {result.nothing}")
+            stopped_at = step
+        yield shown()
+    try:
+        *findings, verdict_line = check()
+    except DatasetError as exc:
+        findings, verdict_line = [], f"check: {_said(exc)}"
+    summary += ["check of the training folder:"] + [f"  {line}" for line in findings] + [verdict_line]
+    yield shown()
 
 
 def _folders_update(tab: DatasetTab, root: str, name: str):

@@ -477,6 +477,8 @@ class WebuiTrainer:
         model = getattr(shared, "sd_model", None)
         if model is not None:
             state.model_is_sdxl = bool(getattr(model, "is_sdxl", False) or getattr(model, "is_sd3", False))
+            # training uses the loaded model; its CheckpointInfo's title is what the checkpoint list shows
+            state.checkpoint = getattr(getattr(model, "sd_checkpoint_info", None), "title", None)
         for kind in KINDS:
             try:
                 self._reload(kind)

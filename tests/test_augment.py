@@ -350,7 +350,7 @@ def test_dedupe_keeps_the_largest(tmp_path):
     out = tmp_path / "out"
     report = run(src, out, dedupe=True, workers=2)
     assert [s.name for s in report.skipped] == ["small.jpg"]
-    assert "near-duplicate of big.png" in report.skipped[0].reason
+    assert "near-duplicates" in report.skipped[0].reason and "of big.png" in report.skipped[0].detail
     assert {p.name for p in out.iterdir()} == {"big.png", "big.txt", "other.png", "other.txt", SETTINGS_FILE}
     # Without --dedupe all three are written.
     assert run(src, tmp_path / "all").written == 3
@@ -454,7 +454,8 @@ def test_cli_exit_1_when_a_file_fails(tmp_path, capsys):
     code = main(["augment", str(src), "--out", str(tmp_path / "out")])
     printed = capsys.readouterr().out
     assert code == 1
-    assert "failed b.png: not an image" in printed and "skipped c.png: too small" in printed
+    assert "  failed 1, not an image (Pillow cannot identify its contents): b.png\n" in printed
+    assert "  skipped 1, too small (the short side is under 256 pixels): c.png (50x50)\n" in printed
     assert (tmp_path / "out" / "a.png").exists()
 
 
@@ -462,6 +463,46 @@ def test_cli_too_small_alone_is_not_a_failure(tmp_path, capsys):
     src = make(tmp_path / "src", "a.png", noise(300, 300)).parent
     make(src, "c.png", noise(50, 50))
     assert main(["augment", str(src), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_skips_are_one_line_per_reason_with_a_count_and_examples(tmp_path):
+    src = tmp_path / "src"
+    for i in range(5):
+        make(src, f"s{i}.png", noise(40 + i, 50))
+    make(src, "big.png", noise(300, 300))
+    (src / "x.png").write_text("red ball")
+    (src / "y.png").write_text("blue ball")
+    report = run(src, tmp_path / "out")
+    lines = report.summary()
+    assert "  skipped 5, too small (the short side is under 256 pixels): s0.png (40x50), s1.png (41x50), s2.png (42x50), …" \
+        in lines
+    assert "  failed 2, not an image (Pillow cannot identify its contents): x.png, y.png" in lines
+    assert len([line for line in lines if line.startswith("  skipped") or line.startswith("  failed")]) == 2
+    assert report.nothing_made() is None  # big.png made its output
+
+
+def test_nothing_made_says_why_and_what_to_change(tmp_path):
+    src = tmp_path / "src"
+    for i in range(4):
+        make(src, f"s{i}.png", noise(100, 120))
+    report = run(src, tmp_path / "out")
+    assert report.nothing_made() == ("All 4 images are under the 256-pixel minimum, so nothing was written; lower "
+                                     "--min-size (0 keeps every image).")
+    (src / "x.png").write_text("red ball")
+    report = run(src, tmp_path / "out")
+    assert report.nothing_made() == ("None of the 5 images made an output (4 too small, 1 failed), so nothing was "
+                                     "written; lower --min-size for the small ones and fix what the lines above say.")
+    assert run(src, tmp_path / "out", min_size=64).nothing_made() is None
+
+
+def test_cli_exits_1_when_nothing_was_written(tmp_path, capsys):
+    src = make(tmp_path / "src", "a.png", noise(100, 100)).parent
+    assert main(["augment", str(src), "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert "0 augmented" in captured.out
+    assert captured.err.strip().splitlines()[-1] == ("error: The one image is under the 256-pixel minimum, so nothing "
+                                                     "was written; lower --min-size (0 keeps every image).")
+    assert main(["augment", str(src), "--out", str(tmp_path / "out"), "--min-size", "0"]) == 0
 
 
 @pytest.mark.parametrize("args, message", [

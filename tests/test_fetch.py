@@ -12,6 +12,7 @@ import pytest
 from booru_server import ServerPost, image_bytes
 from conftest import client_for, make_posts
 from sd_dataset.errors import Cancelled, DatasetError
+from sd_dataset.boorus import SITES
 from sd_dataset.fetch import fetch, read_sidecar
 from sd_dataset.files import TEMP_SUFFIX
 from sd_dataset.progress import Progress
@@ -60,14 +61,15 @@ def test_fetch_keeps_only_verified_still_images(booru_server, tmp_path):
     # the mismatching file was asked for twice, the others once
     asked = [r.path for r in server.file_requests()]
     assert asked.count("/data/01/23/0123456789abcdef0123456789abcdef.png") == 2
-    text = "\n".join(report.summary())
-    assert "hidden from this login 1" in text and "--username" in text
+    assert report.retries == 1  # the second download of it is a retry too
+    text = "\n".join(report.summary(SITES["e621"].login_hint))
+    assert "hidden from this login 1" in text and "log in with --username and --api-key" in text
 
 
 def test_gif_is_optional(booru_server, tmp_path):
     gif = ServerPost(id=1, data=image_bytes(1, "GIF"), ext="gif")
     server = booru_server([gif])
-    report = fetch(client_for(server), "", tmp_path, include_gif=True)
+    report = fetch(client_for(server), "red_ball", tmp_path, include_gif=True)
     assert report.downloaded == 1 and (tmp_path / f"{gif.md5}.gif").exists()
 
 
@@ -114,6 +116,46 @@ def test_limit_considers_first_results_in_site_order(booru_server, tmp_path):
     assert_complete(tmp_path, newest)
 
 
+def test_the_progress_total_becomes_the_number_of_posts_found(booru_server, tmp_path):
+    server = booru_server(make_posts(7))
+    totals = []
+
+    class Watched(Progress):
+        def set_total(self, total):
+            super().set_total(total)
+            totals.append(total)
+
+    progress = Watched()
+    fetch(client_for(server), "red_ball", tmp_path, limit=100, progress=progress)
+    assert progress.total == 7 and progress.done == 7 and totals[-1] == 7  # not the limit of 100
+
+
+def test_a_search_that_fetched_nothing_says_why_and_what_to_change(booru_server, tmp_path):
+    posts = [ServerPost(id=1, data=image_bytes(1), hidden=True),
+             ServerPost(id=2, data=image_bytes(2), md5="0123456789abcdef0123456789abcdef"),
+             ServerPost(id=3, data=image_bytes(3, "GIF"), ext="gif")]
+    report = fetch(client_for(booru_server(posts)), "red_ball", tmp_path)
+    assert report.nothing_made(SITES["e621"].login_hint) == (
+        "None of the 3 posts found was downloaded (1 of other file types, 1 hidden from this login, 1 failed); log in "
+        "with --username and --api-key (or E621_USERNAME and E621_API_KEY); allow gif files with --gif; a rerun tries "
+        "the failed ones again.")
+    assert fetch(client_for(booru_server([])), "red_ball", tmp_path / "none").nothing_made() == (
+        "The search found no posts; check its tags on the site, or search for fewer tags.")
+    assert fetch(client_for(booru_server(make_posts(1))), "red_ball", tmp_path / "one").nothing_made() is None
+
+
+def test_an_empty_search_is_refused_before_any_request(booru_server, tmp_path):
+    server = booru_server(make_posts(3))
+    for query in ("", "  "):
+        with pytest.raises(DatasetError, match="The search is empty, which would fetch the whole site"):
+            fetch(client_for(server), query, tmp_path)
+    assert server.requests == []
+    result = run_cli(["fetch", "", "--out", str(tmp_path / "cli"), "--base-url", server.url])
+    assert result.returncode == 2 and server.requests == []
+    assert result.stderr.strip().splitlines()[-1] == ("error: The search is empty, which would fetch the whole site; "
+                                                      "type a search first, e.g. red_panda solo.")
+
+
 def test_cancel_stops_between_posts(booru_server, tmp_path):
     server = booru_server(make_posts(20))
     progress = Progress()
@@ -147,6 +189,22 @@ def test_cli_fetch_summary_and_exit_codes(booru_server, tmp_path):
     assert all(r.headers["User-Agent"] == "sd-webui-dataset/0.1.0" for r in server.requests)  # not e621 itself
     outputs = result.stdout + result.stderr + "".join(p.read_text(errors="replace") for p in out.iterdir())
     assert "key-abc-123" not in outputs
+
+
+def test_cli_verbose_shows_this_tools_details_only(booru_server, tmp_path):
+    broken = ServerPost(id=7, data=image_bytes(7), md5="0123456789abcdef0123456789abcdef")
+    server = booru_server([broken])
+    result = run_cli(["-v", "fetch", "red_ball", "--out", str(tmp_path), "--base-url", server.url, "--rate", "2"])
+    info = [line for line in result.stderr.splitlines() if "INFO:" in line]
+    assert any("bytes do not match the md5 (try 1 of 2)" in line for line in info), result.stderr
+    assert not [line for line in info if "bucket" in line.lower()], result.stderr  # the rate library's
+
+
+def test_cli_a_mistyped_option_shows_the_subcommands_usage(tmp_path):
+    result = run_cli(["fetch", "red_ball", "--out", str(tmp_path), "--limt", "3"])
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m sd_dataset fetch ") and "[--limit LIMIT]" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "python -m sd_dataset fetch: error: unrecognized arguments: --limt 3"
 
 
 def test_cli_one_sentence_errors(tmp_path):
@@ -218,7 +276,7 @@ def test_killed_run_resumes_to_the_same_folder(booru_server, tmp_path):
 def test_sidecar_holds_the_normalised_post(booru_server, tmp_path):
     post = ServerPost(id=77, data=image_bytes(77), tags={"artist": ["an_artist"], "general": ["red_ball"]})
     server = booru_server([post])
-    fetch(client_for(server), "", tmp_path)
+    fetch(client_for(server), "red_ball", tmp_path)
     data = json.loads((tmp_path / f"{post.md5}.json").read_text())
     assert data["id"] == 77 and data["tags"] == {"artist": ["an_artist"], "general": ["red_ball"]}
     assert data["site"] == "e621" and data["sidecar_version"] == 1

@@ -51,3 +51,25 @@ def test_an_image_over_the_pixel_cap_gets_no_thumbnail_and_is_never_decoded(tmp_
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
     page = preview_page(tmp_path, cache=tmp_path / "cache")
     assert page.total == 2 and [caption for _, caption in page.items] == ["small.png: tiny"]
+
+
+def test_shares_are_rounded_half_up(tmp_path):
+    for i in range(8):
+        make(tmp_path, f"img{i}.png", "red ball" + (", blue sky" if i < 5 else "") + (", tree" if i < 1 else ""))
+    # 5 of 8 is 62.5%, 1 of 8 12.5%: Python's format rounds both down to the even number
+    assert tag_stats(tmp_path).table() == [["red ball", 8, "100%"], ["blue sky", 5, "63%"], ["tree", 1, "13%"]]
+
+
+def test_an_uncaptioned_folder_has_no_captions_yet_not_hashes_for_tags(tmp_path):
+    md5 = "0123456789abcdef0123456789abcdef"
+    for name in (f"{md5}.png", f"{md5}-flip.png", f"{md5}-split1-flip.png", f"{md5} (2).jpg"):
+        make(tmp_path, name)
+    stats = tag_stats(tmp_path)
+    assert (stats.images, stats.captioned, stats.counts) == (4, 0, {})
+    assert read_caption(tmp_path / f"{md5}.png") == ""
+    labels = [caption for _, caption in preview_page(tmp_path, cache=tmp_path / "cache").items]
+    assert labels[0] == f"{md5} (2).jpg: (no caption yet)" and all(label.endswith("(no caption yet)") for label in labels)
+    make(tmp_path, "red ball, blue sky.png")  # a caption in the file name is one
+    make(tmp_path, f"{md5}x.png", "red ball")
+    stats = tag_stats(tmp_path)
+    assert stats.captioned == 2 and stats.counts == {"red ball": 2, "blue sky": 1}

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sd_dataset.errors import DatasetError
-from sd_dataset.schedule import PRESETS, Phase, format_rate, parse, plan, preset
+from sd_dataset.schedule import (PRESETS, Phase, default_preset, format_rate, parse, plan, preset, preset_of,
+                                 schedule_or_preset)
 
 EXAMPLE = "0.005:100, 1e-3:1000, 1e-5"
 
@@ -259,3 +260,12 @@ def test_any_text_is_either_refused_with_a_sentence_or_read_like_the_web_ui(text
     p = plan(schedule, steps)
     assert expand(p.phases) == webui_rate_per_step(text, steps)
     assert all(rate > 0 for rate in expand(p.phases).values())
+
+
+def test_a_schedule_names_its_preset_or_is_ones_own():
+    guide = default_preset("hypernetwork")
+    assert guide.key == "hypernetwork-guide" and default_preset("embedding").key == "embedding-default"
+    assert preset_of(guide.schedule.replace(",", ", ")) == guide  # spaces aside
+    assert preset_of("0.005:100, 0.001") is None
+    assert schedule_or_preset(" embedding-stepped ") == "0.005:25000, 0.0005:75000, 0.0003"
+    assert schedule_or_preset("1e-5") == "1e-5" and schedule_or_preset("nan") == "nan"  # rates stay rates

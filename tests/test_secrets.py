@@ -84,7 +84,8 @@ def test_no_form_of_the_key_in_any_output_of_a_full_run(booru_server, tmp_path):
     refused = cli(["fetch", "red_ball", "--out", str(tmp_path / "refused"), *site], env)
 
     fetched, tagged, augmented = results
-    assert fetched.returncode == 1 and b"post ***: refused the site's data" in fetched.stdout  # the key as an id
+    assert fetched.returncode == 1 and b"refused the site's data" in fetched.stdout
+    assert b": post ***\n" in fetched.stdout  # the key as an id, scrubbed
     assert tagged.returncode == 0 and augmented.returncode == 0, tagged.stderr.decode() + augmented.stderr.decode()
     assert refused.returncode == 2 and b"rejected the request (HTTP 422): the key *** (***, ***)" in refused.stderr
     assert len(list((tmp_path / "downloaded").glob("*.png"))) == 6  # the hidden post too: the login was sent

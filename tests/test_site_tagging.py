@@ -524,8 +524,8 @@ def test_wrong_login_fails_each_file_in_one_sentence_without_the_key(tmp_path, s
             "--api-key", "wrong-key-123456"]
     assert main(args) == 1
     printed = capsys.readouterr()
-    assert "failed a.png: the site lookup failed (gelbooru refused the login (HTTP 401); check your gelbooru " \
-           "username and API key.); a rerun asks again" in printed.out
+    assert "failed 1, the site lookup failed (gelbooru refused the login (HTTP 401); check your gelbooru " \
+           "username and API key.); a rerun asks again: a.png" in printed.out
     assert "wrong-key-123456" not in printed.out + printed.err
     args[-1] = GEL_AUTH[1]
     assert main(args) == 0  # the failure was not remembered as a miss

@@ -105,7 +105,7 @@ def test_danbooru_hidden_posts_have_no_md5_or_url_unless_logged_in(site_server, 
 
     report = fetch(site_client(server, "danbooru"), "red_ball", tmp_path)
     assert (report.downloaded, report.hidden, report.failed) == (2, 1, [])
-    hint = report.summary("danbooru", SITES["danbooru"].env_prefix)[-2]
+    hint = report.summary(SITES["danbooru"].login_hint)[-2]
     assert "DANBOORU_USERNAME and DANBOORU_API_KEY" in hint
 
 

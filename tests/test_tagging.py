@@ -14,7 +14,7 @@ from sd_dataset.cli import main
 from sd_dataset.errors import DatasetError
 from sd_dataset.fetch import write_sidecar
 from sd_dataset.postcache import PostCache
-from sd_dataset.tagging import FILENAME_REMINDER, MANIFEST, TagOptions, tag_folder
+from sd_dataset.tagging import MANIFEST, TagOptions, filename_reminder, tag_folder
 from sd_dataset.tags import CaptionRules, load_vocabulary
 from webui_readers import encoder_text, read_plainly, training_captions
 
@@ -124,6 +124,9 @@ def test_offline_makes_no_request_and_reports_what_it_could_not_find(world):
     report = run_tag(world, offline=True)
     assert world["server"].requests == []
     assert report.tagged == 0 and len(report.untagged) == 7 and not (world["out"] / "unknown.png").exists()
+    assert report.nothing_made() == ("No post was found for any of the 7 images, so none was captioned; tag again "
+                                     "without --offline to ask the site.")
+    assert run_tag(world).nothing_made() is None
 
 
 def test_keep_untagged_and_trigger(world):
@@ -142,7 +145,7 @@ def test_filename_captions(world):
     read = sorted(encoder_text(read_plainly(caption)) for caption in training_captions(out).values())
     meant = sorted(encoder_text(read_plainly(caption)) for caption in expected_txt(world).values())
     assert read == meant
-    assert FILENAME_REMINDER in report.summary()
+    assert filename_reminder() in report.summary()
     # a rerun keeps the same names and writes nothing
     again = run_tag(world, caption="filename")
     assert again.written == 0 and sorted(p.name for p in out.iterdir()) == names
@@ -162,7 +165,7 @@ def test_both_writes_caption_names_and_txt(world):
     out = world["out"]
     assert (out / "safe content, red ball.txt").read_text() == EXPECTED["C"]
     assert (out / "safe content, red ball.png").exists()
-    assert FILENAME_REMINDER not in report.summary()
+    assert filename_reminder() not in report.summary()
 
 
 def test_kohya_layout(world):
@@ -214,8 +217,25 @@ def test_api_failure_is_per_file_and_not_remembered(world):
     report = run_tag(world, booru=booru)
     assert len(report.failed) == 7 and "a rerun asks again" in report.failed[0].reason
     assert not report.ok
+    # the site down is said once, with the count and a few of the images
+    failed = [line for line in report.summary() if line.startswith("  failed")]
+    assert len(failed) == 1 and failed[0].startswith("  failed 7, the site lookup failed (") and ", …" in failed[0]
     report = run_tag(world)
     assert report.tagged == 6 and not report.failed
+
+
+def test_files_that_are_no_images_fail_before_their_hashes_are_looked_up(world):
+    junk = {"page.png": b"<!DOCTYPE html><html>not found</html>", "notes.jpg": b"red ball, blue sky\n",
+            "0123456789abcdef0123456789abcdef.webp": b"RIFF\x00\x00\x00\x00WAVEfmt "}
+    for name, data in junk.items():
+        (world["src"] / name).write_bytes(data)
+    report = run_tag(world)
+    assert sorted(f.name for f in report.failed) == sorted(junk) and report.tagged == 6
+    assert all(f.reason.startswith("not an image (its bytes are in none of the formats") for f in report.failed)
+    asked = " ".join(json.dumps(r.query) for r in world["server"].api_requests())
+    for name, data in junk.items():
+        assert hashlib.md5(data).hexdigest() not in asked
+    assert "0123456789abcdef0123456789abcdef" not in asked  # the md5 a name carries is not asked about either
 
 
 def test_tags_every_format_the_trainer_reads(world, tmp_path):
@@ -299,7 +319,7 @@ def test_cli_exit_1_when_a_file_failed(world, capsys):
     assert main(args) == 1
     printed = capsys.readouterr().out
     assert "tagged 5, untagged 1 (left out), failed 1" in printed
-    assert f"failed {a.md5} (1).png: could not write" in printed
+    assert f"failed 1, could not write {a.md5} (1).png" in printed
     assert (world["out"] / f"{a.md5}.txt").read_text() == EXPECTED["A"]  # the others were written
 
 

@@ -116,7 +116,7 @@ def test_writing_the_same_template_again_is_no_error_and_no_write(tmp_path):
     before = first.path.stat().st_mtime_ns
     again = make_template(tmp_path, "mine", kind="style")
     assert again.unchanged and again.path.stat().st_mtime_ns == before
-    assert again.headline() == f"{again.path} already holds this template (1 line):"
+    assert again.headline() == f"{again.path} already holds this template (1 line)"
     with pytest.raises(DatasetError, match="already exists"):
         make_template(tmp_path, "mine", kind="subject")  # other lines: still refused without overwrite
 

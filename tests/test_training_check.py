@@ -8,8 +8,11 @@ import pytest
 from PIL import Image
 
 from sd_dataset.cli import main
-from sd_dataset.training import (ERROR, WARNING, HostState, TrainRequest, check_readiness, filename_caption,
-                                 has_errors, scan_dataset)
+from sd_dataset.checks import check_readiness
+from sd_dataset.training import ERROR, WARNING, HostState, TrainRequest, filename_caption, has_errors, scan_dataset
+
+
+GUIDE_RATE = "0.000005"  # the guide's first hypernetwork rate
 
 
 def make_image(path, size=(64, 64), color=(120, 80, 40)):
@@ -19,11 +22,11 @@ def make_image(path, size=(64, 64), color=(120, 80, 40)):
 
 @pytest.fixture
 def dataset(tmp_path):
-    """A clean dataset: three captioned PNGs and a template with [name] and [filewords]."""
+    """A clean dataset: three captioned PNGs of the training size and a template with [name] and [filewords]."""
     root = tmp_path / "train"
     root.mkdir()
     for i, caption in enumerate(["red square, plain", "blue square", "green square, simple"]):
-        make_image(root / f"img{i}.png", color=(40 * i, 90, 200))
+        make_image(root / f"img{i}.png", size=(512, 512), color=(40 * i, 90, 200))
         (root / f"img{i}.txt").write_text(caption, encoding="utf-8")
     template = tmp_path / "subject.txt"
     template.write_text("uploaded on e621, [name], [filewords]\n", encoding="utf-8")
@@ -271,7 +274,8 @@ def test_template_missing_name_blocks_an_embedding(dataset, tmp_path):
     template.write_text("a photo of [filewords]\n", encoding="utf-8")
     finding = only(check_readiness(request(dataset, template_file=str(template))), "template-no-name", ERROR)
     assert "learns nothing" in finding.message
-    assert check_readiness(request(dataset, template_file=str(template), kind="hypernetwork")) == []
+    assert check_readiness(request(dataset, template_file=str(template), kind="hypernetwork",
+                                   learn_rate=GUIDE_RATE)) == []
 
 
 def test_template_partial_placeholders_blank_lines_and_encoding(dataset, tmp_path):
@@ -309,7 +313,8 @@ def test_embedding_not_loaded(dataset):
 def test_hypernetwork_not_listed(dataset):
     only(check_readiness(request(dataset, kind="hypernetwork"), HostState(hypernetworks=["other"])),
          "hypernetwork-not-found", ERROR)
-    assert check_readiness(request(dataset, kind="hypernetwork"), HostState(hypernetworks=["cube"])) == []
+    assert check_readiness(request(dataset, kind="hypernetwork", learn_rate=GUIDE_RATE),
+                           HostState(hypernetworks=["cube"])) == []
 
 
 def test_lowvram(dataset):
@@ -339,10 +344,11 @@ def test_cli_check_exit_codes(dataset, capsys):
     assert "ready" in capsys.readouterr().out
     assert main(args + ["--batch-size", "9"]) == 0
     out = capsys.readouterr().out
-    assert "warning: Batch size 9" in out and "0 errors, 1 warning" in out
+    assert "warning: Batch size 9" in out and out.splitlines()[-1] == "ready: 1 warning above, none of them stops training"
     assert main(["check", str(root), "--template", str(template), "--schedule", "0.005:x", "--steps", "10.5"]) == 2
     out = capsys.readouterr().out
     assert out.count("error: ") == 2 and "Max steps must be a whole number" in out
+    assert out.splitlines()[-1] == "not ready: 2 errors, 0 warnings; fix the errors before training"
     assert main(args + ["--resume-from", "1000"]) == 2
     assert main(args + ["--csv-every", "5000"]) == 0
     assert "no loss is ever written" in capsys.readouterr().out
@@ -365,6 +371,13 @@ def test_cli_schedule(capsys):
     assert "embedding-stepped" in capsys.readouterr().out
     assert main(["schedule", "hypernetwork-guide", "--steps", "40000"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "steps 30001\u201340000: 2.5e-07"
+    # a misspelled preset is an unknown preset, not a bad rate
+    unknown = ('error: Unknown schedule preset "hypernetwork-guid"; known: embedding-default, embedding-cautious, '
+               "embedding-stepped, hypernetwork-guide, hypernetwork-cautious.")
+    assert main(["schedule", "hypernetwork-guid"]) == 2
+    assert capsys.readouterr().err.strip() == unknown
+    assert main(["check", ".", "--template", "t.txt", "--schedule", "hypernetwork-guid", "--steps", "10"]) == 2
+    assert capsys.readouterr().err.strip() == unknown
     with pytest.raises(SystemExit) as exit_info:
         main(["schedule", "0.005", "--steps", "ten"])
     assert exit_info.value.code == 2
@@ -377,3 +390,77 @@ def test_unreadable_dataset_folder(dataset, monkeypatch):
     monkeypatch.setattr(os, "listdir", refuse)
     finding = only(check_readiness(request(dataset)), "dataset-unreadable", ERROR)
     assert "permission denied" in finding.message
+
+
+# --- the guide's pitfalls -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("schedule", ["0.005", "0.000005:1000, 0.0002"])
+def test_a_hypernetwork_at_an_embeddings_rate_is_an_error(dataset, schedule):
+    finding = only(check_readiness(request(dataset, kind="hypernetwork", learn_rate=schedule)),
+                   "hypernetwork-rate-too-high", ERROR)
+    assert "fry" in finding.message and "hypernetwork-guide" in finding.message
+
+
+def test_a_hypernetwork_rate_above_the_guides_range_is_a_warning(dataset):
+    findings = check_readiness(request(dataset, kind="hypernetwork", learn_rate="0.00005:500, 0.000005"))
+    assert "hypernetwork-rate-too-high" not in codes(findings)
+    assert '"0.00005:500"' in only(findings, "hypernetwork-rate-high", WARNING).message
+    assert check_readiness(request(dataset, kind="hypernetwork", learn_rate="0.00001")) == []  # 1e-5 itself is fine
+
+
+def test_an_embedding_rate_above_0_05_is_a_warning(dataset):
+    only(check_readiness(request(dataset, learn_rate="0.1:100, 0.005")), "embedding-rate-high", WARNING)
+    assert check_readiness(request(dataset, learn_rate="0.05")) == []
+    assert "hypernetwork-rate-too-high" not in codes(check_readiness(request(dataset, learn_rate="0.005")))
+
+
+def test_a_hypernetwork_named_like_an_embedding_trains_with_it(dataset, tmp_path):
+    host = HostState(loaded_embeddings={"cube"}, hypernetworks={"cube"})
+    finding = only(check_readiness(request(dataset, kind="hypernetwork", learn_rate=GUIDE_RATE), host),
+                   "hypernetwork-named-like-embedding", WARNING)
+    assert '"cube"' in finding.message
+    without_name = tmp_path / "no-name.txt"
+    without_name.write_text("a photo, [filewords]\n", encoding="utf-8")  # no [name]: the word never reaches a prompt
+    assert check_readiness(request(dataset, kind="hypernetwork", learn_rate=GUIDE_RATE,
+                                   template_file=str(without_name)), host) == []
+    assert check_readiness(request(dataset), host) == []  # an embedding of its own name is the normal case
+
+
+@pytest.mark.parametrize("prompt, named", [("a photo of [name]", "[name]"), ("cube, [filewords]", "[filewords]")])
+def test_placeholders_in_the_preview_prompt_are_a_warning(dataset, prompt, named):
+    finding = only(check_readiness(request(dataset, preview_from_txt2img=True, preview_prompt=prompt)),
+                   "preview-placeholders", WARNING)
+    assert named in finding.message
+    # the preview prompt is used only when the previews come from txt2img
+    assert check_readiness(request(dataset, preview_from_txt2img=False, preview_prompt=prompt)) == []
+    assert check_readiness(request(dataset, preview_from_txt2img=True, preview_prompt="a photo of cube")) == []
+
+
+def test_images_the_trainer_enlarges_more_than_twice_are_counted(dataset):
+    root, _ = dataset
+    make_image(root / "small.png", size=(200, 240))
+    make_image(root / "half.png", size=(256, 256))  # exactly 2x: fine
+    finding = only(check_readiness(request(dataset)), "images-upscaled", WARNING)
+    assert finding.message.startswith("1 of 5 image(s)") and "small.png" in finding.message
+    # at a training size of 256 nothing is enlarged twice
+    assert "images-upscaled" not in codes(check_readiness(request(dataset, training_width=256, training_height=256)))
+    assert "images-upscaled" not in codes(check_readiness(request(dataset, varsize=True)))
+
+
+def test_images_far_from_the_training_shape_are_counted(dataset):
+    root, _ = dataset
+    make_image(root / "wide.png", size=(1024, 512))
+    make_image(root / "tall.png", size=(512, 1024))
+    make_image(root / "portrait.png", size=(512, 640))  # 4:5 is close enough to square
+    finding = only(check_readiness(request(dataset)), "images-stretched", WARNING)
+    assert finding.message.startswith("2 of 6 image(s)") and "tall.png, wide.png" in finding.message
+    # trained at 1024x512 the wide one fits; the square ones are now the odd ones out
+    finding = only(check_readiness(request(dataset, training_width=1024)), "images-stretched", WARNING)
+    assert "wide.png" not in finding.message and "img0.png" in finding.message
+
+
+def test_the_check_names_the_checkpoint_that_will_be_trained(dataset):
+    findings = check_readiness(request(dataset), HostState(checkpoint="v1-5-pruned-emaonly.safetensors [6ce0161689]"))
+    finding = only(findings, "checkpoint", "note")
+    assert "v1-5-pruned-emaonly.safetensors [6ce0161689]" in finding.message
+    assert not has_errors(findings) and [f.level for f in findings] == ["note"]

@@ -20,6 +20,7 @@ from typing import Optional
 
 from ..errors import DatasetError
 from ..http import Credentials, HttpPolicy, HttpSession, check_address, site_domain
+from ..wording import option
 from . import danbooru, gelbooru, moebooru
 from .base import Booru, Post
 from .danbooru import Danbooru
@@ -80,10 +81,11 @@ class Site:
 
     @property
     def login_hint(self) -> str:
+        user, key = option("username"), option("api_key")
         if self.login_is_user_id:
-            return (f"--username with your numeric user id and --api-key (or {self.env_prefix}_USER_ID and "
+            return (f"{user} with your numeric user id and {key} (or {self.env_prefix}_USER_ID and "
                     f"{self.env_prefix}_API_KEY)")
-        return f"--username and --api-key (or {self.env_prefix}_USERNAME and {self.env_prefix}_API_KEY)"
+        return f"{user} and {key} (or {self.env_prefix}_USERNAME and {self.env_prefix}_API_KEY)"
 
     @property
     def category_order(self) -> list[str]:

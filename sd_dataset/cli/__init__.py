@@ -29,14 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
     for command in COMMANDS:
         command.register(sub)
+    for subparser in sub.choices.values():  # an unknown option is the subcommand's to explain, with its usage
+        subparser.set_defaults(subparser=subparser)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # -v shows this package's details (retries and the like), not every library's INFO lines
     handler = logging.StreamHandler()
     handler.setFormatter(VisibleFormatter("%(levelname)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    package = logging.getLogger("sd_dataset")
+    if args.verbose and package.getEffectiveLevel() > logging.INFO:  # a caller's own DEBUG set-up stays
+        package.setLevel(logging.INFO)
     try:
         return args.run(args)
     except Cancelled as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..augment import DEDUPE_DISTANCE, FORMATS, SQUARE_MODES, AugmentOptions, augment
 from ..progress import TqdmProgress
@@ -19,8 +20,9 @@ def register(sub) -> None:
         "tiles and -flip for mirrored copies, each with a .txt caption: a copy of the source's <stem>.txt, or for a "
         "source with none the caption the trainer reads from its file name; a mirror's has left and right "
         "swapped. SRC is only read; "
-        "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written "
-        "(too-small images and near-duplicates are skipped on purpose and do not count).",
+        "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written, or "
+        "when no image made an output (too-small images and near-duplicates are skipped on purpose and do not "
+        "count otherwise).",
     )
     parser.add_argument("src", metavar="SRC", type=folder_arg, help="folder of images (and optional <stem>.txt captions)")
     parser.add_argument("--out", required=True, type=folder_arg, help="folder for the outputs (created if missing; not inside SRC)")
@@ -57,4 +59,7 @@ def run(args: argparse.Namespace) -> int:
     report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress())
     for line in report.summary():
         say(line)
-    return 0 if report.ok else 1
+    nothing = report.nothing_made()
+    if nothing:
+        say(f"error: {nothing}", file=sys.stderr)
+    return 0 if report.ok and not nothing else 1

@@ -61,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
                        include_gif=args.gif, progress=TqdmProgress())
     finally:
         booru.close()
-    site = SITES[args.booru]
-    for line in report.summary(site.account_site, site.env_prefix):
+    for line in report.summary(SITES[args.booru].login_hint):
         say(line)
     return 0 if report.ok else 1

@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from ..schedule import PRESETS, plan
+from ..schedule import PRESETS, plan, schedule_or_preset
 from ..templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, KINDS, make_template
-from ..training import EMBEDDING, ERROR, HYPERNETWORK, HostState, TrainRequest, check_readiness
+from ..checks import check_readiness, verdict
+from ..training import EMBEDDING, HYPERNETWORK, HostState, TrainRequest, has_errors
 from .options import folder_arg
 from .output import say
 
@@ -19,14 +20,6 @@ def _whole(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 1000") from None
-
-
-def _schedule_text(text: str) -> str:
-    """A preset name stands for its schedule."""
-    for candidate in PRESETS:
-        if candidate.key == text.strip():
-            return candidate.schedule
-    return text
 
 
 def register(sub) -> None:
@@ -110,11 +103,9 @@ def run_schedule(args: argparse.Namespace) -> int:
             say(f"{candidate.key} ({candidate.kind}): {candidate.schedule}")
             say(f"    {candidate.why}")
         return 0
-    text = args.schedule
-    for candidate in PRESETS:
-        if candidate.key == text.strip():
-            say(f"{candidate.key}: {candidate.schedule}")
-            text = candidate.schedule
+    text = schedule_or_preset(args.schedule)
+    if text != args.schedule:
+        say(f"{args.schedule.strip()}: {text}")
     result = plan(text, args.steps, args.resume_from)
     for line in result.lines():
         say(line)
@@ -126,7 +117,7 @@ def run_schedule(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     name = args.name or os.path.basename(os.path.normpath(args.dataset))
     request = TrainRequest(
-        name=name, data_root=args.dataset, template_file=args.template, learn_rate=_schedule_text(args.schedule),
+        name=name, data_root=args.dataset, template_file=args.template, learn_rate=schedule_or_preset(args.schedule),
         steps=args.steps, kind=args.kind, batch_size=args.batch_size, gradient_step=args.gradient_step,
         training_width=args.width, training_height=args.height, varsize=args.varsize,
         create_image_every=args.preview_every, save_every=args.save_every)
@@ -136,11 +127,5 @@ def run_check(args: argparse.Namespace) -> int:
     findings = check_readiness(request, host)
     for finding in findings:
         say(finding)
-    errors = sum(1 for f in findings if f.level == ERROR)
-    warnings = len(findings) - errors
-    if not findings:
-        say("ready: nothing found that would stop or spoil training")
-    else:
-        say(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
-              + ("; fix the errors before training" if errors else "; training can start"))
-    return 2 if errors else 0
+    say(verdict(findings))
+    return 2 if has_errors(findings) else 0

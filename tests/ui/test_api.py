@@ -41,7 +41,7 @@ def test_cancel_stops_a_running_fetch(booru_server, tmp_path, launch_tab):
     while not list((tmp_path / "d").glob("*.png")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.predict(api_name="/fetch_cancel") == "cancelling: the step stops after the current file"
-    assert job.result(timeout=60) == "error: Cancelled by the user; a rerun finishes what is not done."
+    assert job.result(timeout=60) == "stopped: Cancelled by the user; a rerun finishes what is not done."
     assert len(list((tmp_path / "d").glob("*.png"))) < 30
 
 

@@ -490,6 +490,15 @@ def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
     assert not stub_control.called("train_embedding") and not stub_control.called("create_embedding")
 
 
+def test_the_check_names_the_checkpoint_training_will_use(webui, tmp_path):
+    import stub_control
+
+    tab, request = tab_and_request(webui, tmp_path)
+    lines = tab.check(request, creating=True)
+    assert (f"note: Training uses the checkpoint loaded now, {stub_control.CHECKPOINT_TITLE}; to train against "
+            "another, choose it in the web UI's checkpoint list first.") in lines, lines
+
+
 def test_forge_without_trainers_says_so_in_the_train_section(webui, tmp_path, monkeypatch):
     import types
     from modules.hypernetworks import hypernetwork, ui as hn_ui
@@ -672,7 +681,7 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
     from sd_dataset.ui import DatasetTab
 
     log = DatasetTab(host).augment(str(src), str(tmp_path / "out"), True, False, 0.5, 0.2, "pad", 512, False, 256,
-                                   False, "png", bar)
+                                   False, "png", bar).text()
     assert log.startswith("3 images: 3 augmented"), log
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
 
@@ -692,7 +701,7 @@ def test_tagging_with_file_name_captions_leaves_the_web_uis_settings_alone(webui
     before = dict(shared.opts.data)
     args = [str(src), str(tmp_path / "names"), "e621", "", "", "auto", "", "filename", "flat", 10, "", "red_panda",
             [], "", True, True, False, True, 0, True, True, False, [], "", "", False, bar]
-    log = DatasetTab(host).tag(*args)
+    log = DatasetTab(host).tag(*args).text()
     assert "leading digits and dashes" in log and "Filename word regex" in log, log
     assert shared.opts.data == before and not Path(shared.config_filename).exists()
     assert len(list((tmp_path / "names").glob("*.png"))) == 1

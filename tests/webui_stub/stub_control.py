@@ -13,6 +13,7 @@ from fake_trainer import FakeTrainer
 calls: List[Tuple[str, tuple, dict]] = []
 trainers: Dict[str, FakeTrainer] = {}
 settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50))
+CHECKPOINT_TITLE = "v1-5-pruned-emaonly.safetensors [6ce0161689]"
 TEMPLATE_FILES = {"style_filewords.txt": "a painting, [filewords], by [name]\n",
                   "subject_filewords.txt": "a photo of a [name], [filewords]\n"}
 
@@ -78,8 +79,14 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     shared.opts = options.Options(dict(shared.options_templates), set())
     shared.opts.load(shared.config_filename)
     shared.state = shared.State()
+    # modules/sd_models.py CheckpointInfo of the loaded model (load_model sets model.sd_checkpoint_info): name is the
+    # path under models/Stable-diffusion, title adds the sha256's first 10 digits, as the checkpoint list shows it
+    checkpoint = SimpleNamespace(filename=str(root / "models" / "Stable-diffusion" / "v1-5-pruned-emaonly.safetensors"),
+                                 name="v1-5-pruned-emaonly.safetensors", name_for_extra="v1-5-pruned-emaonly",
+                                 model_name="v1-5-pruned-emaonly", shorthash="6ce0161689", title=CHECKPOINT_TITLE)
     shared.sd_model = SimpleNamespace(is_sdxl=False, is_sd1=True, is_sd2=False, is_sd3=False,
-                                      cond_stage_model=SimpleNamespace())
+                                      cond_stage_model=SimpleNamespace(), sd_checkpoint_info=checkpoint,
+                                      sd_model_checkpoint=checkpoint.filename)
     shared.hypernetworks = {}
     sd_hijack.model_hijack = sd_hijack.StableDiffusionModelHijack()
     sd_hijack.model_hijack.embedding_db.add_embedding_dir(cmd.embeddings_dir)
