@@ -48,8 +48,9 @@ def test_an_empty_folder_box_is_refused_not_read_as_the_working_folder(tmp_path,
     monkeypatch.chdir(work)
     src, out = str(images(tmp_path / "src")), str(tmp_path / "out")
     src, out = ("", out) if empty == "src" else (src, " ")
-    with pytest.raises(DatasetError, match="Choose both the source folder and the output folder first."):
+    with pytest.raises(DatasetError, match=r"Choose the folder (of images to caption|to write the captioned images "
+                                           r"into) first\."):
         tab.tag(*tag_args(src, out, "e621", offline=True))
-    with pytest.raises(DatasetError, match="Choose both the source folder and the output folder first."):
+    with pytest.raises(DatasetError, match=r"Choose the (source|training) folder first\."):
         tab.augment(src, out, False, False, 0.5, 0.2, "pad", 512, False, 0, False, "png", bar)
     assert list(work.iterdir()) == [] and not (tmp_path / "out").exists()
