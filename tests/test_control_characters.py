@@ -137,5 +137,5 @@ def test_local_file_names_are_printed_visibly_not_obeyed(tmp_path, name):
     result = run(["tag", str(src), "--out", str(tmp_path / "out"), "--offline", "--no-cache", "--keep-untagged"])
     assert result.returncode == 0, result.stderr
     printed = terminal_text(result)
-    assert not unsafe_in(printed, "\n\t") and "untagged pic\\" in printed, printed
+    assert not unsafe_in(printed, "\n\t") and "no post found for their md5: pic\\" in printed, printed
     assert (src / name).exists() and not [p for p in (tmp_path / "out").iterdir() if unsafe_in(p.name)]
