@@ -66,6 +66,7 @@ TAB_OPTIONS = {
     "square": '"Square"', "format": '"Format"', "size": '"Size"', "min_size": '"Min short side"',
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
+    "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
 }
 
 

@@ -132,7 +132,7 @@ def test_a_users_dataset_toml_is_never_overwritten_and_ours_goes_with_the_layout
 
 def test_weighted_captions_and_pins_need_the_kohya_layout():
     for options in (TagOptions(weighted_captions=True), TagOptions(rules=CaptionRules(pinned=("rating",)))):
-        with pytest.raises(DatasetError, match="add --layout kohya"):
+        with pytest.raises(DatasetError, match="set --layout to kohya"):
             options.validate()
     with pytest.raises(DatasetError, match="Only rating and artist can be kept first"):
         CaptionRules(pinned=("trigger",))
@@ -149,4 +149,4 @@ def test_the_cli_offers_the_kohya_options(kohya, capsys):
     caption = read_caption_file(images_of(subset)[1])
     assert "bow \\(weapon\\)" in caption and "\\[x\\] mark" in caption  # escaped for the weighted parser
     assert main(["tag", str(kohya["src"]), "--out", str(out), "--pin", "rating", "--no-cache", "--offline"]) == 2
-    assert "add --layout kohya" in capsys.readouterr().err
+    assert "set --layout to kohya" in capsys.readouterr().err

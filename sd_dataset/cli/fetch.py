@@ -23,8 +23,8 @@ def usage_hint(message: str, words: list) -> Optional[str]:
     """What to do when fetch's search (``words``: what follows ``fetch``) was read as options or split into words."""
     if "--" in words:
         return OPTIONS_AFTER if "required" in message or "unrecognized" in message else None
-    if "unrecognized arguments" in message:
-        return SPLIT_SEARCH
+    if "unrecognized arguments" in message:  # a mistyped option is its own mistake, not a split search
+        return None if message.split(":", 1)[1].strip().startswith("--") else SPLIT_SEARCH
     negative = any(w.startswith("-") and not w.startswith("--") for w in words)
     return NEGATIVE_FIRST if negative and "required" in message and "query" in message else None
 

@@ -58,7 +58,7 @@ def test_cancel_cuts_a_dripping_download_and_the_queue_runs_on(booru_server, tmp
                         api_name="/fetch")
     assert server.dripping.wait(30)
     client.predict(api_name="/fetch_cancel")
-    assert job.result(timeout=20) == "error: Cancelled by the user; a rerun finishes what is not done."
+    assert job.result(timeout=20) == "stopped: Cancelled by the user; a rerun finishes what is not done."
     log = client.predict(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
                          api_name="/fetch")
     assert log.startswith("considered 1 posts: downloaded 1"), log
@@ -70,8 +70,8 @@ def test_json_nested_past_the_recursion_limit_is_a_sentence_in_the_app(booru_ser
     client = gradio_client.Client(launch_tab(Host(datasets_root=tmp_path, api_rate=2.0)))
     log = client.predict(str(tmp_path / "d"), "e621", server.url, "red_ball", 0, 1, False, "", "", False,
                          api_name="/fetch")
-    assert log == (f"error: e621 sent JSON nested too deeply to read from {server.url}; refusing it (check --base-url "
-                   "points at the site's API).")
+    assert log == (f"error: e621 sent JSON nested too deeply to read from {server.url}; refusing it (check that "
+                   "\"Site address\" points at the site's API).")
 
 
 def test_the_hosts_caption_defaults_fill_the_tag_section(tmp_path):

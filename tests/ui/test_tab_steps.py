@@ -35,7 +35,7 @@ def test_offline_tag_asks_for_no_login(tmp_path, monkeypatch, site):
     src = images(tmp_path / "src")
     with pytest.raises(DatasetError, match="answers its API only with a login"):
         tab.tag(*tag_args(src, tmp_path / "online", site, offline=False))
-    log = tab.tag(*tag_args(src, tmp_path / "out", site, offline=True))
+    log = tab.tag(*tag_args(src, tmp_path / "out", site, offline=True)).text()
     assert log.startswith("1 images: tagged 0, untagged 1 (kept with no tags)"), log
     assert "API requests: 0" in log and (tmp_path / "out" / "a.png").is_file()
 

@@ -31,7 +31,7 @@ def augment_args(src, out, min_size=256):
 
 def tag_args(src, out, vocab="", caption="txt", layout="flat"):
     return [str(src), str(out), "e621", "", vocab, "auto", "", caption, layout, 10, "", "", [], "", True, True, False,
-            True, 0, True, True, "", "", False, bar]
+            True, 0, True, True, False, [], "", "", False, bar]
 
 
 def test_each_name_the_tab_gives_an_option_starts_the_label_of_its_control(tmp_path):
