@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 from .access import Access
 from .http import Credentials
 from .progress import Progress
+from .runs import RunRegistry
 from .training import HostState, TrainRequest
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class Host:
     logins: Optional["LoginStore"] = None
     #: Who may drive the tab from a browser (see ``sd_dataset.access``).
     access: "Access" = field(default_factory=lambda: Access())
+    #: The training run the Train section shows: a page that reloads, or a second window, finds it here.
+    runs: RunRegistry = field(default_factory=RunRegistry)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

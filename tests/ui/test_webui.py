@@ -94,6 +94,35 @@ def bar(*args, **kwargs):
     pass
 
 
+def wait_for_end(tab, run_id, timeout=60):
+    """The run ``run_id`` once it has ended."""
+    deadline = time.monotonic() + timeout
+    view = tab.runs.wait(run_id, -1, 0)
+    while view.running:
+        assert time.monotonic() < deadline, f"the run did not end: {view.text()}"
+        view = tab.runs.wait(run_id, view.version, 1)
+    return view
+
+
+def wait_until(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.02)
+
+
+def train_to_end(tab, request, create=None, knobs=None):
+    """Train through the tab's run, as its Train button does; the run once it has ended."""
+    return wait_for_end(tab, tab.start_training(request, create, knobs).id)
+
+
+def failure(view) -> str:
+    """The sentence of a run that failed."""
+    assert view.state == "failed", view.text()
+    assert view.lines[-1].startswith("error: "), view.text()
+    return view.lines[-1][len("error: "):]
+
+
 def tab_and_request(ext, tmp_path, kind="embedding", name="panda", steps=12, learn_rate="0.005:6, 0.001"):
     from sd_dataset.ui import DatasetTab
     from sd_dataset.training import TrainRequest
@@ -268,7 +297,7 @@ def test_train_creates_and_trains_an_embedding_with_the_real_parameters(webui, t
     from sd_dataset.host import CreateOptions
 
     tab, request = tab_and_request(webui, tmp_path)
-    text = tab.train(request, CreateOptions(init_text="red panda", vectors_per_token=2.0), bar)
+    text = train_to_end(tab, request, CreateOptions(init_text="red panda", vectors_per_token=2.0)).text()
     assert "trained the embedding panda from step 0 to 12" in text, text
 
     (args, kwargs), = stub_control.called("create_embedding")
@@ -294,7 +323,7 @@ def test_train_creates_and_trains_a_hypernetwork_with_the_real_parameters(webui,
 
     tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
     options = CreateOptions(layer_structure="1, 2, 1", activation="swish", layer_norm=True, dropout=True)
-    text = tab.train(request, options, bar)
+    text = train_to_end(tab, request, options).text()
     assert "trained the hypernetwork pandanet from step 0 to 12" in text, text
 
     (args, kwargs), = stub_control.called("create_hypernetwork")
@@ -320,10 +349,10 @@ def test_an_embedding_trains_without_the_hypernetwork_trained_before_it(webui, t
     applied_by_user = object()
     shared.loaded_hypernetworks = [applied_by_user]
     tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
-    assert "trained the hypernetwork" in tab.train(request, CreateOptions(), bar)
+    assert "trained the hypernetwork" in train_to_end(tab, request, CreateOptions()).text()
     assert shared.loaded_hypernetworks == [applied_by_user]
     embedding = dataclasses.replace(request, kind="embedding", name="panda", learn_rate="0.005")
-    assert "trained the embedding" in tab.train(embedding, CreateOptions(), bar)
+    assert "trained the embedding" in train_to_end(tab, embedding, CreateOptions()).text()
     assert stub_control.called("hypernetworks_applied") == [((), {})]
     assert shared.loaded_hypernetworks == [applied_by_user]
 
@@ -342,10 +371,7 @@ def test_an_embedding_the_web_ui_cannot_load_after_creating_it_is_one_sentence(w
 
     monkeypatch.setattr(textual_inversion, "create_embedding", create_unloadable)
     tab, request = tab_and_request(webui, tmp_path)
-    with pytest.raises(Exception) as info:
-        tab.train(request, CreateOptions(), bar)
-    message = str(info.value)
-    assert type(info.value).__name__ == "DatasetError" and "\n" not in message
+    message = failure(train_to_end(tab, request, CreateOptions()))
     assert message.startswith("The web UI wrote ") and "panda.pt but cannot load it" in message
 
 
@@ -356,10 +382,7 @@ def test_a_silent_failure_in_the_trainer_is_an_error_sentence(webui, tmp_path):
     tab, request = tab_and_request(webui, tmp_path)
     tab.host.trainer.create("embedding", "panda", CreateOptions())
     stub_control.trainers["embedding"].fail_at_step = 1  # logs "Error training embedding", returns at 0 steps
-    with pytest.raises(Exception) as info:
-        tab.train(request, None, bar)
-    assert type(info.value).__name__ == "DatasetError"
-    message = str(info.value)
+    message = failure(train_to_end(tab, request))
     assert message.startswith("The web UI's trainer stopped at step 0 without training") and message.endswith(".")
     assert "\n" not in message
 
@@ -371,9 +394,8 @@ def test_a_failure_later_in_the_run_is_an_error_too(webui, tmp_path):
     tab, request = tab_and_request(webui, tmp_path)
     tab.host.trainer.create("embedding", "panda", CreateOptions())
     stub_control.trainers["embedding"].fail_at_step = 7
-    with pytest.raises(Exception) as info:
-        tab.train(request, None, bar)
-    assert "did not save" in str(info.value) or "before step 12" in str(info.value)
+    message = failure(train_to_end(tab, request))
+    assert "did not save" in message or "before step 12" in message
 
 
 def test_the_web_uis_own_refusal_comes_back_as_a_sentence(webui, tmp_path):
@@ -395,19 +417,16 @@ def test_interrupt_stops_the_run_through_the_web_uis_state(webui, tmp_path):
     from fake_trainer import read_state
 
     tab, request = tab_and_request(webui, tmp_path, steps=400, learn_rate="0.005")
-    stub_control.settings.step_delay = 0.01
-    out = {}
-    worker = threading.Thread(target=lambda: out.update(text=tab.train(request, _create(), bar)))
-    worker.start()
-    deadline = time.time() + 20
-    while shared.state.job_no < 5 and time.time() < deadline:
-        time.sleep(0.02)
-    assert tab.cancels.cancel("train").startswith("cancelling")
-    worker.join(20)
-    assert not worker.is_alive()
+    pause = stub_control.pause_at(5)
+    run = tab.start_training(request, _create())
+    assert pause.reached.wait(20)
+    assert "Interrupt pressed" in tab.runs.interrupt()
+    wait_until(lambda: shared.state.interrupted)  # the tab passed it on to the web UI, whose trainer is ours now
+    pause.resume.set()
+    view = wait_for_end(tab, run.id)
     step = read_state(Path(shared.cmd_opts.embeddings_dir) / "panda.pt")["step"]
-    assert 5 <= step < 400
-    assert f"interrupted at step {step}" in out["text"], out
+    assert step == 5
+    assert view.state == "interrupted" and f"interrupted at step {step}" in view.text(), view.text()
     assert shared.state.interrupted is False and shared.state.job == ""  # the wrapper cleaned up
 
 
@@ -438,7 +457,7 @@ def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
 
     tab, request = tab_and_request(webui, tmp_path)
     shared.sd_model.is_sdxl = True
-    text = tab.train(request, _create(), bar)
+    text = train_to_end(tab, request, _create()).text()
     assert "SDXL" in text and "training not started" in text
     assert not stub_control.called("train_embedding") and not stub_control.called("create_embedding")
 
@@ -458,7 +477,7 @@ def test_forge_without_trainers_says_so_in_the_train_section(webui, tmp_path, mo
     host = tab.host
     assert host.trainer is None and host.name == "Forge"
     assert host.no_training_reason.startswith("This Forge has no built-in textual-inversion or hypernetwork trainer")
-    text = tab.train(request, _create(), bar)
+    text = train_to_end(tab, request, _create()).text()
     assert host.no_training_reason in text and "it would pass" in text and '"learn_rate": "0.005:6, 0.001"' in text
     from sd_dataset.ui import build_ui
 
@@ -583,18 +602,25 @@ def test_the_tab_shows_a_supervised_run_live(webui, tmp_path):
     import stub_control
     from sd_dataset.lossplot import REVERT as REVERT_COLOUR
     from sd_dataset.supervisor import Knobs
+    from sd_dataset.ui import follow_run
 
     stub_control.settings.curve = lambda step, rate: 10.0 if step > 40 and rate > 0.003 else 1.0 / (1 + step / 20)
     tab, request = tab_and_request(webui, tmp_path, steps=80, learn_rate="0.005")
-    updates = list(tab.supervise(request, _create(), Knobs(segment=20, patience=0), bar))
-    assert len(updates) == len(stub_control.trainers["embedding"].calls) + 1  # one per segment, then the end
-    log, chart, previews, decisions = updates[-1]
+    pause = stub_control.pause_at(50)  # in the third segment, after two decisions
+    run = tab.start_training(request, _create(), Knobs(segment=20, patience=0))
+    assert pause.reached.wait(20)
+    log, chart, previews, decisions = next(follow_run(tab.runs, run.id))
+    assert log.startswith("running: the embedding panda") and "of 80 steps" in log.splitlines()[0], log
+    assert [line.split()[4] for line in decisions.splitlines()] == ["continue", "continue"]  # live, as they come
+    assert chart is not None and REVERT_COLOUR not in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}
+    pause.resume.set()
+    *_, (log, chart, previews, decisions) = follow_run(tab.runs, run.id)
+    assert log.startswith("finished: the embedding panda")
     assert "supervised run finished at step 80" in log and "supervisor.jsonl" in log
     assert "training_write_csv_every" not in log  # the supervisor sets the loss-log interval itself
     assert [line.split()[4] for line in decisions.splitlines()][:3] == ["continue", "continue",
                                                                        "revert_and_step_down"]
     assert REVERT_COLOUR in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}  # the revert is marked
-    assert updates[0][3].count("\n") == 0 and updates[1][3].count("\n") == 1  # the decisions grow live
 
 
 # --- install.py ------------------------------------------------------------------------------------------------------
