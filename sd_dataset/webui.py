@@ -632,6 +632,8 @@ class WebuiTrainer:
         def in_queue(*call_args):
             outcome["start"] = self.current_step(request.kind, name)
             outcome["when"] = datetime.datetime.now()  # the trainer names its log folder by this day
+            if progress.cancelled:  # Interrupt was pressed while it waited for the queue: it trains nothing
+                shared.state.interrupt()
             return isolated(*call_args)
 
         wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])

@@ -430,6 +430,124 @@ def test_interrupt_stops_the_run_through_the_web_uis_state(webui, tmp_path):
     assert shared.state.interrupted is False and shared.state.job == ""  # the wrapper cleaned up
 
 
+def _webui_own_training(request):
+    """The web UI's own Train tab training ``request`` in a thread: its wrapper, queue and task id, not the tab's."""
+    from modules import call_queue
+    from modules.textual_inversion import ui as ti_ui
+
+    kwargs = dataclasses.replace(request, steps=int(request.steps)).webui_kwargs()
+    args = [kwargs[name] for name in EMBEDDING_PARAMS[1:]]
+    out = {}
+    job = threading.Thread(target=lambda: out.update(result=call_queue.wrap_gradio_gpu_call(
+        ti_ui.train_embedding, extra_outputs=[None])("task(its-own-train-tab)", *args)))
+    job.start()
+    return job, out
+
+
+def _queued_behind(tab, request, own_steps=8, pause_step=4):
+    """The web UI's own job trains ``request``'s embedding to ``own_steps`` and holds at ``pause_step``; the tab's
+    run of it waits in the queue behind that job."""
+    from modules import progress as tasks
+    from sd_dataset.host import CreateOptions
+
+    import stub_control
+
+    tab.host.trainer.create("embedding", request.name, CreateOptions())
+    tab.host.trainer.use_template(request.template_file)  # as the web UI's Train tab lists its templates
+    pause = stub_control.pause_at(pause_step)
+    job, out = _webui_own_training(dataclasses.replace(request, steps=own_steps))
+    assert pause.reached.wait(20)
+    run = tab.start_training(request, None)
+    wait_until(lambda: len(tasks.pending_tasks) == 1)  # the tab's call waits for the queue lock
+    return pause, job, out, run
+
+
+def test_a_run_queued_behind_another_job_reports_the_steps_it_trained(webui, tmp_path):
+    """Progress follows the tab's own call only, and its report starts where the file was when its turn came."""
+    from modules import shared
+
+    tab, request = tab_and_request(webui, tmp_path, steps=10, learn_rate="0.005")
+    pause, job, out, run = _queued_behind(tab, request)
+    time.sleep(3 * package(webui).POLL_SECONDS)  # time for the glue to look at the web UI's state, which is not ours
+    waiting = tab.runs.latest()
+    assert shared.state.job == "train-embedding" and shared.state.job_no == 4  # the other job's progress...
+    assert waiting.running and waiting.done == 0 and waiting.total is None  # ... is not the tab's
+    assert waiting.headline().endswith(": waiting for the web UI's queue"), waiting.headline()
+    pause.resume.set()
+    job.join(20)
+    view = wait_for_end(tab, run.id)
+    assert "trained the embedding panda from step 8 to 10" in view.text(), view.text()
+    assert (view.done, view.total) == (2, 2)
+
+
+def test_interrupt_while_queued_stops_only_the_tabs_run(webui, tmp_path):
+    from modules import shared
+
+    tab, request = tab_and_request(webui, tmp_path, steps=10, learn_rate="0.005")
+    pause, job, out, run = _queued_behind(tab, request)
+    tab.runs.interrupt()
+    time.sleep(3 * package(webui).POLL_SECONDS)  # time for the glue to look at the web UI's state, which is not ours
+    assert shared.state.interrupted is False  # the web UI's own job goes on
+    pause.resume.set()
+    job.join(20)
+    assert "Training finished at 8 steps" in out["result"][0]
+    view = wait_for_end(tab, run.id)
+    assert view.state == "interrupted" and "interrupted at step 8" in view.text(), view.text()
+
+
+def test_a_run_whose_every_loss_is_nan_says_so(webui, tmp_path):
+    import stub_control
+    from modules import shared
+
+    shared.opts.training_write_csv_every = 1
+    stub_control.settings.curve = lambda step, rate: float("nan")
+    tab, request = tab_and_request(webui, tmp_path)
+    message = failure(train_to_end(tab, request, _create()))
+    assert message.startswith("The web UI's trainer ran the embedding panda from step 0 to 12, but every loss it "
+                              "logged (12) is NaN or infinite, so "), message
+    assert "panda.pt learned nothing usable" in message
+
+
+def test_a_run_with_some_nan_losses_warns(webui, tmp_path):
+    import stub_control
+    from modules import shared
+
+    shared.opts.training_write_csv_every = 2
+    stub_control.settings.curve = lambda step, rate: float("inf") if step >= 7 else 0.1
+    tab, request = tab_and_request(webui, tmp_path)
+    view = train_to_end(tab, request, _create())
+    trained, warning = view.text().splitlines()[-2:]
+    assert view.state == "finished" and trained.startswith("trained the embedding panda from step 0 to 12")
+    assert warning.startswith("warning: 3 of the 6 losses logged are NaN or infinite, the first at step 8: "), warning
+
+
+def test_create_runs_inside_the_web_uis_queue_lock(webui, tmp_path):
+    import stub_control
+
+    for kind, name in (("embedding", "panda"), ("hypernetwork", "pandanet")):
+        tab, request = tab_and_request(webui, tmp_path / kind, kind=kind, name=name, learn_rate="1e-5")
+        assert "trained the" in train_to_end(tab, request, _create()).text()
+    assert stub_control.called("queue_lock_held") == [((True,), {}), ((True,), {})]
+
+
+def test_an_unexpected_exception_in_a_run_is_one_sentence_and_a_traceback_in_the_console(webui, tmp_path,
+                                                                                        monkeypatch, caplog):
+    """Seen in a real web UI: Train while it loads another checkpoint."""
+    from modules.textual_inversion import textual_inversion
+
+    def reloading(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'cond_stage_model'")
+
+    monkeypatch.setattr(textual_inversion, "create_embedding", reloading)
+    tab, request = tab_and_request(webui, tmp_path)
+    with caplog.at_level("ERROR"):
+        message = failure(train_to_end(tab, request, _create()))
+    assert message == ("Training stopped on an unexpected error (AttributeError: 'NoneType' object has no attribute "
+                       "'cond_stage_model'); the console shows where it happened: try again, and if it happens again, "
+                       "report it with what the console shows.")
+    assert any(r.exc_info and r.exc_info[0] is AttributeError for r in caplog.records)
+
+
 def _create():
     from sd_dataset.host import CreateOptions
 
