@@ -384,6 +384,47 @@ class _Called:
     when: datetime.datetime  # when it began: the trainer's log folder is named by this day
 
 
+def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
+            began: Callable[[], int]) -> Tuple[Optional[int], bool]:
+    """Until ``worker`` ends, pass the web UI's step to ``progress`` and its Interrupt to the web UI, while (and only
+    while) the call's own function runs (``outcome["ours"]``); ``began()`` when it starts, the step it starts from.
+    (The last step passed on, or None when it never was looked at running; whether Interrupt was passed on.)"""
+    from modules import shared
+
+    reached, asked = None, False
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        if not outcome.get("ours"):
+            continue  # waiting in the queue, or done: the state is someone else's
+        if reached is None:
+            reached = began()
+        state = shared.state
+        if progress.cancelled and not asked:
+            state.interrupt()
+            asked = True
+        if isinstance(state.job_no, int) and state.job_no > reached:
+            progress.advance(state.job_no - reached)
+            reached = state.job_no
+    return reached, asked
+
+
+def _trained_to(request: TrainRequest, outcome: dict) -> Tuple[int, bool]:
+    """The step a finished call of the web UI's train function stopped at, and whether it says it was interrupted;
+    its refusals and silences become DatasetErrors."""
+    if "error" in outcome:
+        raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
+    parts = " ".join(str(part) for part in outcome.get("result") or [] if part)
+    error = _ERROR.search(parts)
+    if error:
+        message = html.unescape(error.group(1)).strip().rstrip(".")
+        raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
+    match = _RESULT.search(html.unescape(parts))
+    if match is None or "start" not in outcome:
+        raise DatasetError(f"The web UI's trainer gave no result for {request.name.strip()} (see its console); check "
+                           "the console and start again.")
+    return int(match.group(2)), match.group(1) == "interrupted"
+
+
 def _loss_warning(request: TrainRequest, called: _Called) -> str:
     """Nothing when every loss the call logged is finite; else what the trainer's own report hides: a run whose
     every loss was NaN learned nothing (a DatasetError), one with some is a warning."""
@@ -609,13 +650,12 @@ class WebuiTrainer:
         """Run the web UI's train function once, through its queue; ``total(start)``, when given, is how many steps
         the call trains from the step it starts at, for ``progress``.
 
-        The web UI's progress state (``shared.state``) is global and its job name is the same for every training, so
-        the call is known by its own task id: only while ``modules.progress.current_task`` is that id are the
-        state's step and its interrupt this call's.  The step it starts from is read inside the queue lock, where
-        nothing else trains the file any more.
+        The web UI's progress state (``shared.state``) is global and its job name is the same for every training
+        (another tab's, the API's), so the call is known by what it stored itself: only while its own function runs
+        inside the queue lock are the state's step and its interrupt this call's.  The step it starts from is read
+        there too, where nothing else trains the file any more.
         """
         from modules import call_queue, shared
-        from modules import progress as tasks
 
         low, ui_train, _ = self._require(request.kind)
         name = request.name.strip()
@@ -634,7 +674,11 @@ class WebuiTrainer:
             outcome["when"] = datetime.datetime.now()  # the trainer names its log folder by this day
             if progress.cancelled:  # Interrupt was pressed while it waited for the queue: it trains nothing
                 shared.state.interrupt()
-            return isolated(*call_args)
+            outcome["ours"] = True
+            try:
+                return isolated(*call_args)
+            finally:
+                outcome["ours"] = False
 
         wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
         id_task = f"task({secrets.token_hex(8)})"
@@ -647,7 +691,6 @@ class WebuiTrainer:
 
         worker = threading.Thread(target=work, name=f"sd_dataset train-{request.kind}", daemon=True)
         worker.start()
-        asked, reached = False, None
 
         def began() -> int:
             start = outcome["start"] or 0
@@ -655,41 +698,17 @@ class WebuiTrainer:
                 progress.start(total(start), f"training the {request.kind} {name}")
             return start
 
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-            if getattr(tasks, "current_task", None) != id_task or "start" not in outcome:
-                continue  # waiting in the queue, or done: the state is someone else's
-            if reached is None:
-                reached = began()
-            state = shared.state
-            if progress.cancelled and not asked:
-                state.interrupt()
-                asked = True
-            if isinstance(state.job_no, int) and state.job_no > reached:
-                progress.advance(state.job_no - reached)
-                reached = state.job_no
-        if "error" in outcome:
-            raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
-        result = list(outcome.get("result") or [])
-        text = html.unescape(" ".join(str(part) for part in result if part))
-        error = _ERROR.search(" ".join(str(part) for part in result if part))
-        if error:
-            message = html.unescape(error.group(1)).strip().rstrip(".")
-            raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
-        match = _RESULT.search(text)
-        if match is None or "start" not in outcome:
-            raise DatasetError(f"The web UI's trainer gave no result for {name} (see its console); check the console "
-                               "and start again.")
+        reached, asked = _follow(worker, outcome, progress, began)
+        end, interrupted = _trained_to(request, outcome)
         if reached is None:  # it ran between two looks
             reached = began()
-        end = int(match.group(2))
         if reached < end:
             progress.advance(end - reached)
         start = outcome["start"] or 0
         if end > start and before is not None and saved.exists() and saved.stat().st_mtime_ns == before:
             raise DatasetError(f"The web UI's trainer reached step {end} but did not save {saved} (it logs the cause, "
                                "such as an error while training, only in its console); fix that and train again.")
-        return _Called(start, end, match.group(1) == "interrupted" or asked, saved, outcome["when"])
+        return _Called(start, end, interrupted or asked, saved, outcome["when"])
 
     @staticmethod
     def _last_step(request: TrainRequest, start: int) -> int:
