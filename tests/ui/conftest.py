@@ -31,6 +31,10 @@ def launch_tab():
 
     yield launch
     for blocks in launched:
+        # gradio 3.41's handler of a page that left while one of its events streamed waits for a close that never
+        # comes (a reload during a followed run does this), and uvicorn would wait for that handler forever
+        if getattr(blocks, "server", None) is not None:
+            blocks.server.force_exit = True
         blocks.close()
 
 

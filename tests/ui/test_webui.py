@@ -59,6 +59,8 @@ def webui(tmp_path, monkeypatch, request):
         sys.path = syspath
     assert "dataset_tab.py" not in sys.modules and str(ext) not in sys.path
     yield ext
+    if stub_control.settings.pause is not None:  # a test that failed while a trainer held: let it end
+        stub_control.settings.pause.resume.set()
     for key in [k for k in sys.modules if k == "sd_dataset" or k.startswith("sd_dataset.")]:
         del sys.modules[key]
     sys.modules.update(saved_modules)
@@ -739,6 +741,86 @@ def test_the_tab_shows_a_supervised_run_live(webui, tmp_path):
     assert [line.split()[4] for line in decisions.splitlines()][:3] == ["continue", "continue",
                                                                        "revert_and_step_down"]
     assert REVERT_COLOUR in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}  # the revert is marked
+
+
+# --- in the browser: a run outlives its page ------------------------------------------------------------------------
+
+def _train_page(browser, url, data_root=None, steps=10, supervised_segment=None):
+    """A page of the tab, its Train section open and filled for the embedding panda (when ``data_root`` is given)."""
+    from ui.test_tab_browser import fill
+
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(url)
+    page.get_by_text("5 · Train").click()
+    page.wait_for_selector("#sdds_train_log textarea")
+    if data_root is not None:
+        page.get_by_text("4 · Template").click()
+        fill(page, "sdds_tpl_name", "panda")
+        fill(page, "sdds_aug_out", str(data_root))
+        fill(page, "sdds_train_name", "panda")
+        fill(page, "sdds_learn_rate", "0.005")
+        fill(page, "sdds_steps", str(steps))
+        if supervised_segment:
+            page.locator("#sdds_supervised input").check()
+            box = page.get_by_label("Segment (steps)", exact=True)
+            box.fill(str(supervised_segment))
+            box.press("Tab")
+    return page
+
+
+def test_a_reload_during_training_shows_the_run_and_then_its_result(webui, tmp_path, launch_tab, browser):
+    import stub_control
+    from ui.test_tab_browser import log_text, wait_for_log
+
+    url = launch_tab(package(webui).webui_host())
+    data_root, _ = dataset(tmp_path), template()
+    pause = stub_control.pause_at(3)
+    page = _train_page(browser, url, data_root)
+    page.click("#sdds_train_run")
+    assert pause.reached.wait(60)
+    wait_for_log(page, "sdds_train_log", "^running: the embedding panda, run started at [0-9:]+: 3 of 10 steps")
+
+    page.reload()  # the page forgets everything; the run goes on
+    page.get_by_text("5 · Train").click()
+    text = wait_for_log(page, "sdds_train_log", ": 3 of 10 steps")
+    assert "created embedding panda" in text  # the log so far
+    other = _train_page(browser, url)  # a second window finds it too
+    wait_for_log(other, "sdds_train_log", ": 3 of 10 steps")
+
+    other.click("#sdds_train_run")  # a second Train while it runs
+    wait_for_log(page, "sdds_train_log", "another Train was refused: one run at a time")
+    wait_for_log(other, "sdds_train_log", "another Train was refused: one run at a time")
+    pause.resume.set()
+    for window in (page, other):
+        text = wait_for_log(window, "sdds_train_log", "trained the embedding panda from step 0 to 10")
+        assert text.startswith("finished: the embedding panda"), text
+    assert len(stub_control.called("train_embedding")) == 1  # the refused Train trained nothing
+    assert log_text(page, "sdds_train_log") == log_text(other, "sdds_train_log")
+    page.close()
+    other.close()
+
+
+def test_a_reload_during_a_supervised_run_shows_its_chart_and_decisions(webui, tmp_path, launch_tab, browser):
+    import stub_control
+    from ui.test_tab_browser import wait_for_log
+
+    url = launch_tab(package(webui).webui_host())
+    data_root, _ = dataset(tmp_path), template()
+    pause = stub_control.pause_at(12)  # in the third segment of 5 steps
+    page = _train_page(browser, url, data_root, steps=20, supervised_segment=5)
+    page.click("#sdds_train_run")
+    assert pause.reached.wait(60)
+    page.reload()
+    page.get_by_text("5 · Train").click()
+    decisions = wait_for_log(page, "sdds_decisions", "step 10 .*continue")
+    assert [line.split()[1] for line in decisions.splitlines()] == ["5", "10"]
+    page.wait_for_selector("#sdds_loss_chart img")
+    assert "running: the embedding panda" in wait_for_log(page, "sdds_train_log", "of 20 steps")
+    pause.resume.set()
+    text = wait_for_log(page, "sdds_train_log", "supervised run finished at step 20")
+    assert text.startswith("finished: the embedding panda"), text
+    assert wait_for_log(page, "sdds_decisions", "step 20 ").splitlines()[-1].split()[4] == "stop"
+    page.close()
 
 
 # --- install.py ------------------------------------------------------------------------------------------------------
