@@ -631,6 +631,31 @@ def test_filename_captions_set_the_join_string_and_save(webui, tmp_path):
     assert json.loads(Path(shared.config_filename).read_text())["dataset_filename_join_string"] == ", "
 
 
+def _train_values(inputs, tmp_path) -> list:
+    """What the browser sends with Train or Check for the embedding panda, from the components' own defaults."""
+    import stub_control
+
+    values = []
+    for component in inputs:
+        value = component.value
+        if value is None and isinstance(component, gr.Textbox):
+            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
+        value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
+                 "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
+                 "Preview image every N steps": 0}.get(getattr(component, "label", None), value)
+        values.append(value)
+    # the data folder and template come from the augment output and template boxes
+    values[_index_of(inputs, "sdds_aug_out")] = str(dataset(tmp_path))
+    template()
+    tpl_dir = _index_of(inputs, "sdds_tpl_dir")
+    values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
+    values[_index_of(inputs, "sdds_tpl_name")] = "panda"
+    return values
+
+
+TAB_PAGE = SimpleNamespace(headers={"origin": "http://127.0.0.1:7860", "host": "127.0.0.1:7860"})  # the tab's own
+
+
 def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     """The Blocks' train function, as the browser would call it (create + train)."""
     import stub_control
@@ -638,28 +663,36 @@ def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
 
     (blocks, _, _), = script_callbacks.ui_tabs_callback()
     function, inputs = _api_function(blocks, "train")
-    labels = [getattr(c, "label", None) for c in inputs]
-    data_root = dataset(tmp_path)
-    template()
-    values = []
-    for component, label in zip(inputs, labels):
-        value = component.value
-        if value is None and isinstance(component, gr.Textbox):
-            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
-        value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
-                 "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
-                 "Preview image every N steps": 0}.get(label, value)
-        values.append(value)
-    # the data folder and template come from the augment output and template boxes
-    values[_index_of(inputs, "sdds_aug_out")] = str(data_root)
-    tpl_dir = _index_of(inputs, "sdds_tpl_dir")
-    values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
-    values[_index_of(inputs, "sdds_tpl_name")] = "panda"
-    page = SimpleNamespace(headers={"origin": "http://127.0.0.1:7860", "host": "127.0.0.1:7860"})  # the tab's own
-    *_, (result, chart, previews, decisions) = function(page, *values, progress=_NoBar())  # a generator: the last one
+    values = _train_values(inputs, tmp_path)
+    *_, (result, chart, previews, decisions) = function(TAB_PAGE, *values, progress=_NoBar())  # the last one
     assert "trained the embedding panda from step 0 to 8" in result, result
     assert (chart, previews, decisions) == (None, [], "")  # not supervised
     assert len(stub_control.called("train_embedding")) == 1
+
+
+def test_an_unexpected_exception_in_a_step_is_one_sentence_in_its_log(webui, tmp_path, monkeypatch, caplog):
+    from modules import script_callbacks
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    def reloading(*args, **kwargs):  # Check while the web UI loads another checkpoint
+        raise AttributeError("'NoneType' object has no attribute 'cond_stage_model'")
+
+    monkeypatch.setattr(package(webui, "ui"), "make_template", full_disk)
+    monkeypatch.setattr(package(webui).WebuiTrainer, "host_state", reloading)
+    (blocks, _, _), = script_callbacks.ui_tabs_callback()
+    write, _ = _api_function(blocks, "template")
+    check, inputs = _api_function(blocks, "check")
+    with caplog.at_level("ERROR"):
+        written = write(TAB_PAGE, str(tmp_path / "templates"), "panda", "subject", "", "", False, False)
+        checked = check(TAB_PAGE, *_train_values(inputs, tmp_path))
+    assert written == ("error: Template stopped on an unexpected error (OSError: [Errno 28] No space left on device); "
+                       "the console shows where it happened: try again, and if it happens again, report it with what "
+                       "the console shows.")
+    assert checked.startswith("error: Check stopped on an unexpected error (AttributeError: 'NoneType' object has no "
+                              "attribute 'cond_stage_model'); the console shows where it happened"), checked
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [OSError, AttributeError]  # tracebacks: console
 
 
 def _api_function(blocks, api_name):
