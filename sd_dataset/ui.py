@@ -55,12 +55,11 @@ log = logging.getLogger(__name__)
 
 
 class GradioProgress(Progress):
-    """The library's progress, shown by ``gr.Progress``."""
+    """The library's progress over files, shown by ``gr.Progress``."""
 
-    def __init__(self, bar, cancel_event: threading.Event, unit: str = "files"):
+    def __init__(self, bar, cancel_event: threading.Event):
         super().__init__(cancel_event)
         self._bar = bar
-        self._unit = unit
 
     def start(self, total, desc):
         super().start(total, desc)
@@ -71,7 +70,7 @@ class GradioProgress(Progress):
         self._show()
 
     def _show(self):
-        self._bar((self.done, self.total), desc=self.desc, unit=self._unit)
+        self._bar((self.done, self.total), desc=self.desc, unit="files")
 
 
 class _Cancels:
