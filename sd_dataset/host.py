@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 from .access import Access
 from .http import Credentials
 from .progress import Progress
+from .runs import RunRegistry
 from .training import HostState, TrainRequest
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ class Host:
     access: "Access" = field(default_factory=lambda: Access())
     #: Tag lists offered in the Tag section's vocabulary field (a typed path works too).
     vocabularies: list = field(default_factory=list)
+    #: The training run the Train section shows: a page that reloads, or a second window, finds it here.
+    runs: RunRegistry = field(default_factory=RunRegistry)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

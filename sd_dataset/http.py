@@ -320,6 +320,11 @@ for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.ret
     logging.getLogger(_name).addFilter(_URL_LOG_FILTER)
 
 
+def redact_logins(text: str) -> str:
+    """``text`` without any login this process was given and without the values of login query parameters."""
+    return _LOGIN_PARAM.sub(r"\1=***", _URL_LOG_FILTER.redactor.text(text))
+
+
 def site_domain(url: str) -> str:
     """The domain whose hosts are the site's own: ``e621.net`` for ``https://e621.net`` (its files come from
     ``static1.e621.net``), ``donmai.us`` for ``https://danbooru.donmai.us``; an IP address is only itself."""

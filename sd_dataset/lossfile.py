@@ -162,6 +162,22 @@ def smooth(rows: Sequence[LossRow], end: int, window: int, after: int = -1) -> S
     return Smoothed(statistics.median(values), len(values), 0, first, last)
 
 
+@dataclass(frozen=True)
+class LossHealth:
+    """Whether the losses a run logged are numbers."""
+
+    logged: int  # losses logged for the run's steps
+    nonfinite: int  # how many of them are nan or inf
+    first_bad: Optional[int] = None  # the first step whose loss is not finite
+
+
+def loss_health(path, after: int, end: int) -> LossHealth:
+    """The health of the losses logged at ``path`` (the lineage; a missing log has none) for steps ``after+1 … end``."""
+    rows = [row for row in lineage(read_loss_log(path, missing_ok=True).rows) if after < row.step <= end]
+    bad = [row.step for row in rows if not row.finite]
+    return LossHealth(len(rows), len(bad), bad[0] if bad else None)
+
+
 def rolling_median(rows: Sequence[LossRow], window: int) -> List[Optional[float]]:
     """For each row, the median of the finite values logged in the last ``window`` steps up to it (a plot's curve)."""
     out: List[Optional[float]] = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import os
-import queue
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +24,7 @@ from . import schedule as schedules
 from .augment import AugmentOptions, augment
 from .boorus import SITES, VOCAB_NUMBERINGS, get_site, open_booru
 from .access import Access
-from .errors import Cancelled, DatasetError
+from .errors import Cancelled, DatasetError, unexpected_error
 from .fetch import fetch
 from .files import ensure_writable_dir
 from .host import CreateOptions, Host, standalone_host
@@ -38,6 +38,7 @@ from .preview import preview_page, tag_stats
 from .tagging import TagOptions, tag_folder
 from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
+from .runs import FINISHED, INTERRUPTED, NOT_STARTED, Run, RunRefused, RunRegistry, RunView
 from .templates import KINDS as TEMPLATE_KINDS
 from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
 from .checks import check_readiness, verdict
@@ -68,15 +69,18 @@ TAB_OPTIONS = {
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
 }
+# A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
+# that went away and ends its follower instead of keeping one of its workers busy until the run ends.
+FOLLOW_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 
 class GradioProgress(Progress):
-    """The library's progress, shown by ``gr.Progress``."""
+    """The library's progress over files, shown by ``gr.Progress``."""
 
-    def __init__(self, bar, cancel_event: threading.Event, unit: str = "files"):
+    def __init__(self, bar, cancel_event: threading.Event):
         super().__init__(cancel_event)
         self._bar = bar
-        self._unit = unit
 
     def start(self, total, desc):
         super().start(total, desc)
@@ -87,7 +91,7 @@ class GradioProgress(Progress):
         self._show()
 
     def _show(self):
-        self._bar((self.done, self.total), desc=self.desc, unit=self._unit)
+        self._bar((self.done, self.total), desc=self.desc, unit="files")
 
 
 class _Cancels:
@@ -139,15 +143,25 @@ def _said(exc: DatasetError) -> str:
     return f"stopped: {exc}" if isinstance(exc, Cancelled) else f"error: {exc}"
 
 
-def _sentence(fn: Callable) -> Callable:
-    """Show a step's result as its log's text, and a DatasetError as its sentence instead of a Gradio error popup."""
+def _error_line(step: str, exc: Exception) -> str:
+    """The step's log line for an exception: a DatasetError's own sentence; for any other, one sentence, with the
+    traceback in the console."""
+    if isinstance(exc, DatasetError):
+        return visible(_said(exc))
+    log.error("The Dataset tab's %s step failed", step, exc_info=exc)
+    return f"error: {unexpected_error(step, exc)}"
+
+
+def _sentence(fn: Callable, step: str) -> Callable:
+    """Show a step's result as its log's text, and any exception as one sentence instead of a Gradio error popup
+    over a stale log."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             result = fn(*args, **kwargs)
-        except DatasetError as exc:
-            return visible(_said(exc))
+        except Exception as exc:
+            return _error_line(step, exc)
         return result.text() if isinstance(result, StepResult) else result
 
     return wrapper
@@ -321,6 +335,7 @@ class DatasetTab:
     def __init__(self, host: Host):
         self.host = host
         self.cancels = _Cancels()
+        self.runs: RunRegistry = host.runs
 
     # -- folders --------------------------------------------------------------
 
@@ -361,7 +376,7 @@ class DatasetTab:
         return tuple(str(base / sub) for sub in STEP_FOLDERS)
 
     def _progress(self, step: str, bar) -> GradioProgress:
-        return GradioProgress(bar, self.cancels.fresh(step), unit="steps" if step == "train" else "files")
+        return GradioProgress(bar, self.cancels.fresh(step))
 
     # -- steps ----------------------------------------------------------------
 
@@ -493,85 +508,68 @@ class DatasetTab:
     def check(self, request: TrainRequest, creating: bool = False) -> list[str]:
         return _finding_lines(self._findings(request, creating))
 
-    def _start(self, request: TrainRequest, create: Optional[CreateOptions],
-               csv_every: Optional[int] = None) -> tuple[list[str], bool]:
-        """The readiness check, then creation of a new embedding/hypernetwork; (log lines, may train)."""
-        findings = self._findings(request, create is not None, csv_every)
-        lines = _finding_lines(findings)
+    def start_training(self, request: TrainRequest, create: Optional[CreateOptions],
+                       knobs: Optional[Knobs] = None) -> RunView:
+        """Start a training run (supervised with ``knobs``) in the background; RunRefused while one runs."""
+        return self.runs.start(request.kind, request.name, lambda run: self._train_run(run, request, create, knobs),
+                               window=knobs.window_steps if knobs is not None else None)
+
+    def _train_run(self, run: Run, request: TrainRequest, create: Optional[CreateOptions],
+                   knobs: Optional[Knobs]) -> str:
+        """The readiness check, the creation of a new embedding/hypernetwork, then training; the state it ended in."""
+        findings = self._findings(request, create is not None, knobs.csv_every() if knobs is not None else None)
+        run.say(*_finding_lines(findings))
         if has_errors(findings):
-            return lines + ["training not started: fix the errors above first"], False
-        if self.host.trainer is None:
-            return lines + [self.host.no_training_reason, "it would pass:",
-                            json.dumps(asdict(request), indent=1, ensure_ascii=False)], False
+            run.say("training not started: fix the errors above first")
+            return NOT_STARTED
+        trainer = self.host.trainer
+        if trainer is None:
+            run.say(self.host.no_training_reason, "it would pass:",
+                    json.dumps(asdict(request), indent=1, ensure_ascii=False))
+            return NOT_STARTED
         if create is not None:
-            lines.append(self.host.trainer.create(request.kind, request.name, create))
-        return lines, True
+            run.say(trainer.create(request.kind, request.name, create))
+        progress = run.progress()
+        if knobs is None:
+            run.say(trainer.train(request, progress))
+        else:
+            summary = trainer.supervise(request, knobs, progress, run.add_decision)
+            run.say(f"supervised run finished at step {summary.final_step}; best step {summary.best_step}"
+                    + (f" (loss {summary.best_loss:.6g})" if summary.best_loss is not None else ""),
+                    f"decisions: {summary.journal}")
+        return INTERRUPTED if progress.cancelled else FINISHED
 
-    def train(self, request: TrainRequest, create: Optional[CreateOptions], bar) -> str:
-        lines, go = self._start(request, create)
-        if go:
-            lines.append(self.host.trainer.train(request, self._progress("train", bar)))
-        return "\n".join(lines)
 
-    def supervise(self, request: TrainRequest, create: Optional[CreateOptions], knobs: Knobs,
-                  bar) -> Iterator[tuple]:
-        """Run supervised training, yielding (log, loss chart, segment previews, decisions) after every segment."""
-        lines, go = self._start(request, create, knobs.csv_every)
-        if not go:
-            yield "\n".join(lines), None, [], ""
+def loss_chart(view: RunView):
+    """The supervised run's loss chart (None before its first decision, and for runs not supervised)."""
+    if view.loss_csv is None:
+        return None
+    rows = lineage(read_loss_log(view.loss_csv, missing_ok=True).rows)
+    reverts = [d.step for d in view.decisions if d.action == REVERT]
+    return plot_loss(rows, rolling_median(rows, view.window or 1), reverts)
+
+
+def follow_run(runs: RunRegistry, run_id: Optional[str], bar=None) -> Iterator[tuple]:
+    """The Train section's outputs (log, loss chart, segment previews, decisions) for the run ``run_id`` (None: the
+    latest), again at every change until it ends; unchanged outputs where there is no such run."""
+    unchanged = (gr.update(),) * 4
+    shown, charted, chart = -1, -1, None
+    while True:
+        view = runs.wait(run_id, shown, FOLLOW_SECONDS)
+        if view is None:
+            yield unchanged
             return
-        events: queue.Queue = queue.Queue()
-        progress = self._progress("train", bar)
-        view = SupervisedView(knobs.window_steps)
-
-        def work():
-            try:
-                summary = self.host.trainer.supervise(request, knobs, progress,
-                                                      lambda d, r: events.put(("decision", (d, r))))
-                events.put(("done", summary))
-            except DatasetError as exc:
-                events.put(("error", exc))
-
-        threading.Thread(target=work, name="supervise", daemon=True).start()
-        while True:
-            kind, payload = events.get()
-            if kind == "decision":
-                view.add(*payload)
-                yield "\n".join(lines + ["training…"]), view.chart(), view.previews, view.log()
-            elif kind == "error":
-                yield "\n".join(lines + [f"error: {payload}"]), view.chart(), view.previews, view.log()
-                return
-            else:
-                done = [f"supervised run finished at step {payload.final_step}; best step {payload.best_step}"
-                        + (f" (loss {payload.best_loss:.6g})" if payload.best_loss is not None else ""),
-                        f"decisions: {payload.journal}"]
-                yield "\n".join(lines + done), view.chart(), view.previews, view.log()
-                return
-
-
-class SupervisedView:
-    """The live picture of a supervised run: decisions, the loss chart, and each segment's preview."""
-
-    def __init__(self, window: int):
-        self.window = window
-        self.decisions: list = []
-        self.previews: list[tuple[str, str]] = []
-        self.loss_csv: Optional[Path] = None
-
-    def add(self, decision, result) -> None:
-        self.decisions.append(decision)
-        self.loss_csv = result.loss_csv
-        if result.preview:
-            self.previews.append((str(result.preview), f"step {decision.step}: {decision.action}"))
-
-    def log(self) -> str:
-        return "\n".join(d.line() for d in self.decisions)
-
-    def chart(self):
-        log = read_loss_log(self.loss_csv, missing_ok=True) if self.loss_csv else None
-        rows = lineage(log.rows) if log else []
-        reverts = [d.step for d in self.decisions if d.action == REVERT]
-        return plot_loss(rows, rolling_median(rows, self.window), reverts)
+        if view.version == shown:
+            yield unchanged
+            continue
+        shown = view.version
+        if len(view.decisions) != charted:
+            chart, charted = loss_chart(view), len(view.decisions)
+        if bar is not None and view.running and view.total:
+            bar((view.done, view.total), desc=f"training the {view.kind} {view.name}", unit="steps")
+        yield view.text(), chart, list(view.previews), "\n".join(d.line() for d in view.decisions)
+        if not view.running:
+            return
 
 
 # -- the Blocks, one function per section ----------------------------------------
@@ -917,7 +915,8 @@ def _wire_step(tab: DatasetTab, step: Step, call: Callable, preview: PreviewSect
     def run(*values, progress=gr.Progress()):
         return call(*values, progress)
 
-    _then_preview(tab, step.run.click(_sentence(run), step.inputs, step.log, api_name=step.key), step.out, preview)
+    event = step.run.click(_sentence(run, step.key.capitalize()), step.inputs, step.log, api_name=step.key)
+    _then_preview(tab, event, step.out, preview)
     step.cancel.click(lambda: tab.cancels.cancel(step.key), None, step.log, queue=False,
                       api_name=f"{step.key}_cancel")
 
@@ -935,7 +934,7 @@ def _wire_template(tab: DatasetTab, template: TemplateSection) -> None:
         return template_name(kind) if name.strip() in proposed or not name.strip() else name
 
     template.kind.change(name_for, [template.kind, template.name], template.name, queue=False)
-    template.run.click(_sentence(tab.template), template.inputs, template.log, api_name="template")
+    template.run.click(_sentence(tab.template, "Template"), template.inputs, template.log, api_name="template")
 
 
 def _wire_paths(tab: DatasetTab, boxes: list) -> None:
@@ -996,7 +995,8 @@ def _wire_schedule(tab: DatasetTab, blocks: gr.Blocks, train: TrainSection) -> N
     blocks.load(tab.explain, [train.learn_rate, train.steps], train.explanation, queue=False)
 
 
-def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, template: TemplateSection) -> None:
+def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, template: TemplateSection,
+                blocks: gr.Blocks) -> None:
     request_inputs = _request_inputs(train, augment, template)
 
     def do_check(create_new, *values):
@@ -1004,24 +1004,35 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
 
     def do_train(supervised, segment, tolerance, factor, floor, patience, create_new, init, vectors, layers,
                  activation, norm, dropout, overwrite, *values, progress=gr.Progress()):
+        """Start the run, then follow it; a Train while one runs follows that one, whose log shows the refusal."""
         try:
             create = CreateOptions(init_text=init, vectors_per_token=int(vectors or 1), layer_structure=layers,
                                    activation=activation, layer_norm=norm, dropout=dropout,
                                    overwrite=overwrite) if create_new else None
-            request = _train_request(tab, *values)
-            if not supervised:
-                yield tab.train(request, create, progress), None, [], ""
-                return
             knobs = Knobs(segment=int(segment or 500), tolerance=float(tolerance), factor=float(factor),
-                          floor=float(floor) if str(floor).strip() else None, patience=int(patience or 0)).validated()
-            yield from tab.supervise(request, create, knobs, progress)
-        except (DatasetError, ValueError) as exc:
+                          floor=float(floor) if str(floor).strip() else None,
+                          patience=int(patience or 0)).validated() if supervised else None
+            run_id = tab.start_training(_train_request(tab, *values), create, knobs).id
+        except RunRefused as exc:
+            run_id = exc.run_id
+        except ValueError as exc:
             yield f"error: {exc}", None, [], ""
+            return
+        except Exception as exc:
+            yield _error_line("Train", exc), None, [], ""
+            return
+        yield from follow_run(tab.runs, run_id, progress)
 
-    train.check.click(_sentence(do_check), train.create_inputs[:1] + request_inputs, train.log, api_name="check")
+    def show_run(progress=gr.Progress()):
+        """A page that opens (a reload, a second window) shows the latest run, and follows it while it runs."""
+        yield from follow_run(tab.runs, None, progress)
+
+    train.check.click(_sentence(do_check, "Check"), train.create_inputs[:1] + request_inputs, train.log,
+                      api_name="check")
     train.run.click(do_train, train.knob_inputs + train.create_inputs + request_inputs, train.outputs,
                     api_name="train")
-    train.cancel.click(lambda: tab.cancels.cancel("train"), None, train.log, queue=False, api_name="train_cancel")
+    train.cancel.click(tab.runs.interrupt, None, train.log, queue=False, api_name="train_cancel")
+    blocks.load(show_run, None, train.outputs, api_name="train_run")
 
 
 def _wire_preview(tab: DatasetTab, preview: PreviewSection) -> None:
@@ -1074,7 +1085,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         _wire_step(tab, augment, tab.augment, preview)
         _wire_template(tab, template)
         _wire_schedule(tab, blocks, train)
-        _wire_train(tab, train, augment, template)
+        _wire_train(tab, train, augment, template, blocks)
         _wire_preview(tab, preview)
         _wire_run_all(tab, header, steps, train, preview)
     guard_every_event(_events(blocks) + [e for e in _events(enclosing) if id(e) not in before], host.access)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import html
 import importlib.util
+import datetime
 import inspect
 import logging
 import multiprocessing
@@ -33,6 +34,7 @@ import socket
 import string
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -42,6 +44,7 @@ from .host import CreateOptions, FoundVocabulary, Host
 from .http import Credentials
 from .logins import LoginStore
 from .progress import Progress
+from .runs import RunRegistry
 from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
 
 SECTION = ("sd_dataset", "Dataset")
@@ -69,6 +72,9 @@ LOGINS_FOLDER = ".sd_dataset"
 # what marks the tag-autocomplete extension (DominikDoom/a1111-sd-webui-tagcomplete) whatever its folder is named; its
 # tag lists lie in its tags/ folder
 TAG_AUTOCOMPLETE_SCRIPT = Path("scripts", "tag_autocomplete_helper.py")
+# The tab's training run lives as long as the web UI's process: Reload UI builds the tab and its host anew, and the
+# page that comes back must still find the run (and refuse a second one).
+TRAINING_RUNS = RunRegistry()
 log = logging.getLogger(__name__)
 
 
@@ -339,7 +345,7 @@ def webui_host() -> Host:
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
                 augment_executor=augment_executor(), logins=logins, access=webui_access(),
-                vocabularies=tag_autocomplete_lists())
+                vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS)
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host
@@ -390,6 +396,79 @@ def _layers(text: str) -> List[float]:
         raise DatasetError(f'The layer structure "{text}" is not a list of sizes that starts and ends with 1; '
                            'enter e.g. "1, 2, 1".')
     return layers
+
+
+@dataclass(frozen=True)
+class _Called:
+    """One call of the web UI's train function: the steps it trained, and whether it was interrupted."""
+
+    start: int
+    end: int
+    interrupted: bool
+    saved: Path
+    when: datetime.datetime  # when it began: the trainer's log folder is named by this day
+
+
+def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
+            began: Callable[[], int]) -> Tuple[Optional[int], bool]:
+    """Until ``worker`` ends, pass the web UI's step to ``progress`` and its Interrupt to the web UI, while (and only
+    while) the call's own function runs (``outcome["ours"]``); ``began()`` when it starts, the step it starts from.
+    (The last step passed on, or None when it never was looked at running; whether Interrupt was passed on.)"""
+    from modules import shared
+
+    reached, asked = None, False
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        if not outcome.get("ours"):
+            continue  # waiting in the queue, or done: the state is someone else's
+        if reached is None:
+            reached = began()
+        state = shared.state
+        if progress.cancelled and not asked:
+            state.interrupt()
+            asked = True
+        if isinstance(state.job_no, int) and state.job_no > reached:
+            progress.advance(state.job_no - reached)
+            reached = state.job_no
+    return reached, asked
+
+
+def _trained_to(request: TrainRequest, outcome: dict) -> Tuple[int, bool]:
+    """The step a finished call of the web UI's train function stopped at, and whether it says it was interrupted;
+    its refusals and silences become DatasetErrors."""
+    if "error" in outcome:
+        raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
+    parts = " ".join(str(part) for part in outcome.get("result") or [] if part)
+    error = _ERROR.search(parts)
+    if error:
+        message = html.unescape(error.group(1)).strip().rstrip(".")
+        raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
+    match = _RESULT.search(html.unescape(parts))
+    if match is None or "start" not in outcome:
+        raise DatasetError(f"The web UI's trainer gave no result for {request.name.strip()} (see its console); check "
+                           "the console and start again.")
+    return int(match.group(2)), match.group(1) == "interrupted"
+
+
+def _loss_warning(request: TrainRequest, called: _Called) -> str:
+    """Nothing when every loss the call logged is finite; else what the trainer's own report hides: a run whose
+    every loss was NaN learned nothing (a DatasetError), one with some is a warning."""
+    from .lossfile import loss_health
+    from .supervisor import trainer_log_folder, trainer_loss_csv
+
+    folder = trainer_log_folder(request.log_directory, request.name.strip(), called.when)
+    health = loss_health(trainer_loss_csv(folder, request.kind), called.start, called.end)
+    if not health.nonfinite:
+        return ""
+    what = f"the {request.kind} {request.name.strip()}"
+    if health.nonfinite == health.logged:
+        raise DatasetError(f"The web UI's trainer ran {what} from step {called.start} to {called.end}, but every loss "
+                           f"it logged ({health.logged}) is NaN or infinite, so {called.saved} learned nothing usable; "
+                           "train a new one at a lower rate, or tick Supervised, which goes back to the last good "
+                           "copy when the loss is not finite.")
+    return (f"\nwarning: {health.nonfinite} of the {health.logged} losses logged are NaN or infinite, the first at "
+            f"step {health.first_bad}: {called.saved} may be ruined; look at a preview image, or train Supervised, "
+            "which goes back to the last good copy when the loss is not finite")
 
 
 class WebuiTrainer:
@@ -507,13 +586,21 @@ class WebuiTrainer:
 
     # -- actions ----------------------------------------------------------------------------------------------
     def create(self, kind: str, name: str, options: CreateOptions) -> str:
-        from modules import shared
+        """Create the embedding or hypernetwork inside the web UI's queue lock, which its own jobs hold (a
+        generation, a training, loading another checkpoint): creating one touches the loaded model."""
+        from modules import call_queue
 
         _, _, create = self._require(kind)
         name = str(name or "").strip()
         if not name or set(name) - _NAME_OK:
             raise DatasetError(f'The name "{name}" has characters the web UI drops from file names; use only letters, '
                                "digits, dots, hyphens, underscores and spaces.")
+        with call_queue.queue_lock:
+            return self._create(create, kind, name, options)
+
+    def _create(self, create: Callable, kind: str, name: str, options: CreateOptions) -> str:
+        from modules import shared
+
         try:
             if kind == EMBEDDING:
                 vectors = int(options.vectors_per_token)
@@ -570,23 +657,43 @@ class WebuiTrainer:
                                "does not know; update the web UI to 1.7 or later.")
         return [kwargs[n] for n in names]
 
-    def _call(self, request: TrainRequest, progress: Progress) -> Tuple[int, int, bool, str]:
-        """Run the web UI's train function once; (start step, end step, interrupted, saved file)."""
+    def _call(self, request: TrainRequest, progress: Progress,
+              total: Optional[Callable[[int], int]] = None) -> "_Called":
+        """Run the web UI's train function once, through its queue; ``total(start)``, when given, is how many steps
+        the call trains from the step it starts at, for ``progress``.
+
+        The web UI's progress state (``shared.state``) is global and its job name is the same for every training
+        (another tab's, the API's), so the call is known by what it stored itself: only while its own function runs
+        inside the queue lock are the state's step and its interrupt this call's.  The step it starts from is read
+        there too, where nothing else trains the file any more.
+        """
         from modules import call_queue, shared
 
         low, ui_train, _ = self._require(request.kind)
         name = request.name.strip()
         self.use_template(request.template_file)
-        start = self.current_step(request.kind, name)
-        if start is None:
+        if self.current_step(request.kind, name) is None:
             raise DatasetError(f'The web UI has no {request.kind} "{name}"; create it first.')
         args = self._positional(low, request)
         saved = self.current_file(request.kind, name)
         before = saved.stat().st_mtime_ns if saved.exists() else None
-        wrapped = call_queue.wrap_gradio_gpu_call(_without_applied_hypernetworks(ui_train), extra_outputs=[None])
-        id_task = f"task({secrets.token_hex(8)})"
-        job = f"train-{request.kind}"
         outcome: dict = {}
+        isolated = _without_applied_hypernetworks(ui_train)
+
+        @functools.wraps(ui_train)
+        def in_queue(*call_args):
+            outcome["start"] = self.current_step(request.kind, name)
+            outcome["when"] = datetime.datetime.now()  # the trainer names its log folder by this day
+            if progress.cancelled:  # Interrupt was pressed while it waited for the queue: it trains nothing
+                shared.state.interrupt()
+            outcome["ours"] = True
+            try:
+                return isolated(*call_args)
+            finally:
+                outcome["ours"] = False
+
+        wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
+        id_task = f"task({secrets.token_hex(8)})"
 
         def work():
             try:
@@ -594,55 +701,47 @@ class WebuiTrainer:
             except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
                 outcome["error"] = exc
 
-        worker = threading.Thread(target=work, name=f"sd_dataset {job}", daemon=True)
+        worker = threading.Thread(target=work, name=f"sd_dataset train-{request.kind}", daemon=True)
         worker.start()
-        asked = False
-        reached = start
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-            state = shared.state
-            ours = getattr(state, "job", "") == job
-            if ours and progress.cancelled and not asked:
-                state.interrupt()  # only once our job runs: earlier it would stop someone else's
-                asked = True
-            if ours and isinstance(state.job_no, int) and state.job_no > reached:
-                progress.advance(state.job_no - reached)
-                reached = state.job_no
-        if "error" in outcome:
-            raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
-        result = list(outcome.get("result") or [])
-        text = html.unescape(" ".join(str(part) for part in result if part))
-        error = _ERROR.search(" ".join(str(part) for part in result if part))
-        if error:
-            message = html.unescape(error.group(1)).strip().rstrip(".")
-            raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
-        match = _RESULT.search(text)
-        if match is None:
-            raise DatasetError(f"The web UI's trainer gave no result for {name} (see its console); check the console "
-                               "and start again.")
-        end = int(match.group(2))
+
+        def began() -> int:
+            start = outcome["start"] or 0
+            if total is not None:
+                progress.start(total(start), f"training the {request.kind} {name}")
+            return start
+
+        reached, asked = _follow(worker, outcome, progress, began)
+        end, interrupted = _trained_to(request, outcome)
+        if reached is None:  # it ran between two looks
+            reached = began()
         if reached < end:
             progress.advance(end - reached)
+        start = outcome["start"] or 0
         if end > start and before is not None and saved.exists() and saved.stat().st_mtime_ns == before:
             raise DatasetError(f"The web UI's trainer reached step {end} but did not save {saved} (it logs the cause, "
                                "such as an error while training, only in its console); fix that and train again.")
-        return start, end, match.group(1) == "interrupted" or asked, str(saved)
+        return _Called(start, end, interrupted or asked, saved, outcome["when"])
 
-    def train(self, request: TrainRequest, progress: Progress) -> str:
+    @staticmethod
+    def _last_step(request: TrainRequest, start: int) -> int:
+        """The step the trainer stops at, training from ``start``."""
         from .schedule import parse, plan
 
-        name = request.name.strip()
-        start_at = self.current_step(request.kind, name) or 0
         try:
-            last = plan(parse(request.learn_rate), int(request.steps), start_at).last_step
+            return plan(parse(request.learn_rate), int(request.steps), start).last_step
         except (DatasetError, TypeError, ValueError):
-            last = int(request.steps)
-        progress.start(max(0, last - start_at), f"training {request.kind} {name}")
+            return int(request.steps)
+
+    def train(self, request: TrainRequest, progress: Progress) -> str:
+        name = request.name.strip()
+        progress.start(None, "waiting for the web UI's queue")
         try:
-            start, end, interrupted, saved = self._call(request, progress)
+            called = self._call(request, progress, lambda start: max(0, self._last_step(request, start) - start))
         finally:
             progress.close()
-        if interrupted:
+        start, end, saved = called.start, called.end, called.saved
+        last = self._last_step(request, start)
+        if called.interrupted:
             return (f"interrupted at step {end}: the {request.kind} {name} is saved at step {end} in {saved}; train "
                     "again to go on from there")
         if end <= start:
@@ -652,7 +751,8 @@ class WebuiTrainer:
         if end < last:
             raise DatasetError(f"The web UI's trainer stopped at step {end}, before step {last}, without being "
                                "interrupted (it logs the cause only in its console); fix that and train again to go on.")
-        return f"trained the {request.kind} {name} from step {start} to {end}; saved to {saved}"
+        trained = f"trained the {request.kind} {name} from step {start} to {end}; saved to {saved}"
+        return trained + _loss_warning(request, called)
 
     # -- supervised training ----------------------------------------------------------------------------------
     def supervisor_host(self, request: TrainRequest, progress: Optional[Progress] = None):

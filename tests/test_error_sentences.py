@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sd_dataset"
-ERRORS = {"DatasetError", "FolderBusy", "NotFound", "Rejected", "Cancelled", "Exhausted"}
+ERRORS = {"DatasetError", "FolderBusy", "NotFound", "Rejected", "Cancelled", "Exhausted", "RunRefused"}
 
 
 def literal(node):

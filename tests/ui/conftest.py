@@ -31,8 +31,8 @@ def launch_tab():
 
     yield launch
     for blocks in launched:
-        # a page closed while an event still ran can leave its connection open, and uvicorn's graceful
-        # shutdown would wait for it forever
+        # a page that left while one of its events ran or streamed (a reload during a followed run does this) can
+        # leave its connection open, and uvicorn's graceful shutdown would wait for it forever
         if getattr(blocks, "server", None) is not None:
             blocks.server.force_exit = True
         blocks.close()

@@ -59,6 +59,8 @@ def webui(tmp_path, monkeypatch, request):
         sys.path = syspath
     assert "dataset_tab.py" not in sys.modules and str(ext) not in sys.path
     yield ext
+    if stub_control.settings.pause is not None:  # a test that failed while a trainer held: let it end
+        stub_control.settings.pause.resume.set()
     for key in [k for k in sys.modules if k == "sd_dataset" or k.startswith("sd_dataset.")]:
         del sys.modules[key]
     sys.modules.update(saved_modules)
@@ -92,6 +94,35 @@ def template(name="panda.txt") -> Path:
 
 def bar(*args, **kwargs):
     pass
+
+
+def wait_for_end(tab, run_id, timeout=60):
+    """The run ``run_id`` once it has ended."""
+    deadline = time.monotonic() + timeout
+    view = tab.runs.wait(run_id, -1, 0)
+    while view.running:
+        assert time.monotonic() < deadline, f"the run did not end: {view.text()}"
+        view = tab.runs.wait(run_id, view.version, 1)
+    return view
+
+
+def wait_until(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.02)
+
+
+def train_to_end(tab, request, create=None, knobs=None):
+    """Train through the tab's run, as its Train button does; the run once it has ended."""
+    return wait_for_end(tab, tab.start_training(request, create, knobs).id)
+
+
+def failure(view) -> str:
+    """The sentence of a run that failed."""
+    assert view.state == "failed", view.text()
+    assert view.lines[-1].startswith("error: "), view.text()
+    return view.lines[-1][len("error: "):]
 
 
 def tab_and_request(ext, tmp_path, kind="embedding", name="panda", steps=12, learn_rate="0.005:6, 0.001"):
@@ -315,7 +346,7 @@ def test_train_creates_and_trains_an_embedding_with_the_real_parameters(webui, t
     from sd_dataset.host import CreateOptions
 
     tab, request = tab_and_request(webui, tmp_path)
-    text = tab.train(request, CreateOptions(init_text="red panda", vectors_per_token=2.0), bar)
+    text = train_to_end(tab, request, CreateOptions(init_text="red panda", vectors_per_token=2.0)).text()
     assert "trained the embedding panda from step 0 to 12" in text, text
 
     (args, kwargs), = stub_control.called("create_embedding")
@@ -341,7 +372,7 @@ def test_train_creates_and_trains_a_hypernetwork_with_the_real_parameters(webui,
 
     tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
     options = CreateOptions(layer_structure="1, 2, 1", activation="swish", layer_norm=True, dropout=True)
-    text = tab.train(request, options, bar)
+    text = train_to_end(tab, request, options).text()
     assert "trained the hypernetwork pandanet from step 0 to 12" in text, text
 
     (args, kwargs), = stub_control.called("create_hypernetwork")
@@ -367,10 +398,10 @@ def test_an_embedding_trains_without_the_hypernetwork_trained_before_it(webui, t
     applied_by_user = object()
     shared.loaded_hypernetworks = [applied_by_user]
     tab, request = tab_and_request(webui, tmp_path, kind="hypernetwork", name="pandanet", learn_rate="1e-5")
-    assert "trained the hypernetwork" in tab.train(request, CreateOptions(), bar)
+    assert "trained the hypernetwork" in train_to_end(tab, request, CreateOptions()).text()
     assert shared.loaded_hypernetworks == [applied_by_user]
     embedding = dataclasses.replace(request, kind="embedding", name="panda", learn_rate="0.005")
-    assert "trained the embedding" in tab.train(embedding, CreateOptions(), bar)
+    assert "trained the embedding" in train_to_end(tab, embedding, CreateOptions()).text()
     assert stub_control.called("hypernetworks_applied") == [((), {})]
     assert shared.loaded_hypernetworks == [applied_by_user]
 
@@ -389,10 +420,7 @@ def test_an_embedding_the_web_ui_cannot_load_after_creating_it_is_one_sentence(w
 
     monkeypatch.setattr(textual_inversion, "create_embedding", create_unloadable)
     tab, request = tab_and_request(webui, tmp_path)
-    with pytest.raises(Exception) as info:
-        tab.train(request, CreateOptions(), bar)
-    message = str(info.value)
-    assert type(info.value).__name__ == "DatasetError" and "\n" not in message
+    message = failure(train_to_end(tab, request, CreateOptions()))
     assert message.startswith("The web UI wrote ") and "panda.pt but cannot load it" in message
 
 
@@ -403,10 +431,7 @@ def test_a_silent_failure_in_the_trainer_is_an_error_sentence(webui, tmp_path):
     tab, request = tab_and_request(webui, tmp_path)
     tab.host.trainer.create("embedding", "panda", CreateOptions())
     stub_control.trainers["embedding"].fail_at_step = 1  # logs "Error training embedding", returns at 0 steps
-    with pytest.raises(Exception) as info:
-        tab.train(request, None, bar)
-    assert type(info.value).__name__ == "DatasetError"
-    message = str(info.value)
+    message = failure(train_to_end(tab, request))
     assert message.startswith("The web UI's trainer stopped at step 0 without training") and message.endswith(".")
     assert "\n" not in message
 
@@ -418,9 +443,8 @@ def test_a_failure_later_in_the_run_is_an_error_too(webui, tmp_path):
     tab, request = tab_and_request(webui, tmp_path)
     tab.host.trainer.create("embedding", "panda", CreateOptions())
     stub_control.trainers["embedding"].fail_at_step = 7
-    with pytest.raises(Exception) as info:
-        tab.train(request, None, bar)
-    assert "did not save" in str(info.value) or "before step 12" in str(info.value)
+    message = failure(train_to_end(tab, request))
+    assert "did not save" in message or "before step 12" in message
 
 
 def test_the_web_uis_own_refusal_comes_back_as_a_sentence(webui, tmp_path):
@@ -442,20 +466,135 @@ def test_interrupt_stops_the_run_through_the_web_uis_state(webui, tmp_path):
     from fake_trainer import read_state
 
     tab, request = tab_and_request(webui, tmp_path, steps=400, learn_rate="0.005")
-    stub_control.settings.step_delay = 0.01
-    out = {}
-    worker = threading.Thread(target=lambda: out.update(text=tab.train(request, _create(), bar)))
-    worker.start()
-    deadline = time.time() + 20
-    while shared.state.job_no < 5 and time.time() < deadline:
-        time.sleep(0.02)
-    assert tab.cancels.cancel("train").startswith("cancelling")
-    worker.join(20)
-    assert not worker.is_alive()
+    pause = stub_control.pause_at(5)
+    run = tab.start_training(request, _create())
+    assert pause.reached.wait(20)
+    assert "Interrupt pressed" in tab.runs.interrupt()
+    wait_until(lambda: shared.state.interrupted)  # the tab passed it on to the web UI, whose trainer is ours now
+    pause.resume.set()
+    view = wait_for_end(tab, run.id)
     step = read_state(Path(shared.cmd_opts.embeddings_dir) / "panda.pt")["step"]
-    assert 5 <= step < 400
-    assert f"interrupted at step {step}" in out["text"], out
+    assert step == 5
+    assert view.state == "interrupted" and f"interrupted at step {step}" in view.text(), view.text()
     assert shared.state.interrupted is False and shared.state.job == ""  # the wrapper cleaned up
+
+
+def _webui_own_training(request):
+    """The web UI's own Train tab training ``request`` in a thread: its wrapper, queue and task id, not the tab's."""
+    from modules import call_queue
+    from modules.textual_inversion import ui as ti_ui
+
+    kwargs = dataclasses.replace(request, steps=int(request.steps)).webui_kwargs()
+    args = [kwargs[name] for name in EMBEDDING_PARAMS[1:]]
+    out = {}
+    job = threading.Thread(target=lambda: out.update(result=call_queue.wrap_gradio_gpu_call(
+        ti_ui.train_embedding, extra_outputs=[None])("task(its-own-train-tab)", *args)))
+    job.start()
+    return job, out
+
+
+def _queued_behind(tab, request, own_steps=8, pause_step=4):
+    """The web UI's own job trains ``request``'s embedding to ``own_steps`` and holds at ``pause_step``; the tab's
+    run of it waits in the queue behind that job."""
+    from modules import progress as tasks
+    from sd_dataset.host import CreateOptions
+
+    import stub_control
+
+    tab.host.trainer.create("embedding", request.name, CreateOptions())
+    tab.host.trainer.use_template(request.template_file)  # as the web UI's Train tab lists its templates
+    pause = stub_control.pause_at(pause_step)
+    job, out = _webui_own_training(dataclasses.replace(request, steps=own_steps))
+    assert pause.reached.wait(20)
+    run = tab.start_training(request, None)
+    wait_until(lambda: len(tasks.pending_tasks) == 1)  # the tab's call waits for the queue lock
+    return pause, job, out, run
+
+
+def test_a_run_queued_behind_another_job_reports_the_steps_it_trained(webui, tmp_path):
+    """Progress follows the tab's own call only, and its report starts where the file was when its turn came."""
+    from modules import shared
+
+    tab, request = tab_and_request(webui, tmp_path, steps=10, learn_rate="0.005")
+    pause, job, out, run = _queued_behind(tab, request)
+    time.sleep(3 * package(webui).POLL_SECONDS)  # time for the glue to look at the web UI's state, which is not ours
+    waiting = tab.runs.latest()
+    assert shared.state.job == "train-embedding" and shared.state.job_no == 4  # the other job's progress...
+    assert waiting.running and waiting.done == 0 and waiting.total is None  # ... is not the tab's
+    assert waiting.headline().endswith(": waiting for the web UI's queue"), waiting.headline()
+    pause.resume.set()
+    job.join(20)
+    view = wait_for_end(tab, run.id)
+    assert "trained the embedding panda from step 8 to 10" in view.text(), view.text()
+    assert (view.done, view.total) == (2, 2)
+
+
+def test_interrupt_while_queued_stops_only_the_tabs_run(webui, tmp_path):
+    from modules import shared
+
+    tab, request = tab_and_request(webui, tmp_path, steps=10, learn_rate="0.005")
+    pause, job, out, run = _queued_behind(tab, request)
+    tab.runs.interrupt()
+    time.sleep(3 * package(webui).POLL_SECONDS)  # time for the glue to look at the web UI's state, which is not ours
+    assert shared.state.interrupted is False  # the web UI's own job goes on
+    pause.resume.set()
+    job.join(20)
+    assert "Training finished at 8 steps" in out["result"][0]
+    view = wait_for_end(tab, run.id)
+    assert view.state == "interrupted" and "interrupted at step 8" in view.text(), view.text()
+
+
+def test_a_run_whose_every_loss_is_nan_says_so(webui, tmp_path):
+    import stub_control
+    from modules import shared
+
+    shared.opts.training_write_csv_every = 1
+    stub_control.settings.curve = lambda step, rate: float("nan")
+    tab, request = tab_and_request(webui, tmp_path)
+    message = failure(train_to_end(tab, request, _create()))
+    assert message.startswith("The web UI's trainer ran the embedding panda from step 0 to 12, but every loss it "
+                              "logged (12) is NaN or infinite, so "), message
+    assert "panda.pt learned nothing usable" in message
+
+
+def test_a_run_with_some_nan_losses_warns(webui, tmp_path):
+    import stub_control
+    from modules import shared
+
+    shared.opts.training_write_csv_every = 2
+    stub_control.settings.curve = lambda step, rate: float("inf") if step >= 7 else 0.1
+    tab, request = tab_and_request(webui, tmp_path)
+    view = train_to_end(tab, request, _create())
+    trained, warning = view.text().splitlines()[-2:]
+    assert view.state == "finished" and trained.startswith("trained the embedding panda from step 0 to 12")
+    assert warning.startswith("warning: 3 of the 6 losses logged are NaN or infinite, the first at step 8: "), warning
+
+
+def test_create_runs_inside_the_web_uis_queue_lock(webui, tmp_path):
+    import stub_control
+
+    for kind, name in (("embedding", "panda"), ("hypernetwork", "pandanet")):
+        tab, request = tab_and_request(webui, tmp_path / kind, kind=kind, name=name, learn_rate="1e-5")
+        assert "trained the" in train_to_end(tab, request, _create()).text()
+    assert stub_control.called("queue_lock_held") == [((True,), {}), ((True,), {})]
+
+
+def test_an_unexpected_exception_in_a_run_is_one_sentence_and_a_traceback_in_the_console(webui, tmp_path,
+                                                                                        monkeypatch, caplog):
+    """Seen in a real web UI: Train while it loads another checkpoint."""
+    from modules.textual_inversion import textual_inversion
+
+    def reloading(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'cond_stage_model'")
+
+    monkeypatch.setattr(textual_inversion, "create_embedding", reloading)
+    tab, request = tab_and_request(webui, tmp_path)
+    with caplog.at_level("ERROR"):
+        message = failure(train_to_end(tab, request, _create()))
+    assert message == ("Training stopped on an unexpected error (AttributeError: 'NoneType' object has no attribute "
+                       "'cond_stage_model'); the console shows where it happened: try again, and if it happens again, "
+                       "report it with what the console shows.")
+    assert any(r.exc_info and r.exc_info[0] is AttributeError for r in caplog.records)
 
 
 def _create():
@@ -485,7 +624,7 @@ def test_an_sdxl_model_blocks_training_with_one_sentence(webui, tmp_path):
 
     tab, request = tab_and_request(webui, tmp_path)
     shared.sd_model.is_sdxl = True
-    text = tab.train(request, _create(), bar)
+    text = train_to_end(tab, request, _create()).text()
     assert "SDXL" in text and "training not started" in text
     assert not stub_control.called("train_embedding") and not stub_control.called("create_embedding")
 
@@ -514,7 +653,7 @@ def test_forge_without_trainers_says_so_in_the_train_section(webui, tmp_path, mo
     host = tab.host
     assert host.trainer is None and host.name == "Forge"
     assert host.no_training_reason.startswith("This Forge has no built-in textual-inversion or hypernetwork trainer")
-    text = tab.train(request, _create(), bar)
+    text = train_to_end(tab, request, _create()).text()
     assert host.no_training_reason in text and "it would pass" in text and '"learn_rate": "0.005:6, 0.001"' in text
     from sd_dataset.ui import build_ui
 
@@ -538,6 +677,31 @@ def test_a_template_outside_the_templates_folder_is_copied_in_and_listed(webui, 
         tab.host.trainer.use_template(other)
 
 
+def _train_values(inputs, tmp_path) -> list:
+    """What the browser sends with Train or Check for the embedding panda, from the components' own defaults."""
+    import stub_control
+
+    values = []
+    for component in inputs:
+        value = component.value
+        if value is None and isinstance(component, gr.Textbox):
+            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
+        value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
+                 "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
+                 "Preview image every N steps": 0}.get(getattr(component, "label", None), value)
+        values.append(value)
+    # the data folder and template come from the augment output and template boxes
+    values[_index_of(inputs, "sdds_aug_out")] = str(dataset(tmp_path))
+    template()
+    tpl_dir = _index_of(inputs, "sdds_tpl_dir")
+    values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
+    values[_index_of(inputs, "sdds_tpl_name")] = "panda"
+    return values
+
+
+TAB_PAGE = SimpleNamespace(headers={"origin": "http://127.0.0.1:7860", "host": "127.0.0.1:7860"})  # the tab's own
+
+
 def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
     """The Blocks' train function, as the browser would call it (create + train)."""
     import stub_control
@@ -545,28 +709,36 @@ def test_the_train_button_runs_through_the_blocks(webui, tmp_path):
 
     (blocks, _, _), = script_callbacks.ui_tabs_callback()
     function, inputs = _api_function(blocks, "train")
-    labels = [getattr(c, "label", None) for c in inputs]
-    data_root = dataset(tmp_path)
-    template()
-    values = []
-    for component, label in zip(inputs, labels):
-        value = component.value
-        if value is None and isinstance(component, gr.Textbox):
-            value = ""  # what the browser sends for an empty box (gradio 4 keeps None as the initial value)
-        value = {"Train": "embedding", "Name": "panda", "Create new": True, "Steps": 8,
-                 "Learning-rate schedule": "0.005", "Save a copy every N steps": 4,
-                 "Preview image every N steps": 0}.get(label, value)
-        values.append(value)
-    # the data folder and template come from the augment output and template boxes
-    values[_index_of(inputs, "sdds_aug_out")] = str(data_root)
-    tpl_dir = _index_of(inputs, "sdds_tpl_dir")
-    values[tpl_dir] = str(Path(stub_control.trainers["embedding"].root) / "textual_inversion_templates")
-    values[_index_of(inputs, "sdds_tpl_name")] = "panda"
-    page = SimpleNamespace(headers={"origin": "http://127.0.0.1:7860", "host": "127.0.0.1:7860"})  # the tab's own
-    *_, (result, chart, previews, decisions) = function(page, *values, progress=_NoBar())  # a generator: the last one
+    values = _train_values(inputs, tmp_path)
+    *_, (result, chart, previews, decisions) = function(TAB_PAGE, *values, progress=_NoBar())  # the last one
     assert "trained the embedding panda from step 0 to 8" in result, result
     assert (chart, previews, decisions) == (None, [], "")  # not supervised
     assert len(stub_control.called("train_embedding")) == 1
+
+
+def test_an_unexpected_exception_in_a_step_is_one_sentence_in_its_log(webui, tmp_path, monkeypatch, caplog):
+    from modules import script_callbacks
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    def reloading(*args, **kwargs):  # Check while the web UI loads another checkpoint
+        raise AttributeError("'NoneType' object has no attribute 'cond_stage_model'")
+
+    monkeypatch.setattr(package(webui, "ui"), "make_template", full_disk)
+    monkeypatch.setattr(package(webui).WebuiTrainer, "host_state", reloading)
+    (blocks, _, _), = script_callbacks.ui_tabs_callback()
+    write, _ = _api_function(blocks, "template")
+    check, inputs = _api_function(blocks, "check")
+    with caplog.at_level("ERROR"):
+        written = write(TAB_PAGE, str(tmp_path / "templates"), "panda", "subject", "", "", False, False)
+        checked = check(TAB_PAGE, *_train_values(inputs, tmp_path))
+    assert written == ("error: Template stopped on an unexpected error (OSError: [Errno 28] No space left on device); "
+                       "the console shows where it happened: try again, and if it happens again, report it with what "
+                       "the console shows.")
+    assert checked.startswith("error: Check stopped on an unexpected error (AttributeError: 'NoneType' object has no "
+                              "attribute 'cond_stage_model'); the console shows where it happened"), checked
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [OSError, AttributeError]  # tracebacks: console
 
 
 def _api_function(blocks, api_name):
@@ -629,18 +801,105 @@ def test_the_tab_shows_a_supervised_run_live(webui, tmp_path):
     import stub_control
     from sd_dataset.lossplot import REVERT as REVERT_COLOUR
     from sd_dataset.supervisor import Knobs
+    from sd_dataset.ui import follow_run
 
     stub_control.settings.curve = lambda step, rate: 10.0 if step > 40 and rate > 0.003 else 1.0 / (1 + step / 20)
     tab, request = tab_and_request(webui, tmp_path, steps=80, learn_rate="0.005")
-    updates = list(tab.supervise(request, _create(), Knobs(segment=20, patience=0), bar))
-    assert len(updates) == len(stub_control.trainers["embedding"].calls) + 1  # one per segment, then the end
-    log, chart, previews, decisions = updates[-1]
+    pause = stub_control.pause_at(50)  # in the third segment, after two decisions
+    run = tab.start_training(request, _create(), Knobs(segment=20, patience=0))
+    assert pause.reached.wait(20)
+    log, chart, previews, decisions = next(follow_run(tab.runs, run.id))
+    assert log.startswith("running: the embedding panda") and "of 80 steps" in log.splitlines()[0], log
+    assert [line.split()[4] for line in decisions.splitlines()] == ["continue", "continue"]  # live, as they come
+    assert chart is not None and REVERT_COLOUR not in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}
+    pause.resume.set()
+    *_, (log, chart, previews, decisions) = follow_run(tab.runs, run.id)
+    assert log.startswith("finished: the embedding panda")
     assert "supervised run finished at step 80" in log and "supervisor.jsonl" in log
     assert "training_write_csv_every" not in log  # the supervisor sets the loss-log interval itself
     assert [line.split()[4] for line in decisions.splitlines()][:3] == ["continue", "continue",
                                                                        "revert_and_step_down"]
     assert REVERT_COLOUR in {colour for _, colour in chart.getcolors(maxcolors=1 << 24)}  # the revert is marked
-    assert updates[0][3].count("\n") == 0 and updates[1][3].count("\n") == 1  # the decisions grow live
+
+
+# --- in the browser: a run outlives its page ------------------------------------------------------------------------
+
+def _train_page(browser, url, data_root=None, steps=10, supervised_segment=None):
+    """A page of the tab, its Train section open and filled for the embedding panda (when ``data_root`` is given)."""
+    from ui.test_tab_browser import fill
+
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(url)
+    page.get_by_text("5 · Train").click()
+    page.wait_for_selector("#sdds_train_log textarea")
+    if data_root is not None:
+        page.get_by_text("4 · Template").click()
+        fill(page, "sdds_tpl_name", "panda")
+        fill(page, "sdds_aug_out", str(data_root))
+        fill(page, "sdds_train_name", "panda")
+        fill(page, "sdds_learn_rate", "0.005")
+        fill(page, "sdds_steps", str(steps))
+        if supervised_segment:
+            page.locator("#sdds_supervised input").check()
+            box = page.get_by_label("Segment (steps)", exact=True)
+            box.fill(str(supervised_segment))
+            box.press("Tab")
+    return page
+
+
+def test_a_reload_during_training_shows_the_run_and_then_its_result(webui, tmp_path, launch_tab, browser):
+    import stub_control
+    from ui.test_tab_browser import log_text, wait_for_log
+
+    url = launch_tab(package(webui).webui_host())
+    data_root, _ = dataset(tmp_path), template()
+    pause = stub_control.pause_at(3)
+    page = _train_page(browser, url, data_root)
+    page.click("#sdds_train_run")
+    assert pause.reached.wait(60)
+    wait_for_log(page, "sdds_train_log", "^running: the embedding panda, run started at [0-9:]+: 3 of 10 steps")
+
+    page.reload()  # the page forgets everything; the run goes on
+    page.get_by_text("5 · Train").click()
+    text = wait_for_log(page, "sdds_train_log", ": 3 of 10 steps")
+    assert "created embedding panda" in text  # the log so far
+    other = _train_page(browser, url)  # a second window finds it too
+    wait_for_log(other, "sdds_train_log", ": 3 of 10 steps")
+
+    other.click("#sdds_train_run")  # a second Train while it runs
+    wait_for_log(page, "sdds_train_log", "another Train was refused: one run at a time")
+    wait_for_log(other, "sdds_train_log", "another Train was refused: one run at a time")
+    pause.resume.set()
+    for window in (page, other):
+        text = wait_for_log(window, "sdds_train_log", "trained the embedding panda from step 0 to 10")
+        assert text.startswith("finished: the embedding panda"), text
+    assert len(stub_control.called("train_embedding")) == 1  # the refused Train trained nothing
+    assert log_text(page, "sdds_train_log") == log_text(other, "sdds_train_log")
+    page.close()
+    other.close()
+
+
+def test_a_reload_during_a_supervised_run_shows_its_chart_and_decisions(webui, tmp_path, launch_tab, browser):
+    import stub_control
+    from ui.test_tab_browser import wait_for_log
+
+    url = launch_tab(package(webui).webui_host())
+    data_root, _ = dataset(tmp_path), template()
+    pause = stub_control.pause_at(12)  # in the third segment of 5 steps
+    page = _train_page(browser, url, data_root, steps=20, supervised_segment=5)
+    page.click("#sdds_train_run")
+    assert pause.reached.wait(60)
+    page.reload()
+    page.get_by_text("5 · Train").click()
+    decisions = wait_for_log(page, "sdds_decisions", "step 10 .*continue")
+    assert [line.split()[1] for line in decisions.splitlines()] == ["5", "10"]
+    page.wait_for_selector("#sdds_loss_chart img")
+    assert "running: the embedding panda" in wait_for_log(page, "sdds_train_log", "of 20 steps")
+    pause.resume.set()
+    text = wait_for_log(page, "sdds_train_log", "supervised run finished at step 20")
+    assert text.startswith("finished: the embedding panda"), text
+    assert wait_for_log(page, "sdds_decisions", "step 20 ").splitlines()[-1].split()[4] == "stop"
+    page.close()
 
 
 # --- install.py ------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ from fake_trainer import FakeTrainer
 
 calls: List[Tuple[str, tuple, dict]] = []
 trainers: Dict[str, FakeTrainer] = {}
-settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50))
+settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50), pause=None)
 CHECKPOINT_TITLE = "v1-5-pruned-emaonly.safetensors [6ce0161689]"
 TEMPLATE_FILES = {"style_filewords.txt": "a painting, [filewords], by [name]\n",
                   "subject_filewords.txt": "a photo of a [name], [filewords]\n"}
@@ -34,10 +35,32 @@ def trainer(kind: str) -> FakeTrainer:
     return fake
 
 
+class Pause:
+    """Holds the stub's trainers at a step until the test lets them go on (``resume.set()``)."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.reached = threading.Event()
+        self.resume = threading.Event()
+
+    def hold(self, step: int) -> None:
+        if step == self.step and not self.resume.is_set():
+            self.reached.set()
+            assert self.resume.wait(120), "the test never let the paused trainer go on"
+
+
+def pause_at(step: int) -> Pause:
+    """Hold every training that reaches ``step`` (before it trains the next one) until the pause's resume is set."""
+    settings.pause = Pause(step)
+    return settings.pause
+
+
 def _on_step(step: int) -> bool:
     from modules import shared
 
     shared.state.job_no = step
+    if settings.pause is not None:
+        settings.pause.hold(step)
     if settings.step_delay:
         time.sleep(settings.step_delay)
     return shared.state.interrupted
@@ -54,7 +77,7 @@ def api_options() -> dict:
 def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Path:
     """A fresh web UI in ``root``: folders, options (from ``root/config.json`` when there is one, as the web UI
     loads it before any extension), state, an SD1 model, empty databases, the extensions installed in it."""
-    from modules import errors, extensions, options, sd_hijack, shared
+    from modules import errors, extensions, options, progress, sd_hijack, shared
     from modules.textual_inversion import textual_inversion
 
     root = Path(root)
@@ -62,6 +85,10 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     errors.reported.clear()
     sd_hijack.optimization_calls.clear()
     settings.step_delay = 0.0
+    settings.pause = None
+    progress.current_task = None
+    progress.pending_tasks.clear()
+    progress.finished_tasks.clear()
     if curve is not None:
         settings.curve = curve
     cmd = shared.cmd_opts

@@ -1,13 +1,24 @@
-"""``wrap_gradio_gpu_call`` as in the web UI 1.10: the queue lock, ``state.begin/end``, list outputs, error HTML."""
+"""``call_queue`` as in the web UI 1.10: the queue lock, ``wrap_queued_call``, ``wrap_gradio_gpu_call`` (the lock,
+``state.begin/end``, the task id in ``modules.progress``, list outputs, error HTML)."""
 
 import html
 import threading
 import time
 from functools import wraps
 
-from modules import errors, shared
+from modules import errors, progress, shared
 
 queue_lock = threading.Lock()  # the real one is a FIFO lock
+
+
+def wrap_queued_call(func):
+    def f(*args, **kwargs):
+        with queue_lock:
+            res = func(*args, **kwargs)
+
+        return res
+
+    return f
 
 
 def wrap_gradio_gpu_call(func, extra_outputs=None):
@@ -15,11 +26,17 @@ def wrap_gradio_gpu_call(func, extra_outputs=None):
     def f(*args, **kwargs):
         if args and type(args[0]) == str and args[0].startswith("task(") and args[0].endswith(")"):
             id_task = args[0]
+            progress.add_task_to_queue(id_task)
         else:
             id_task = None
         with queue_lock:
             shared.state.begin(job=id_task)
-            res = func(*args, **kwargs)
+            progress.start_task(id_task)
+            try:
+                res = func(*args, **kwargs)
+                progress.record_results(id_task, res)
+            finally:
+                progress.finish_task(id_task)
             shared.state.end()
         return res
 

@@ -4,7 +4,7 @@ import glob
 import json
 import os
 
-from modules import shared
+from modules import call_queue, shared
 from modules.textual_inversion import textual_inversion
 import stub_control
 
@@ -63,6 +63,7 @@ def create_hypernetwork(name, enable_sizes, overwrite_old, layer_structure=None,
     stub_control.record("create_hypernetwork", name, enable_sizes, overwrite_old, layer_structure=layer_structure,
                         activation_func=activation_func, weight_init=weight_init, add_layer_norm=add_layer_norm,
                         use_dropout=use_dropout, dropout_structure=dropout_structure)
+    stub_control.record("queue_lock_held", call_queue.queue_lock.locked())  # stub: whether a web UI job could run now
     name = "".join(x for x in name if (x.isalnum() or x in "._- "))
     assert name, "Name cannot be empty!"
     fn = os.path.join(shared.cmd_opts.hypernetwork_dir, f"{name}.pt")

@@ -8,7 +8,7 @@ import json
 import os
 from collections import namedtuple
 
-from modules import errors, shared
+from modules import call_queue, errors, shared
 import stub_control
 
 TextualInversionTemplate = namedtuple("TextualInversionTemplate", ["name", "path"])
@@ -82,6 +82,7 @@ class EmbeddingDatabase:
 def create_embedding(name, num_vectors_per_token, overwrite_old, init_text='*'):
     cond_model = shared.sd_model.cond_stage_model  # noqa: F841  (the real one encodes init_text with it)
     stub_control.record("create_embedding", name, num_vectors_per_token, overwrite_old, init_text=init_text)
+    stub_control.record("queue_lock_held", call_queue.queue_lock.locked())  # stub: whether a web UI job could run now
     name = "".join(x for x in name if (x.isalnum() or x in "._- "))
     fn = os.path.join(shared.cmd_opts.embeddings_dir, f"{name}.pt")
     if not overwrite_old:
