@@ -45,15 +45,15 @@ def test_each_name_the_tab_gives_an_option_starts_the_label_of_its_control(tmp_p
 def test_the_tabs_messages_name_its_controls_where_the_command_line_names_flags(tmp_path):
     tab = DatasetTab(Host(datasets_root=tmp_path))
     src = image(tmp_path / "src", "a.png", (100, 100)).parent
-    assert _sentence(tab.augment)(*augment_args(src, tmp_path / "out", -1)) == \
+    assert _sentence(tab.augment, "Augment")(*augment_args(src, tmp_path / "out", -1)) == \
         'error: "Min short side" must be 0 or more, not -1.'
     assert tab.augment(*augment_args(src, tmp_path / "out")).text().endswith(
         'error: The one image is under the 256-pixel minimum, so nothing was written; lower "Min short side" (0 '
         "keeps every image).")
-    assert _sentence(tab.tag)(*tag_args(src, tmp_path / "t", vocab="missing.csv")) == (
+    assert _sentence(tab.tag, "Tag")(*tag_args(src, tmp_path / "t", vocab="missing.csv")) == (
         f'error: The vocabulary file {tmp_path / "missing.csv"} does not exist; check the path in "Model '
         'vocabulary".')
-    assert _sentence(tab.tag)(*tag_args(src, tmp_path / "t", caption="filename", layout="kohya")) == (
+    assert _sentence(tab.tag, "Tag")(*tag_args(src, tmp_path / "t", caption="filename", layout="kohya")) == (
         'error: The kohya layout reads .txt captions; use "Caption as" txt or both with "Layout" kohya.')
     text = tab.tag(*tag_args(src, tmp_path / "t")).text()  # offline, nothing known: the hint names the checkbox
     assert 'hint: "Offline" asked no site' in text and "--" not in text
