@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 
+from .cachedir import default_cache_dir
 from .files import Refused, atomic_open, read_inside
 from .images import ImageProblem, list_images, open_image
 from .summaries import percent
@@ -37,11 +37,6 @@ NOT_TRAITS = re.compile(r"^(by .+|\w+ content)$")  # the caption's artist and ra
 # none yet, and its name's hash is no tag.
 HASH_NAME = re.compile(r"[0-9a-fA-F]{32}(-split\d+)?(-flip)?( \(\d+\))?")
 NO_CAPTION = "(no caption yet)"
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sd_dataset"
 
 
 @dataclass
@@ -125,7 +120,7 @@ def thumbnail(image: Path, cache: Optional[Path] = None, side: int = THUMB_SIDE)
     except OSError:
         return None
     key = hashlib.sha1(f"{image.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{side}".encode()).hexdigest()
-    folder = (cache or cache_root()) / "thumbs" / key[:2]
+    folder = (cache or default_cache_dir()) / "thumbs" / key[:2]
     target = folder / f"{key}.jpg"
     if target.exists():
         return target
