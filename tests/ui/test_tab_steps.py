@@ -7,10 +7,7 @@ from PIL import Image
 from sd_dataset.errors import DatasetError
 from sd_dataset.host import Host
 from sd_dataset.ui import DatasetTab
-
-
-def bar(*args, **kwargs):
-    pass
+from ui.step_args import augment_args, tag_args
 
 
 def images(folder):
@@ -20,10 +17,6 @@ def images(folder):
     return folder
 
 
-def tag_args(src, out, site, offline):
-    """The Tag section's values in the order the tab passes them (login fields left empty)."""
-    return [str(src), str(out), site, "", "", "auto", "", "txt", "flat", 10, "", "", [], "", True, True, False, True,
-            0, True, offline, False, [], "", "", False, bar]
 
 
 @pytest.mark.parametrize("site", ["gelbooru", "rule34"])
@@ -34,8 +27,8 @@ def test_offline_tag_asks_for_no_login(tmp_path, monkeypatch, site):
     tab = DatasetTab(Host(datasets_root=tmp_path))
     src = images(tmp_path / "src")
     with pytest.raises(DatasetError, match="answers its API only with a login"):
-        tab.tag(*tag_args(src, tmp_path / "online", site, offline=False))
-    log = tab.tag(*tag_args(src, tmp_path / "out", site, offline=True)).text()
+        tab.tag(*tag_args(src, tmp_path / "online", site=site, offline=False))
+    log = tab.tag(*tag_args(src, tmp_path / "out", site=site)).text()
     assert log.startswith("1 images: tagged 0, untagged 1 (kept with no tags)"), log
     assert "API requests: 0" in log and (tmp_path / "out" / "a.png").is_file()
 
@@ -50,7 +43,7 @@ def test_an_empty_folder_box_is_refused_not_read_as_the_working_folder(tmp_path,
     src, out = ("", out) if empty == "src" else (src, " ")
     with pytest.raises(DatasetError, match=r"Choose the folder (of images to caption|to write the captioned images "
                                            r"into) first\."):
-        tab.tag(*tag_args(src, out, "e621", offline=True))
+        tab.tag(*tag_args(src, out))
     with pytest.raises(DatasetError, match=r"Choose the (source|training) folder first\."):
-        tab.augment(src, out, False, False, 0.5, 0.2, "pad", 512, False, 0, False, "png", bar)
+        tab.augment(*augment_args(src, out, flip=False, min_size=0))
     assert list(work.iterdir()) == [] and not (tmp_path / "out").exists()

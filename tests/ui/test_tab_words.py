@@ -13,25 +13,13 @@ from sd_dataset.host import Host
 gr = pytest.importorskip("gradio")
 
 from sd_dataset.ui import TAB_OPTIONS, DatasetTab, _sentence, build_ui, show_page  # noqa: E402
-
-
-def bar(*args, **kwargs):
-    pass
+from ui.step_args import augment_args, tag_args  # noqa: E402
 
 
 def image(folder: Path, name: str, size=(300, 300)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, (30, 90, 150)).save(folder / name)
     return folder / name
-
-
-def augment_args(src, out, min_size=256):
-    return [str(src), str(out), True, False, 0.5, 0.2, "pad", 512, False, min_size, False, "png", bar]
-
-
-def tag_args(src, out, vocab="", caption="txt", layout="flat"):
-    return [str(src), str(out), "e621", "", vocab, "auto", "", caption, layout, 10, "", "", [], "", True, True, False,
-            True, 0, True, True, False, [], "", "", False, bar]
 
 
 def test_each_name_the_tab_gives_an_option_starts_the_label_of_its_control(tmp_path):
@@ -45,7 +33,7 @@ def test_each_name_the_tab_gives_an_option_starts_the_label_of_its_control(tmp_p
 def test_the_tabs_messages_name_its_controls_where_the_command_line_names_flags(tmp_path):
     tab = DatasetTab(Host(datasets_root=tmp_path))
     src = image(tmp_path / "src", "a.png", (100, 100)).parent
-    assert _sentence(tab.augment, "Augment")(*augment_args(src, tmp_path / "out", -1)) == \
+    assert _sentence(tab.augment, "Augment")(*augment_args(src, tmp_path / "out", min_size=-1)) == \
         'error: "Min short side" must be 0 or more, not -1.'
     assert tab.augment(*augment_args(src, tmp_path / "out")).text().endswith(
         'error: The one image is under the 256-pixel minimum, so nothing was written; lower "Min short side" (0 '

@@ -92,10 +92,6 @@ def template(name="panda.txt") -> Path:
     return path
 
 
-def bar(*args, **kwargs):
-    pass
-
-
 def wait_for_end(tab, run_id, timeout=60):
     """The run ``run_id`` once it has ended."""
     deadline = time.monotonic() + timeout
@@ -938,9 +934,9 @@ def test_augment_uses_threads_where_processes_would_be_spawned(webui, monkeypatc
     for i in range(3):
         Image.new("RGB", (300, 280), (i * 50, 90, 10)).save(src / f"a{i}.png")
     from sd_dataset.ui import DatasetTab
+    from ui.step_args import augment_args
 
-    log = DatasetTab(host).augment(str(src), str(tmp_path / "out"), True, False, 0.5, 0.2, "pad", 512, False, 256,
-                                   False, "png", bar).text()
+    log = DatasetTab(host).augment(*augment_args(src, tmp_path / "out")).text()
     assert log.startswith("3 images: 3 augmented"), log
     assert len(list((tmp_path / "out").glob("*.png"))) == 6
 
@@ -952,15 +948,14 @@ def test_tagging_with_file_name_captions_leaves_the_web_uis_settings_alone(webui
     from PIL import Image
 
     from sd_dataset.ui import DatasetTab
+    from ui.step_args import tag_args
 
     src = tmp_path / "src"
     src.mkdir()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(src / "picture.png")
     host = package(webui).webui_host()
     before = dict(shared.opts.data)
-    args = [str(src), str(tmp_path / "names"), "e621", "", "", "auto", "", "filename", "flat", 10, "", "red_panda",
-            [], "", True, True, False, True, 0, True, True, False, [], "", "", False, bar]
-    log = DatasetTab(host).tag(*args).text()
+    log = DatasetTab(host).tag(*tag_args(src, tmp_path / "names", caption="filename", trigger="red_panda")).text()
     assert "leading digits and dashes" in log and "Filename word regex" in log, log
     assert shared.opts.data == before and not Path(shared.config_filename).exists()
     assert len(list((tmp_path / "names").glob("*.png"))) == 1
