@@ -40,7 +40,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from . import __version__
 from .errors import Cancelled, DatasetError
-from .ratelimit import machine_limiter
+from .ratelimit import Pace, machine_limiter, pace_limiter, seconds_until_free
 from .watchdog import CANCELLED, DEADLINE, Watch, WatchedAdapter, watching
 from .wording import option
 
@@ -421,6 +421,14 @@ class HttpSession:
         """
         return self._retrying(url, lambda: self._json_attempt(url, params, empty))
 
+    def post_form(self, url: str, fields: Mapping[str, Any], files: Mapping[str, tuple[str, bytes, str]], *,
+                  pace: Pace) -> Any:
+        """POST a multipart form (``files``: field → (file name, bytes, content type)) to an API URL and return its
+        JSON, every string redacted: the login, retries, deadline and redaction of :meth:`get_json`, paced by the
+        site's ``pace`` for this kind of request instead of the API rate."""
+        form = _Form(dict(fields), dict(files), pace)
+        return self._retrying(url, lambda: self._json_attempt(url, None, form=form))
+
     def download(self, url: str, fh: IO[bytes], max_bytes: Optional[int] = None) -> tuple[str, int]:
         """Stream a file into ``fh`` (from its start) and return ``(md5 hex, size)``.
 
@@ -480,30 +488,35 @@ class HttpSession:
         exc = state.outcome.exception() if state.outcome else None
         log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
 
-    def _wait_for_slot(self, url: str) -> None:
-        """Block until the machine-wide rate limit lets another API request to this server go (or the run is
-        cancelled)."""
-        parts = urlsplit(url)
-        limiter = machine_limiter(f"{parts.hostname}:{parts.port or parts.scheme}", self._interval_ms)
+    def _wait_for_slot(self, url: str, pace: Optional[Pace] = None) -> None:
+        """Block until the machine-wide rate limit (``pace``'s, when given) lets another API request to this server
+        go (or the run is cancelled)."""
+        server = _server(url)
+        limiter = machine_limiter(server, self._interval_ms) if pace is None else pace_limiter(server, pace)
         # in short waits, each ending with a look at the cancel
         while not limiter.try_acquire("api", blocking=True, timeout=SLOT_WAIT):
             self._check_cancel()
 
+    def pace_wait(self, url: str, pace: Pace) -> float:
+        """Seconds a request to ``url``'s server at ``pace`` would wait now for its slot (other runs count)."""
+        return seconds_until_free(pace_limiter(_server(url), pace), pace)
+
     @contextmanager
-    def _exchange(self, url: str, params: Optional[Mapping[str, Any]], api: bool,
-                  seconds: float) -> Iterator[tuple[requests.Response, Watch]]:
-        """One request whose answer (status checked) the block reads, all of it within ``seconds`` (the block may
-        extend them); past them :class:`_Overdue`, and :class:`Cancelled` once the run is cancelled."""
+    def _exchange(self, url: str, params: Optional[Mapping[str, Any]], api: bool, seconds: float,
+                  form: Optional["_Form"] = None) -> Iterator[tuple[requests.Response, Watch]]:
+        """One request (a POST of ``form`` when given) whose answer (status checked) the block reads, all of it
+        within ``seconds`` (the block may extend them); past them :class:`_Overdue`, and :class:`Cancelled` once
+        the run is cancelled."""
         check_address(url, "The API address" if api else "The file address")
         if api:
-            self._wait_for_slot(url)
+            self._wait_for_slot(url, form.pace if form is not None else None)
         self._check_cancel()
         self.stats.count(api)
         if api and self._auth_query:
             params = {**(params or {}), **self._auth_query}
         with watching(Watch(seconds, self._cancel)) as watch:
             try:
-                resp = self._get(url, params, api)
+                resp = self._get(url, params, api, form)
                 with resp:
                     self._check_status(resp, url)
                     yield resp, watch
@@ -514,11 +527,15 @@ class HttpSession:
                     raise _Overdue(watch.seconds) from None
                 raise
 
-    def _get(self, url: str, params: Optional[Mapping[str, Any]], api: bool) -> requests.Response:
+    def _get(self, url: str, params: Optional[Mapping[str, Any]], api: bool,
+             form: Optional["_Form"] = None) -> requests.Response:
         try:
-            return self._session.get(
+            return self._session.request(
+                "GET" if form is None else "POST",
                 url,
                 params=params,
+                data=form.fields if form is not None else None,
+                files=form.files if form is not None else None,
                 headers={"User-Agent": self._session.agent_for(url)},
                 auth=self._auth if api else None,
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
@@ -567,9 +584,10 @@ class HttpSession:
         said = f": {reason}" if reason else ""
         raise Rejected(f"{self.site_label} rejected the request (HTTP {code}){said}.", code, reason)
 
-    def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]], empty: Any = _NO_DEFAULT) -> Any:
+    def _json_attempt(self, url: str, params: Optional[Mapping[str, Any]], empty: Any = _NO_DEFAULT,
+                      form: Optional["_Form"] = None) -> Any:
         try:
-            with self._exchange(url, params, True, self.policy.answer_deadline) as (resp, _):
+            with self._exchange(url, params, True, self.policy.answer_deadline, form) as (resp, _):
                 body = bytearray()
                 for chunk in _iter_body(resp):
                     body += chunk
@@ -618,6 +636,21 @@ class HttpSession:
             raise DatasetError(f"the file from {host_of(url)} did not arrive within {exc.seconds:.0f} seconds; "
                                "a rerun tries again") from None
         return digest.hexdigest(), size
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A multipart POST's fields and files, and the pace its kind of request keeps."""
+
+    fields: dict
+    files: dict
+    pace: Pace
+
+
+def _server(url: str) -> str:
+    """How the rate limiter names the server of ``url``: ``host:port`` (the scheme where the port is implicit)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or parts.scheme}"
 
 
 def size_text(n: int) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from .boorus.base import Post
+from .boorus.base import ImageMatch, Post
 from .cachedir import default_cache_dir
 from .errors import DatasetError
 from .wording import offers, option
@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS export_posts (
     fav_count INTEGER, deleted INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tag_categories (name TEXT PRIMARY KEY, category INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS image_matches (
+    site TEXT NOT NULL, md5 TEXT NOT NULL, found INTEGER NOT NULL, score REAL, cutoff REAL NOT NULL,
+    by_login INTEGER NOT NULL, data TEXT, checked REAL NOT NULL,
+    PRIMARY KEY (site, md5)) WITHOUT ROWID;
 """
 
 MISSING = "missing"  # what lookups answer for a hash the site is remembered not to know
@@ -135,6 +139,47 @@ class PostCache:
         found, missing = self.db.execute(
             f"SELECT COALESCE(SUM(found), 0), COALESCE(SUM(1 - found), 0) FROM posts {where}", args).fetchone()
         return int(found), int(missing)
+
+    # -- posts found by their image (IQDB), by the md5 of the file that was searched for -----------------
+
+    def get_image_matches(self, site: str, md5s: Iterable[str], cutoff: float, include_misses: bool = True,
+                          logged_in: bool = False) -> dict[str, Union[ImageMatch, str]]:
+        """Remembered image searches that answer a run with ``cutoff``: an :class:`ImageMatch`, or :data:`MISSING`.
+
+        The best match is kept, so one below ``cutoff`` says no post reaches it; a miss answers only a cutoff at
+        least as strict as the one it was asked with, and, as with posts, a miss without a login none for a run
+        with one.  Hashes absent from the answer need a search.
+        """
+        md5s = list(dict.fromkeys(md5s))
+        answers: dict[str, Union[ImageMatch, str]] = {}
+        for start in range(0, len(md5s), _CHUNK):
+            chunk = md5s[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT md5, found, score, cutoff, by_login, data FROM image_matches "
+                                   f"WHERE site = ? AND md5 IN ({marks})", [site, *chunk]).fetchall()
+            for md5, found, score, asked_cutoff, by_login, data in rows:
+                if found and score is not None and score < cutoff:
+                    if include_misses:
+                        answers[md5] = MISSING
+                elif found:
+                    try:
+                        answers[md5] = ImageMatch(Post.from_json(json.loads(data), hidden=True), float(score))
+                    except (ValueError, TypeError):
+                        continue  # a damaged row is as good as none: search again
+                elif include_misses and asked_cutoff <= cutoff and (by_login or not logged_in):
+                    answers[md5] = MISSING
+        return answers
+
+    def put_image_match(self, site: str, md5: str, match: Optional[ImageMatch], cutoff: float,
+                        logged_in: bool = False) -> None:
+        """Remember one image search's answer (``match`` None: none reached ``cutoff``) as soon as it comes, so a
+        run cut short keeps the searches it paid for."""
+        data = json.dumps(match.post.to_json(), ensure_ascii=False, sort_keys=True) if match else None
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO image_matches (site, md5, found, score, cutoff, by_login, data, "
+                            "checked) VALUES (?,?,?,?,?,?,?,?)",
+                            (site, md5, int(match is not None), match.score if match else None, cutoff,
+                             int(logged_in), data, time.time()))
 
     # -- transactions ---------------------------------------------------------------
 

@@ -8,10 +8,15 @@ to a site also hands it to its HTTP session, which shuts the request in flight.
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from typing import Optional
 
 from .errors import Cancelled
+from .text import visible
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -31,6 +36,10 @@ class Progress:
 
     def set_total(self, total: Optional[int]) -> None:
         self.total = total
+
+    def note(self, text: str) -> None:
+        """Tell the user something before a long part starts (how long it will take); shown by the face."""
+        log.info("%s", text)
 
     def close(self) -> None:
         pass
@@ -67,6 +76,12 @@ class TqdmProgress(Progress):
         super().advance(n)
         if self._bar is not None:
             self._bar.update(n)
+
+    def note(self, text: str) -> None:
+        from tqdm import tqdm
+
+        if not self._disable:
+            tqdm.write(visible(text), file=sys.stderr)
 
     def set_total(self, total: Optional[int]) -> None:
         super().set_total(total)

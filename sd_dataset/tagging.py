@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import postindex
+from . import imagesearch, postindex
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
 from .captions import SEPARATOR, caption_text, name_form
@@ -56,7 +56,8 @@ MANIFEST = ".sd_dataset-tag.json"
 # The manifest names every output, up to 240 bytes each: a million images stay under this.
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 FREQUENCY_FILE = "tags.csv"
-SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
+SIDECAR, CACHE, INDEX, API, IQDB = "sidecar", "cache", "index", "api", imagesearch.IQDB
+FOUND_FILE = "found.json"  # how each image's post was found: by its md5, or by its image with the match's score
 NO_POST = "no post found for their md5"
 NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
 
@@ -93,6 +94,8 @@ class TagOptions:
     retry_missing: bool = False
     offline: bool = False
     weighted_captions: bool = False  # kohya: captions for sd-scripts' --weighted_captions (escaped, as prompts)
+    iqdb: bool = False  # look up images no post's md5 matches by the image itself (the site's IQDB)
+    iqdb_cutoff: float = imagesearch.DEFAULT_CUTOFF  # the IQDB score (0-100) a match needs
 
     def escapes(self) -> bool:
         """Whether .txt captions escape the prompt parser's characters: the web UI parses every caption (unless
@@ -116,6 +119,8 @@ class TagOptions:
         for value, name in ((self.exclude_common, option("exclude_common")), (self.common_threshold, "The threshold")):
             if value is not None and not 0 < value <= 1:
                 raise DatasetError(f"{name} is a share of the images, above 0 and at most 1; enter e.g. 0.8.")
+        if self.iqdb:
+            imagesearch.check_cutoff(self.iqdb_cutoff)
 
 
 @dataclass
@@ -154,6 +159,8 @@ class TagReport:
     vocab_counts: dict[str, int] = field(default_factory=dict)
     dataset_config: Optional[Path] = None  # kohya: the dataset.toml written
     keep_tokens: int = 0
+    image_scores: dict[str, float] = field(default_factory=dict)  # md5 -> the IQDB score of its post's match
+    iqdb_cutoff: Optional[float] = None  # the cutoff image look-ups used, when they ran
 
     @property
     def ok(self) -> bool:
@@ -164,8 +171,9 @@ class TagReport:
         lines = [f"{self.images} images: tagged {self.tagged}, untagged {len(self.untagged)} ({untagged_note}), "
                  f"failed {len(self.failed)}"]
         if any(self.sources.values()):
-            lines.append("  posts from: " + ", ".join(f"{k} {self.sources[k]}" for k in (SIDECAR, CACHE, INDEX, API)
-                                                        if self.sources[k]))
+            names = {IQDB: f"image look-up (IQDB, score at least {self.iqdb_cutoff or 0:g})"}
+            lines.append("  posts from: " + ", ".join(f"{names.get(k, k)} {self.sources[k]}"
+                                                        for k in (SIDECAR, CACHE, INDEX, API, IQDB) if self.sources[k]))
         lines += [f"  {line}" for line in by_reason(((n, NO_POST, "") for n in self.untagged), "untagged")]
         lines += self.failure_lines()
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
@@ -225,6 +233,8 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     """Caption the images in ``src`` into ``out``; ``booru`` None (or ``options.offline``) makes no request."""
     options = options or TagOptions()
     options.validate()
+    if options.iqdb and booru is not None and not options.offline:
+        booru.check_image_search()
     progress = progress or Progress()
     src, dest, root = _check_folders(Path(src), Path(out), options)
     files, refused = _list_images(src)
@@ -242,7 +252,7 @@ def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], refused: l
                        common_threshold=options.exclude_common or options.common_threshold)
     report.skipped += [Failure(path.name, reason) for path, reason in refused]
     items = _identify(files, report, progress)
-    _find_posts(items, src, booru, cache, options, report)
+    _find_posts(items, src, booru, cache, options, report, progress)
     _caption(items, options, report)
     root = ensure_writable_dir(root)
     dest = ensure_writable_dir(dest)
@@ -335,7 +345,7 @@ def _not_an_image(path: Path) -> str:
 
 
 def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Optional[PostCache],
-                options: TagOptions, report: TagReport) -> None:
+                options: TagOptions, report: TagReport, progress: Optional[Progress] = None) -> None:
     wanted = list(dict.fromkeys(item.md5 for item in items))
     posts: dict[str, Post] = {}
     real_src = src.resolve()
@@ -375,14 +385,14 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
         finally:
             report.api_requests += booru.http.stats.api_requests - before
             report.retries += booru.http.stats.retries - retries_before
-        rejected = list(dict.fromkeys(booru.rejected))  # once, though a last pass refused them again
-        booru.rejected.clear()
-        report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
+        rejected = _take_rejected(booru, report)
         posts.update(found)
         report.sources[API] += len(found)
         if cache is not None and not failed_md5s:
             misses = [] if rejected else [m for m in unknown if m not in found]
             cache.put_many(site, found.values(), misses, logged_in=logged_in)
+    if options.iqdb and booru is not None and not options.offline:
+        _find_by_image(items, posts, failed_md5s, booru, cache, options, report, progress or Progress())
     for item in items:
         item.post = posts.get(item.md5)
         if item.post is None and item.md5 in failed_md5s:
@@ -391,6 +401,39 @@ def _find_posts(items: list[Item], src: Path, booru: Optional[Booru], cache: Opt
             report.untagged.append(item.path.name)
         else:
             report.tagged += 1
+
+
+def _take_rejected(booru: Booru, report: TagReport) -> list[tuple[str, str]]:
+    """The site's data the client refused, each once (a last pass refuses it again), as failures of the report."""
+    rejected = list(dict.fromkeys(booru.rejected))
+    booru.rejected.clear()
+    report.failed += [Failure(label, f"refused the site's data: {why}") for label, why in rejected]
+    return rejected
+
+
+def _find_by_image(items: list[Item], posts: dict[str, Post], failed_md5s: dict[str, str], booru: Booru,
+                   cache: Optional[PostCache], options: TagOptions, report: TagReport, progress: Progress) -> None:
+    """Posts for the images still without one, by the site's image search (see :mod:`sd_dataset.imagesearch`)."""
+    images: dict[str, Path] = {}
+    for item in items:
+        if item.md5 not in posts and item.md5 not in failed_md5s:
+            images.setdefault(item.md5, item.path)
+    if not images:
+        return
+    report.iqdb_cutoff = options.iqdb_cutoff
+    before, retries_before = booru.http.stats.api_requests, booru.http.stats.retries
+    try:
+        search = imagesearch.search_images(booru, images, options.iqdb_cutoff, cache,
+                                           retry_missing=options.retry_missing, progress=progress)
+    finally:
+        report.api_requests += booru.http.stats.api_requests - before
+        report.retries += booru.http.stats.retries - retries_before
+        _take_rejected(booru, report)
+    failed_md5s.update(search.failed)
+    for md5, match in search.matches.items():
+        posts[md5] = match.post
+        report.image_scores[md5] = match.score
+    report.sources[IQDB] += len(search.matches)
 
 
 def _ask_site(booru: Booru, md5s: list[str]) -> dict[str, Post]:
@@ -443,7 +486,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     previous = _read_manifest(manifest_path)
     taken = {p.name.casefold() for p in _safe_listdir(dest)
              if not p.name.endswith(TEMP_SUFFIX) and _rel(p, root) not in previous}
-    taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
+    taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE, FOUND_FILE)}
     with_txt = options.caption in ("txt", "both")
     companions = (".txt",) if with_txt else ()
     budget = _stem_budget(dest)
@@ -495,6 +538,9 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         complete = not report.failed
     finally:
         progress.close()
+        if report.image_scores:  # a run with no image match leaves none: the manifest drops an earlier one
+            _write_found(root / FOUND_FILE, [item for item in keep if item.output and item.post is not None], report)
+            written.add(FOUND_FILE)
         # only a run that made every output may drop what earlier runs made and this one did not
         report.removed += _remove_stale(previous - written, root) if complete else 0
         if complete:
@@ -684,6 +730,21 @@ def _remove_stale(stale: set[str], root: Path) -> int:
         except OSError as exc:
             log.warning("could not remove the stale output %s (%s)", path, exc)
     return removed
+
+
+def _write_found(path: Path, items: list[Item], report: TagReport) -> None:
+    """Which post each captioned image got and how it was found (``found.by``: md5, or iqdb with the match's
+    score), for the user to check the image matches; nothing reads it back.  Written where image look-ups found
+    posts."""
+    images = {}
+    for item in sorted(items, key=lambda i: i.output):
+        score = report.image_scores.get(item.md5)
+        found = {"by": "md5"} if score is None else {"by": IQDB, "score": score, "cutoff": report.iqdb_cutoff}
+        images[item.output] = {"md5": item.md5, "site": item.post.site, "post": item.post.id, "found": found}
+    text = json.dumps({"about": "how tag found each image's post: by the md5 of the file, or by its image (iqdb: "
+                                "the site's reverse-image search, with the match's score out of 100)",
+                       "images": images}, ensure_ascii=False, indent=1) + "\n"
+    write_record(path, text)
 
 
 def _write_frequency(path: Path, report: TagReport) -> None:

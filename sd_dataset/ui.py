@@ -81,10 +81,19 @@ class GradioProgress(Progress):
     def __init__(self, bar, cancel_event: threading.Event):
         super().__init__(cancel_event)
         self._bar = bar
+        self._note = ""
 
     def start(self, total, desc):
-        super().start(total, desc)
+        super().start(total, f"{desc}: {self._note}" if self._note else desc)
         self._show()
+
+    def note(self, text):
+        super().note(text)
+        self._note = text  # the next part's bar says it (how long the image look-ups take) while it runs
+
+    def close(self):
+        super().close()
+        self._note = ""
 
     def advance(self, n=1):
         super().advance(n)

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from ..errors import DatasetError
 from ..text import strip_unsafe
+from ..wording import option
 
 if TYPE_CHECKING:
     from ..http import HttpSession
+    from ..ratelimit import Pace
 
 # matched with ``fullmatch`` only: ``$`` would let a trailing newline through
 MD5_RE = re.compile(r"[0-9a-f]{32}")
@@ -68,16 +70,25 @@ class Post:
         return {"sidecar_version": SIDECAR_VERSION, **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Post":
-        """Rebuild a post from a sidecar; raises ``ValueError`` when it is not one of ours."""
+    def from_json(cls, data: dict, hidden: bool = False) -> "Post":
+        """Rebuild a post from a sidecar; raises ``ValueError`` when it is not one of ours.  ``hidden``: the post
+        may have no md5 (a Danbooru post hidden from the login, found by its image, never by its hash)."""
         if not isinstance(data, dict) or data.get("sidecar_version") != SIDECAR_VERSION:
             raise ValueError("not an sd-webui-dataset sidecar")
         known = {f for f in cls.__dataclass_fields__}
         post = cls(**{k: v for k, v in data.items() if k in known})
-        if not (isinstance(post.md5, str) and MD5_RE.fullmatch(post.md5) and isinstance(post.ext, str)
-                and EXT_RE.fullmatch(post.ext)):
+        if not (isinstance(post.md5, str) and (MD5_RE.fullmatch(post.md5) or (hidden and post.md5 == ""))
+                and isinstance(post.ext, str) and EXT_RE.fullmatch(post.ext)):
             raise ValueError("sidecar has an invalid md5 or extension")
         return post
+
+
+@dataclass
+class ImageMatch:
+    """A post whose image looks like ours, by the site's reverse-image search; ``score`` 0-100, as IQDB rates."""
+
+    post: Post
+    score: float
 
 
 class Booru(ABC):
@@ -145,6 +156,26 @@ class Booru(ABC):
 
     def post_by_md5(self, md5: str) -> Optional[Post]:
         return self.posts_by_md5([md5]).get(md5)
+
+    # -- reverse-image search (IQDB), where the site has one ------------------------
+
+    def image_pace(self) -> Optional["Pace"]:
+        """How often this login may search by image; None: the site has no image search we can use."""
+        return None
+
+    def check_image_search(self) -> None:
+        """Refuse, before any work, an image search this site or login cannot make."""
+        raise DatasetError(f"{self.name} has no image search (IQDB) that tag can use; it works with e621, e926 "
+                           f"and danbooru, so tag without {option('iqdb')} here.")
+
+    def logged_in_image_pace(self) -> Optional["Pace"]:
+        """The pace a login would give where it is faster than this one's; None where it is not."""
+        return None
+
+    def post_by_image(self, thumbnail: bytes, cutoff: float) -> Optional[ImageMatch]:
+        """The best post whose image scores at least ``cutoff`` against ``thumbnail`` (a JPEG), None when none."""
+        self.check_image_search()
+        return None
 
     def close(self) -> None:
         self.http.close()

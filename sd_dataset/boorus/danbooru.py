@@ -9,13 +9,16 @@ fields, and the tag limit, which Danbooru sets per account level.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Iterator, Optional
+from urllib.parse import urljoin
 
 from ..errors import DatasetError
 from ..http import HttpSession, Rejected
-from .base import Booru, Post, as_int, checked_ext, checked_md5, checked_size, checked_url
-from .e621 import E621
+from ..ratelimit import Pace
+from .base import Booru, ImageMatch, Post, as_int, checked_ext, checked_md5, checked_size, checked_url
+from .e621 import E621, THUMBNAIL_NAME, match_scores
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ UNLIMITED_METATAGS = frozenset("""
     status rating limit is id date age filesize filetype parent child md5 width height duration mpixels ratio
     score upvote downvotes favcount embedded tagcount pixiv_id pixiv
 """.split())
+# Danbooru publishes no throttle for image searches (a POST, so a Member login's); this pace is our own choice
+IQDB_PACE = Pace(1, 2.0, "iqdb")
+IQDB_MATCHES = 5  # matches asked for: the best is the one used, the rest cover posts we cannot read
 ANONYMOUS_TAG_LIMIT = 2  # also Member accounts; Gold 6, Platinum and above unlimited
 GOLD_TAG_LIMIT = 6
 
@@ -81,6 +87,36 @@ class Danbooru(E621):
     def post_by_md5(self, md5: str) -> Optional[Post]:
         return Booru.post_by_md5(self, md5)
 
+    def image_pace(self) -> Optional[Pace]:
+        return IQDB_PACE
+
+    def logged_in_image_pace(self) -> Optional[Pace]:
+        return None
+
+    def check_image_search(self) -> None:
+        # a file search is a POST, which Danbooru's policy lets only Member accounts and up make
+        if not self.http.logged_in:
+            raise DatasetError(f"{self.name}'s image search (IQDB) takes uploads only from logged-in users; give "
+                               f"{self.login_hint}.")
+
+    def post_by_image(self, thumbnail: bytes, cutoff: float) -> Optional[ImageMatch]:
+        """Danbooru answers a bare list of ``{post_id, score, post}`` with the whole post (categorised tags), its
+        score squared (``100 * (score / 100) ** 2``, its iqdb_client's curve): taken back to IQDB's own, so one
+        cutoff means the same on e621 and here."""
+        self.check_image_search()
+        data = self.http.post_form(urljoin(self.base_url, "iqdb_queries.json"), {"search[limit]": str(IQDB_MATCHES)},
+                                   {"search[file]": (THUMBNAIL_NAME, thumbnail, "image/jpeg")}, pace=IQDB_PACE)
+        scores = {post_id: unsquared(score) for post_id, score in match_scores(data, self.name).items()}
+        raws = {as_int(m["post"].get("id")): m["post"] for m in data
+                if isinstance(m, dict) and isinstance(m.get("post"), dict) and _int_id(m["post"])}
+        for post_id, score in sorted(scores.items(), key=lambda kv: -kv[1]):
+            if score < cutoff:
+                break
+            post = self._parse_or_reject(raws[post_id]) if post_id in raws else None
+            if post is not None:
+                return ImageMatch(post, score)
+        return None
+
     def _get_posts(self, params: dict) -> list:
         try:
             data = self.http.get_json(self._posts_url, params)
@@ -94,6 +130,18 @@ class Danbooru(E621):
             raise DatasetError(f"{self.name} answered a search with something that is not a list of posts.")
         return data
 
+
+
+def unsquared(score: float) -> float:
+    """IQDB's own score from the one Danbooru shows (``100 * (raw / 100) ** 2``)."""
+    return round(10 * math.sqrt(max(0.0, score)), 2)
+
+
+def _int_id(raw: dict) -> bool:
+    try:
+        return as_int(raw.get("id")) > 0
+    except ValueError:
+        return False
 
 
 def _tag_list(value) -> list[str]:

@@ -10,7 +10,9 @@ import requests
 
 from ..errors import DatasetError
 from ..http import HttpSession, NotFound
-from .base import MD5_RE, Booru, Post, checked_ext, checked_md5, checked_size, checked_url, wanted_md5s
+from ..ratelimit import Pace
+from .base import (MD5_RE, Booru, ImageMatch, Post, as_int, checked_ext, checked_md5, checked_size, checked_url,
+                   wanted_md5s)
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,10 @@ TAG_CATEGORIES = ("artist", "contributor", "copyright", "character", "species", 
 PAGE_LIMIT = 320
 MAX_PAGE_NUMBER = 750
 MAX_REQUEST_LINE = 8000  # front-end servers commonly cap the request line at 8 KB
+# e621ng's iqdb_queries_controller throttles file queries: 1 a minute without a login, 6 in 10 s per user and IP
+IQDB_ANONYMOUS = Pace(1, 60.0, "iqdb")
+IQDB_LOGGED_IN = Pace(6, 10.0, "iqdb")
+THUMBNAIL_NAME = "image.jpg"
 
 
 class E621(Booru):
@@ -108,6 +114,44 @@ class E621(Booru):
         per_hash = line_length(2) - line_length(1)
         return max(1, (MAX_REQUEST_LINE - line_length(1)) // per_hash + 1)
 
+    # -- reverse-image search ------------------------------------------------
+
+    @property
+    def _iqdb_url(self) -> str:
+        return urljoin(self.base_url, "iqdb_queries.json")
+
+    def image_pace(self) -> Optional[Pace]:
+        return IQDB_LOGGED_IN if self.http.logged_in else IQDB_ANONYMOUS
+
+    def logged_in_image_pace(self) -> Optional[Pace]:
+        return None if self.http.logged_in else IQDB_LOGGED_IN
+
+    def check_image_search(self) -> None:
+        pass
+
+    def post_by_image(self, thumbnail: bytes, cutoff: float) -> Optional[ImageMatch]:
+        """e621ng answers a bare list of ``{post_id, score, post}`` (``render json: @matches, root: "posts"``: the
+        root wraps each match's post, not the list); that post is the database row, flat ``tag_string`` and no
+        categories, so the best match is looked up again by id for the categorised post."""
+        data = self.http.post_form(self._iqdb_url, {"score_cutoff": f"{cutoff:g}"},
+                                   {"file": (THUMBNAIL_NAME, thumbnail, "image/jpeg")}, pace=self.image_pace())
+        scores = match_scores(data, self.name)
+        for post_id, score in sorted(scores.items(), key=lambda kv: -kv[1]):
+            if score < cutoff:
+                break
+            post = self.post_by_id(post_id)
+            if post is not None:
+                return ImageMatch(post, score)
+        return None
+
+    def post_by_id(self, post_id: int) -> Optional[Post]:
+        """The post ``post_id``, deleted ones too; None when the site sends none we can use."""
+        for raw in self._get_posts({"tags": f"id:{post_id} status:any", "limit": 1}):
+            post = self._parse_or_reject(raw)
+            if post is not None and post.id == post_id:
+                return post
+        return None
+
     # -- parsing -------------------------------------------------------------
 
     def _get_posts(self, params: dict) -> list:
@@ -118,6 +162,21 @@ class E621(Booru):
         return posts
 
 
+
+
+def match_scores(data, site: str) -> dict[int, float]:
+    """``post id → score`` from an IQDB answer (a list of matches); one sentence when it is no list."""
+    if not isinstance(data, list):
+        raise DatasetError(f"{site} answered an image search with something that is not a list of matches.")
+    scores: dict[int, float] = {}
+    for match in data:
+        try:
+            post_id, score = as_int(match["post_id"]), float(match["score"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a match without a post or a score is no match
+        if post_id > 0 and 0 <= score <= 100:
+            scores[post_id] = max(score, scores.get(post_id, 0.0))
+    return scores
 
 
 def _order_of(query: str) -> str:
