@@ -425,7 +425,7 @@ class HttpSession:
                   pace: Pace) -> Any:
         """POST a multipart form (``files``: field → (file name, bytes, content type)) to an API URL and return its
         JSON, every string redacted: the login, retries, deadline and redaction of :meth:`get_json`, paced by the
-        site's ``pace`` for this kind of request instead of the API rate."""
+        site's ``pace`` for this kind of request as well as by the API rate."""
         form = _Form(dict(fields), dict(files), pace)
         return self._retrying(url, lambda: self._json_attempt(url, None, form=form))
 
@@ -489,13 +489,15 @@ class HttpSession:
         log.info("retrying %s request: %s", self.site_label, self.redact(str(exc)))
 
     def _wait_for_slot(self, url: str, pace: Optional[Pace] = None) -> None:
-        """Block until the machine-wide rate limit (``pace``'s, when given) lets another API request to this server
-        go (or the run is cancelled)."""
+        """Block until the machine-wide rate limit lets another API request to this server go (or the run is
+        cancelled); with ``pace``, first until that throttle of the site lets one of its kind go: the site's hard
+        limit counts every request, so a paced one keeps both."""
         server = _server(url)
-        limiter = machine_limiter(server, self._interval_ms) if pace is None else pace_limiter(server, pace)
-        # in short waits, each ending with a look at the cancel
-        while not limiter.try_acquire("api", blocking=True, timeout=SLOT_WAIT):
-            self._check_cancel()
+        limiters = [pace_limiter(server, pace)] if pace is not None else []
+        for limiter in limiters + [machine_limiter(server, self._interval_ms)]:
+            # in short waits, each ending with a look at the cancel
+            while not limiter.try_acquire("api", blocking=True, timeout=SLOT_WAIT):
+                self._check_cancel()
 
     def pace_wait(self, url: str, pace: Pace) -> float:
         """Seconds a request to ``url``'s server at ``pace`` would wait now for its slot (other runs count)."""

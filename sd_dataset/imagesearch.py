@@ -56,14 +56,13 @@ def thumbnail(path: Path, side: int = THUMBNAIL_SIDE) -> bytes:
     img = open_image(path)
     try:
         orientation = exif_orientation(img)
-        size = fit_long_side(*oriented_size(img, orientation), side)
-        draft_for(img, orientation, size)
-        rgb = load_rgb(img, orientation)
+        draft_for(img, orientation, fit_long_side(*oriented_size(img, orientation), side))
+        rgb = load_rgb(img, orientation)  # may be ``img`` itself: saved before it is closed
+        small = resize(rgb, fit_long_side(*rgb.size, side)) if max(rgb.size) > side else rgb
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=THUMBNAIL_QUALITY)
     finally:
         img.close()
-    small = resize(rgb, fit_long_side(*rgb.size, side)) if max(rgb.size) > side else rgb
-    buf = io.BytesIO()
-    small.save(buf, "JPEG", quality=THUMBNAIL_QUALITY)
     return buf.getvalue()
 
 
@@ -81,7 +80,7 @@ def estimate(count: int, pace: Pace, owed: float = 0.0, faster: Optional[Pace] =
 
 def duration(seconds: float) -> str:
     if seconds < 60:
-        return "under a minute" if seconds >= 1 else "a moment"
+        return "under a minute"
     minutes = round(seconds / 60)
     if minutes < 120:
         return f"about {minutes} minute{'' if minutes == 1 else 's'}"

@@ -32,6 +32,7 @@ from .http import Credentials
 from .names import safe_user_name
 from .lossfile import lineage, read_loss_log, rolling_median
 from .lossplot import plot_loss
+from .imagesearch import DEFAULT_CUTOFF
 from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
@@ -68,6 +69,7 @@ TAB_OPTIONS = {
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
+    "iqdb": '"Image search (IQDB)"', "iqdb_cutoff": '"IQDB score cutoff"',
 }
 # A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
 # that went away and ends its follower instead of keeping one of its workers busy until the run ends.
@@ -431,8 +433,8 @@ class DatasetTab:
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
-            offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool,
-            bar) -> StepResult:
+            offline: bool, weighted: bool, pin: list, iqdb: bool, iqdb_cutoff, username: str, api_key: str,
+            remember: bool, bar) -> StepResult:
         source = self._folder(src, "the folder of images to caption")
         target = self._folder(out, "the folder to write the captioned images into")
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
@@ -446,7 +448,8 @@ class DatasetTab:
         options = TagOptions(rules=rules, caption=caption, layout=layout, repeats=int(repeats or 10),
                              concept=concept.strip(), keep_untagged=keep_untagged,
                              exclude_common=float(exclude_common) or None, offline=offline,
-                             weighted_captions=weighted)
+                             weighted_captions=weighted, iqdb=iqdb,
+                             iqdb_cutoff=float(DEFAULT_CUTOFF if iqdb_cutoff is None else iqdb_cutoff))
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
@@ -741,6 +744,12 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
             keep_untagged = gr.Checkbox(label="Keep untagged images", value=False)
             offline = gr.Checkbox(label="Offline (sidecars and cache only)", value=False)
         with gr.Row():
+            iqdb = gr.Checkbox(label="Image search (IQDB)", value=False, elem_id="sdds_iqdb",
+                               info="images whose md5 matches no post (re-saved, resized) are looked up by the image "
+                                    "itself: e621 allows 1 a minute without a login, 6 in 10 s with one")
+            iqdb_cutoff = gr.Number(label="IQDB score cutoff", value=DEFAULT_CUTOFF, elem_id="sdds_iqdb_cutoff",
+                                    info="0-100; below about 80 look-alikes creep in")
+        with gr.Row():
             weighted = gr.Checkbox(label="Weighted captions (kohya: for sd-scripts' --weighted_captions)",
                                    value=False, elem_id="sdds_weighted")
             pin = gr.CheckboxGroup(list(PINNABLE), value=[], label="Keep first when kohya shuffles (with the trigger)",
@@ -748,7 +757,7 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
         run, cancel, log = _run_controls("tag", "Tag")
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-              offline, weighted, pin] + fetch.login
+              offline, weighted, pin, iqdb, iqdb_cutoff] + fetch.login
     files = [aliases] if host.vocabularies else [vocab, aliases]
     return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
 

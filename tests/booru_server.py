@@ -7,11 +7,20 @@ answers) or drawn at a seeded ``fault_rate``.  ``echo_key=True`` makes it hostil
 echoes the login it was sent (every form of :func:`echo_forms`) into the posts it
 answers, and the scripted ``echo422`` answers a 422 whose reason quotes the login.  ``stuck_paging = True``
 makes its paging never advance: every page (cursor or number) answers the first one again.
+
+``POST /iqdb_queries.json`` is e621ng's reverse-image search: it really compares the uploaded file with every
+post's image (:func:`iqdb_score`, 0-100), drops matches under ``score_cutoff`` (default 60) and deleted posts,
+and answers a bare list of ``{post_id, score, hash, post}`` whose post is the database row (flat ``tag_string``),
+wrapped in ``{"posts": …}`` as ``render json: @matches, root: "posts"`` wraps it.  It keeps e621's throttle for
+file queries (``iqdb_paces``: 1 a minute anonymous, 6 in 10 s logged in; 429 past it) and records each search's
+time in ``iqdb_times``.
 """
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import hashlib
 import io
 import json
@@ -47,6 +56,33 @@ def echo_forms(user: str, key: str) -> list[str]:
     alone = base64.b64encode(key.encode()).decode()
     return [key, quote(key, safe=""), quote(key), quote_plus(key), basic, basic.rstrip("="), alone,
             alone.rstrip("=")]
+
+
+def picture_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (96, 64)) -> bytes:
+    """A picture with structure (a gradient between two colours and a block of a third), different for every
+    seed, so an image search can tell one from another and find resized, re-encoded copies."""
+    rng = random.Random(seed)
+    a, b, c = ([rng.randrange(256) for _ in range(3)] for _ in range(3))
+    img = Image.new("RGB", size)
+    w, h = size
+    img.putdata([tuple(round(a[k] + (b[k] - a[k]) * x / (w - 1)) for k in range(3))
+                 for y in range(h) for x in range(w)])
+    left, top = rng.randrange(w // 2), rng.randrange(h // 2)
+    img.paste(tuple(c), (left, top, left + w // 3, top + h // 3))
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def iqdb_score(upload: bytes, original: bytes) -> float:
+    """How alike two images look, 0-100, as IQDB scores: 100 less the mean difference of their 16x16 copies."""
+    small = [Image.open(io.BytesIO(data)).convert("RGB").resize((16, 16), Image.BILINEAR).tobytes()
+             for data in (upload, original)]
+    diff = sum(abs(x - y) for x, y in zip(*small)) / len(small[0])
+    return round(max(0.0, 100.0 - diff), 2)
+
+
+IQDB_WINDOW = 0.95  # of the throttle's period: arrivals jitter, as with RATE_WINDOW
 
 
 def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (24, 16)) -> bytes:
@@ -113,6 +149,9 @@ class BooruServer:
         self.drip_seconds = 0.2
         self.dripping = threading.Event()  # set once a dripped answer has begun
         self.hangups: list[float] = []  # when a client hung up on a dripped answer (monotonic time)
+        self.iqdb_paces = {False: (1, 60.0), True: (6, 10.0)}  # logged in -> (searches, in seconds)
+        self.iqdb_times: list[float] = []  # when each image search arrived (monotonic time)
+        self.iqdb_throttled = 0  # searches answered 429 for coming too fast
         self._scripts: list[tuple[str, deque]] = []
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -289,6 +328,43 @@ class BooruServer:
             answer.append({**answer[0], "id": self.odd_id})
         return 200, {"posts": answer}
 
+    # -- reverse-image search ----------------------------------------------------
+
+    def iqdb_too_fast(self, now: float, logged_in: bool) -> bool:
+        limit, period = self.iqdb_paces[logged_in]
+        recent = [t for t in self.iqdb_times if now - t < period * IQDB_WINDOW]
+        self.iqdb_times.append(now)
+        return len(recent) >= limit
+
+    def iqdb_matches(self, upload: bytes, cutoff: float) -> list[tuple[ServerPost, float]]:
+        """The posts whose image scores at least ``cutoff`` against ``upload``, best first (deleted ones left out,
+        as e621ng's ``process_iqdb_result`` leaves them)."""
+        scored = [(post, iqdb_score(upload, post.data)) for post in self.posts if not post.deleted]
+        return sorted(((p, s) for p, s in scored if s >= cutoff), key=lambda ps: -ps[1])
+
+    def iqdb_answer(self, fields: dict, files: dict, headers) -> tuple[int, object]:
+        logged_in = self.authenticated(headers)
+        if logged_in is False:
+            return 401, {"success": False, "reason": "Invalid API key"}
+        if self.iqdb_too_fast(time.monotonic(), bool(logged_in)):
+            self.iqdb_throttled += 1
+            return 429, {"success": False, "message": "Throttled: Too many requests", "code": None}
+        upload = files.get("file") or files.get("search[file]")
+        if upload is None:
+            return 200, []
+        cutoff = float(fields.get("score_cutoff") or 60)
+        answer = []
+        for post, score in self.iqdb_matches(upload, cutoff):
+            row = {"id": post.id, "md5": post.md5, "file_ext": post.ext, "rating": post.rating,
+                   "tag_string": " ".join(t for tags in post.tags.values() for t in tags), "is_deleted": False,
+                   "score": post.score, "fav_count": 3, "image_width": 24, "image_height": 16}
+            login = self.login_of(headers, {}) if self.echo_key else None
+            if login:
+                row["tag_string"] += " " + " ".join(echo_forms(*login))
+            answer.append({"post_id": post.id, "score": score, "hash": "iqdb_" + post.md5[:16],
+                           "post": {"posts": row}})
+        return 200, answer
+
     def file_bytes(self, path: str) -> Optional[bytes]:
         name = path.rsplit("/", 1)[-1]
         for post in self.posts:
@@ -305,6 +381,9 @@ def _matches(post: ServerPost, terms: list[str]) -> bool:
         if term.startswith("md5:"):
             if post.md5 not in value.split(","):
                 return False
+        elif key == "id" and all(v.isdigit() for v in value.split(",")):  # id:N or id:N,M (ranges pass)
+            if str(post.id) not in value.split(","):
+                return False
         elif term == "status:any":
             any_status = True
         elif term.startswith("-"):
@@ -317,12 +396,47 @@ def _matches(post: ServerPost, terms: list[str]) -> bool:
     return any_status or not post.deleted
 
 
+def multipart_form(content_type: str, body: bytes) -> tuple[dict, dict]:
+    """A multipart/form-data body's (fields, files), each name -> its text or bytes."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields, files = {}, {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[name] = data
+        else:
+            fields[name] = data.decode()
+    return fields, files
+
+
 class _Handler(BaseHTTPRequestHandler):
     booru: BooruServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):  # keep test output quiet
         pass
+
+    def do_POST(self):
+        """The image search: a multipart form with the file, answered by the server's ``iqdb_answer``."""
+        server = self.booru
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with server._lock:
+            server.requests.append(SeenRequest(time.monotonic(), parts.path, {}, dict(self.headers),
+                                               len(self.requestline)))
+        fault = server.pick_fault(parts.path)
+        if fault:
+            server.faults_served.append(fault)
+            server.fault_log.append((fault, parts.path))
+            if self._serve_fault(fault, parts.path):
+                return
+        if parts.path != "/iqdb_queries.json":
+            return self._send(404, b"not found", "text/plain")
+        fields, files = multipart_form(self.headers.get("Content-Type", ""), body)
+        status, answer = server.iqdb_answer(fields, files, self.headers)
+        return self._send_json(status, answer)
 
     def do_GET(self):
         server = self.booru

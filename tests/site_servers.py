@@ -3,7 +3,8 @@
 * :class:`DanbooruServer`: ``/posts.json`` → bare array with ``tag_string_<category>``;
   ``md5`` and file URLs dropped from posts hidden from this login; limit capped at
   200; ``b<id>``/``a<id>`` cursors and pages ≤ 1000; the tag limit (2 anonymous)
-  answered with Danbooru's 422 error JSON; Basic auth.
+  answered with Danbooru's 422 error JSON; Basic auth; ``POST /iqdb_queries.json`` with ``search[file]``
+  for logged-in users, scores squared.
 * :class:`GelbooruServer`: ``/index.php?page=dapi&s=post&q=index&json=1`` with
   ``tags``/``limit``/``pid``, ``id:<N``, ``md5:``, ``sort:``; the gelbooru.com shape
   ``{"@attributes": {...}, "post": [...]}`` or (``shape="array"``, rule34.xxx and
@@ -193,6 +194,22 @@ class DanbooruServer(SiteServer):
                              "message": "You cannot go beyond page 1000."}
             matches = sorted(matches, key=lambda p: -p.id)[(number - 1) * limit: number * limit]
         return 200, [self.post_json(p, bool(logged_in)) for p in matches]
+
+    def iqdb_answer(self, fields: dict, files: dict, headers) -> tuple[int, object]:
+        """Danbooru's ``POST /iqdb_queries.json`` (its ``create``, which its policy lets only Members make): the
+        upload in ``search[file]``, at most ``search[limit]`` matches (default 20), each ``{post_id, score, post}``
+        with the whole post and the score squared, as its iqdb_client's ``process_results`` makes it."""
+        logged_in = self.authenticated(headers)
+        if not logged_in:
+            return (401, {"success": False, "message": "Invalid API key"}) if logged_in is False else (
+                403, {"success": False, "error": "User::PrivilegeError", "message": "Access denied"})
+        self.iqdb_times.append(time.monotonic())
+        upload = files.get("search[file]")
+        if upload is None:
+            return 200, []
+        limit = int(fields.get("search[limit]") or 20)
+        return 200, [{"post_id": post.id, "score": 100 * (score / 100) ** 2, "hash": "iqdb_" + post.md5[:16],
+                      "post": self.post_json(post, True)} for post, score in self.iqdb_matches(upload, 0)[:limit]]
 
     @staticmethod
     def _matches(post: ServerPost, terms: list[str]) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..boorus import SITES, VOCAB_NUMBERINGS
 from ..postcache import PostCache
+from ..imagesearch import DEFAULT_CUTOFF
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
 from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
@@ -27,7 +28,7 @@ def register(sub) -> None:
         "tag",
         help="caption images from their posts (md5 → post → caption), filtered to a model's tags",
         description="Find each image's post by the md5 in its name (else its bytes) — from the fetch sidecar, the "
-        "local cache, the offline index, or one batched API lookup — and write the image with its caption into "
+        "local cache, the offline index, or one batched API lookup, then with --iqdb by the image itself — and write the image with its caption into "
         "--out. The source folder is never written; a rerun makes no request and skips what is complete.",
     )
     parser.add_argument("src", type=folder_arg, help="folder of images (fetch's output, or any images: their posts are looked up by "
@@ -91,7 +92,14 @@ def register(sub) -> None:
                         "else ~/.cache/sd_dataset)")
     lookup.add_argument("--no-cache", action="store_true", help="neither read nor write the post cache")
     lookup.add_argument("--retry-missing", action="store_true",
-                        help="ask the site again about hashes it did not know last time")
+                        help="ask the site again about hashes (and images) it did not know last time")
+    lookup.add_argument("--iqdb", action="store_true",
+                        help="look up images whose md5 matches no post (re-saved, resized copies) by the image "
+                        "itself, with the site's reverse-image search (e621, e926, danbooru; danbooru needs a login); "
+                        "e621 allows 1 a minute without a login, 6 in 10 s with one")
+    lookup.add_argument("--iqdb-cutoff", metavar="SCORE", type=float, default=DEFAULT_CUTOFF,
+                        help=f"the IQDB score (0-100) a match needs (default {DEFAULT_CUTOFF:g}; below about 80 "
+                        "unrelated look-alikes creep in)")
     add_site_options(parser)
     parser.set_defaults(run=run)
 
@@ -110,7 +118,8 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
     options = TagOptions(rules=rules, caption=args.caption, layout=args.layout, repeats=args.repeats,
                          concept=args.concept, keep_untagged=args.keep_untagged,
                          exclude_common=args.exclude_common, retry_missing=args.retry_missing,
-                         offline=args.offline, weighted_captions=args.weighted_captions)
+                         offline=args.offline, weighted_captions=args.weighted_captions, iqdb=args.iqdb,
+                         iqdb_cutoff=args.iqdb_cutoff)
     options.validate()
     return options
 

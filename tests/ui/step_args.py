@@ -16,7 +16,8 @@ def bar(*args, **kwargs):
 TAG_DEFAULTS = dict(
     site="e621", base_url="", vocab="", numbering="auto", aliases="", caption="txt", layout="flat", repeats=10,
     concept="", trigger="", include=[], exclude="", rating=True, artist=True, keep_underscores=False, escape=True,
-    exclude_common=0, keep_untagged=True, offline=True, weighted=False, pin=[], username="", api_key="",
+    exclude_common=0, keep_untagged=True, offline=True, weighted=False, pin=[], iqdb=False, iqdb_cutoff=80,
+    username="", api_key="",
     remember=False, bar=bar)
 
 AUGMENT_DEFAULTS = dict(
