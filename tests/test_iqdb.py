@@ -118,6 +118,9 @@ def test_the_cutoff_decides_and_a_miss_is_asked_again_only_for_a_lower_one(booru
     assert 60 <= score < 80
     assert len(iqdb_requests(server)) == searched + 1
     assert (tighter.sources[IQDB] == 1) == (score >= 75)
+    with PostCache(tmp_path / "cache") as cache:  # the same output, now without a match: no stale record of one
+        tag(src, tmp_path / "c", client, cache, iqdb_cutoff=90)
+    assert not (tmp_path / "c" / FOUND_FILE).exists() and not (tmp_path / "c" / "holiday 0.jpg").exists()
 
 
 def test_logged_in_six_searches_in_ten_seconds_and_no_more(booru_server, tmp_path):
@@ -176,10 +179,10 @@ def test_estimates():
 def test_a_throttled_site_fails_the_rest_in_one_sentence_and_a_rerun_asks_again(booru_server, tmp_path):
     server = booru_server(posts(3), credentials=(USER, KEY))
     src = folder_of_copies(tmp_path, server.posts)
-    server.script("/iqdb_queries", ["429"] * 5)
+    server.script("/iqdb_queries", ["429"] * 2)
     with PostCache(tmp_path / "cache") as cache:
-        report = tag(src, tmp_path / "out", client_for(server, username=USER, api_key=KEY), cache)
-        assert len(iqdb_requests(server)) == 5  # the first image's tries; none for the images after it
+        report = tag(src, tmp_path / "out", client_for(server, username=USER, api_key=KEY, max_tries=2), cache)
+        assert len(iqdb_requests(server)) == 2  # the first image's tries; none for the images after it
         assert len(report.failed) == 3 and len({f.reason for f in report.failed}) == 1
         [line] = report.failure_lines()
         assert line.startswith("  failed 3, ")
