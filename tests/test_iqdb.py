@@ -285,3 +285,19 @@ def test_the_command_line(booru_server, tmp_path, capsys):
     assert "image look-up (IQDB, score at least 85) 1" in printed.out
     assert main(["tag", str(src), "--out", str(tmp_path / "o2"), "--iqdb", "--iqdb-cutoff", "0", "--offline"]) == 2
     assert "--iqdb-cutoff is an IQDB score above 0 and at most 100" in capsys.readouterr().err
+
+
+def test_the_tab(booru_server, tmp_path):
+    pytest.importorskip("gradio")
+    from sd_dataset.host import Host
+    from sd_dataset.ui import _sentence, DatasetTab
+    from ui.step_args import tag_args
+
+    server = booru_server(posts(2), credentials=(USER, KEY))
+    src = folder_of_copies(tmp_path, server.posts[:1])
+    tab = DatasetTab(Host(datasets_root=tmp_path))
+    assert _sentence(tab.tag, "Tag")(*tag_args(src, tmp_path / "out", iqdb=True, iqdb_cutoff=0)) == (
+        'error: "IQDB score cutoff" is an IQDB score above 0 and at most 100; enter e.g. 80.')
+    text = tab.tag(*tag_args(src, tmp_path / "out", iqdb=True, offline=False, keep_untagged=False,
+                             base_url=server.url, username=USER, api_key=KEY)).text()
+    assert "image look-up (IQDB, score at least 80) 1" in text and "thing 0" in caption(tmp_path / "out", 0)
