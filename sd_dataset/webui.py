@@ -409,17 +409,17 @@ class _Called:
     when: datetime.datetime  # when it began: the trainer's log folder is named by this day
 
 
-def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
+def _follow(worker: threading.Thread, ours: Callable[[], bool], progress: Progress,
             began: Callable[[], int]) -> Tuple[Optional[int], bool]:
     """Until ``worker`` ends, pass the web UI's step to ``progress`` and its Interrupt to the web UI, while (and only
-    while) the call's own function runs (``outcome["ours"]``); ``began()`` when it starts, the step it starts from.
+    while) the call's own function runs (``ours()``); ``began()`` when it starts, the step it starts from.
     (The last step passed on, or None when it never was looked at running; whether Interrupt was passed on.)"""
     from modules import shared
 
     reached, asked = None, False
     while worker.is_alive():
         worker.join(POLL_SECONDS)
-        if not outcome.get("ours"):
+        if not ours():
             continue  # waiting in the queue, or done: the state is someone else's
         if reached is None:
             reached = began()
@@ -433,18 +433,78 @@ def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
     return reached, asked
 
 
-def _trained_to(request: TrainRequest, outcome: dict) -> Tuple[int, bool]:
+@dataclass
+class _Queued:
+    """One call through the web UI's queue (:func:`_through_the_queue`): the wrapper's outputs, or what it let
+    through; whether the call's own function ran; the last step passed on to progress (None: never seen running);
+    whether Interrupt was passed on to the web UI."""
+
+    result: Optional[tuple] = None
+    error: Optional[BaseException] = None
+    ran: bool = False
+    reached: Optional[int] = None
+    asked: bool = False
+
+    def error_text(self) -> Optional[str]:
+        """The web UI's own error line (its wrapper turns an exception into an error div), unescaped, or None."""
+        error = _ERROR.search(" ".join(str(part) for part in self.result or [] if part))
+        return html.unescape(error.group(1)).strip().rstrip(".") if error else None
+
+
+def _through_the_queue(fn: Callable, args: list, progress: Progress, what: str,
+                       enter: Optional[Callable[[], None]] = None,
+                       began: Callable[[], int] = lambda: 0) -> _Queued:
+    """Run ``fn(*args)`` as the web UI runs its own GPU jobs, and wait for it: through
+    ``call_queue.wrap_gradio_gpu_call`` (the queue lock its generations, trainings and model loads hold,
+    ``state.begin/end``, a task id for its progress API), in a worker thread followed by :func:`_follow`.
+
+    ``enter()`` runs first inside the lock, where nothing else touches the model any more.  An Interrupt pressed
+    while the call waited for the queue is passed on as the call starts: the wrapper's ``state.begin`` clears any
+    interrupt from before, so the web UI's state only becomes this call's once it runs.
+    """
+    from modules import call_queue, shared
+
+    queued, running = _Queued(), threading.Event()
+
+    @functools.wraps(fn)
+    def in_queue(*call_args):
+        if enter is not None:
+            enter()
+        if progress.cancelled:
+            shared.state.interrupt()
+        queued.ran = True
+        running.set()
+        try:
+            return fn(*call_args)
+        finally:
+            running.clear()
+
+    wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
+    id_task = f"task({secrets.token_hex(8)})"
+
+    def work():
+        try:
+            queued.result = wrapped(id_task, *args)
+        except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
+            queued.error = exc
+
+    worker = threading.Thread(target=work, name=f"sd_dataset {what}", daemon=True)
+    worker.start()
+    queued.reached, queued.asked = _follow(worker, running.is_set, progress, began)
+    return queued
+
+
+def _trained_to(request: TrainRequest, queued: _Queued) -> Tuple[int, bool]:
     """The step a finished call of the web UI's train function stopped at, and whether it says it was interrupted;
     its refusals and silences become DatasetErrors."""
-    if "error" in outcome:
-        raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
-    parts = " ".join(str(part) for part in outcome.get("result") or [] if part)
-    error = _ERROR.search(parts)
-    if error:
-        message = html.unescape(error.group(1)).strip().rstrip(".")
-        raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
+    if queued.error is not None:
+        raise DatasetError(f"The web UI's trainer failed ({queued.error!r}); see its console.")
+    refusal = queued.error_text()
+    if refusal:
+        raise DatasetError(f"The web UI refused to train the {request.kind} ({refusal}); fix that and start again.")
+    parts = " ".join(str(part) for part in queued.result or [] if part)
     match = _RESULT.search(html.unescape(parts))
-    if match is None or "start" not in outcome:
+    if match is None or not queued.ran:
         raise DatasetError(f"The web UI's trainer gave no result for {request.name.strip()} (see its console); check "
                            "the console and start again.")
     return int(match.group(2)), match.group(1) == "interrupted"
@@ -667,8 +727,6 @@ class WebuiTrainer:
         inside the queue lock are the state's step and its interrupt this call's.  The step it starts from is read
         there too, where nothing else trains the file any more.
         """
-        from modules import call_queue, shared
-
         low, ui_train, _ = self._require(request.kind)
         name = request.name.strip()
         self.use_template(request.template_file)
@@ -678,31 +736,10 @@ class WebuiTrainer:
         saved = self.current_file(request.kind, name)
         before = saved.stat().st_mtime_ns if saved.exists() else None
         outcome: dict = {}
-        isolated = _without_applied_hypernetworks(ui_train)
 
-        @functools.wraps(ui_train)
-        def in_queue(*call_args):
+        def enter():
             outcome["start"] = self.current_step(request.kind, name)
             outcome["when"] = datetime.datetime.now()  # the trainer names its log folder by this day
-            if progress.cancelled:  # Interrupt was pressed while it waited for the queue: it trains nothing
-                shared.state.interrupt()
-            outcome["ours"] = True
-            try:
-                return isolated(*call_args)
-            finally:
-                outcome["ours"] = False
-
-        wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
-        id_task = f"task({secrets.token_hex(8)})"
-
-        def work():
-            try:
-                outcome["result"] = wrapped(id_task, *args)
-            except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"sd_dataset train-{request.kind}", daemon=True)
-        worker.start()
 
         def began() -> int:
             start = outcome["start"] or 0
@@ -710,8 +747,10 @@ class WebuiTrainer:
                 progress.start(total(start), f"training the {request.kind} {name}")
             return start
 
-        reached, asked = _follow(worker, outcome, progress, began)
-        end, interrupted = _trained_to(request, outcome)
+        queued = _through_the_queue(_without_applied_hypernetworks(ui_train), args, progress,
+                                    f"train-{request.kind}", enter, began)
+        end, interrupted = _trained_to(request, queued)
+        reached = queued.reached
         if reached is None:  # it ran between two looks
             reached = began()
         if reached < end:
@@ -720,7 +759,7 @@ class WebuiTrainer:
         if end > start and before is not None and saved.exists() and saved.stat().st_mtime_ns == before:
             raise DatasetError(f"The web UI's trainer reached step {end} but did not save {saved} (it logs the cause, "
                                "such as an error while training, only in its console); fix that and train again.")
-        return _Called(start, end, interrupted or asked, saved, outcome["when"])
+        return _Called(start, end, interrupted or queued.asked, saved, outcome["when"])
 
     @staticmethod
     def _last_step(request: TrainRequest, start: int) -> int:
