@@ -69,6 +69,14 @@ TAB_OPTIONS = {
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
 }
+AESTHETIC_ADVICE = (
+    "Makes an aesthetic embedding of the training folder's images (3 · Augment's) through the web UI's "
+    "aesthetic-gradients extension: the average of their CLIP image features, which txt2img and img2img steer a "
+    "picture towards under *Open for Clip Aesthetic!*. As the guide warns, its defaults overbake (Aesthetic weight "
+    "0.9): start with a low Aesthetic weight and raise it only while the picture still follows the prompt. Their "
+    "*Aesthetic imgs embedding* lists refresh only with their own 🔄 button beside them: press it after making one."
+)
+AESTHETIC_INTERRUPTING = "interrupting: the extension stops after the current batch, and nothing is saved"
 # A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
 # that went away and ends its follower instead of keeping one of its workers busy until the run ends.
 FOLLOW_SECONDS = 1.0
@@ -106,13 +114,13 @@ class _Cancels:
             self._events[step] = threading.Event()
             return self._events[step]
 
-    def cancel(self, step: str) -> str:
+    def cancel(self, step: str, said: str = "cancelling: the step stops after the current file") -> str:
         with self._lock:
             event = self._events.get(step)
         if event is None or event.is_set():
             return "nothing to cancel"
         event.set()
-        return "cancelling: the step stops after the current file"
+        return said
 
 
 def _outcome(lines: list[str], ok: bool = True) -> str:
@@ -539,6 +547,18 @@ class DatasetTab:
                     f"decisions: {summary.journal}")
         return INTERRUPTED if progress.cancelled else FINISHED
 
+    def aesthetic_embedding(self, name: str, folder: str, batch_size, overwrite: bool, bar) -> str:
+        """A CLIP aesthetic embedding of the training folder's images, by the host's aesthetic-gradients extension."""
+        if self.host.aesthetic is None:
+            raise DatasetError(self.host.no_aesthetic_reason)
+        return self.host.aesthetic.make(name, self._folder(folder, "the training folder (3 · Augment's)"), batch_size,
+                                        overwrite, self._progress("aesthetic", bar))
+
+    def aesthetic_names(self) -> str:
+        """The aesthetic embeddings the extension lists, as the Train section shows them."""
+        names = self.host.aesthetic.names() if self.host.aesthetic is not None else []
+        return ", ".join(names) if names else "none yet"
+
 
 def loss_chart(view: RunView):
     """The supervised run's loss chart (None before its first decision, and for runs not supervised)."""
@@ -621,6 +641,18 @@ class TemplateSection(Step):
 
 
 @dataclass
+class AestheticSection:
+    """The CLIP aesthetic embedding's controls in the Train section (where the host has the extension)."""
+    name: gr.Textbox
+    batch: gr.Number
+    overwrite: gr.Checkbox
+    run: gr.Button
+    cancel: gr.Button
+    log: gr.Textbox
+    listed: gr.Textbox
+
+
+@dataclass
 class TrainSection:
     kind: gr.Radio
     name: gr.Textbox
@@ -637,6 +669,7 @@ class TrainSection:
     cancel: gr.Button
     log: gr.Textbox
     outputs: list  # log, loss chart, segment previews, decisions
+    aesthetic: Optional[AestheticSection] = None  # None: the host lacks the aesthetic-gradients extension
 
 
 @dataclass
@@ -856,13 +889,36 @@ def _train_section(host: Host) -> TrainSection:
                                   elem_id="sdds_segment_previews")
         decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions",
                                elem_classes=["sdds-log"])
+        aesthetic = _aesthetic_section(host)
     return TrainSection(
         kind=kind, name=name,
         create_inputs=[create_new, init_text, vectors, layers, activation, layer_norm, dropout, overwrite],
         preset=preset, learn_rate=learn_rate, preset_why=preset_why, explanation=explanation, steps=steps,
         request_rest=[batch, grad, width, height, save_every, preview_every, preview_prompt, shuffle, drop, sampling],
         knob_inputs=[supervised, segment, tolerance, factor, floor, patience],
-        check=check, run=run, cancel=cancel, log=log, outputs=[log, loss_chart, previews, decisions])
+        check=check, run=run, cancel=cancel, log=log, outputs=[log, loss_chart, previews, decisions],
+        aesthetic=aesthetic)
+
+
+def _aesthetic_section(host: Host) -> Optional[AestheticSection]:
+    with gr.Accordion("CLIP aesthetic embedding", open=True, elem_id="sdds_aesthetic"):
+        if host.aesthetic is None:
+            gr.Markdown(host.no_aesthetic_reason, elem_id="sdds_aesthetic_missing")
+            return None
+        gr.Markdown(AESTHETIC_ADVICE, elem_id="sdds_aesthetic_advice")
+        with gr.Row():
+            name = gr.Textbox(label="Aesthetic embedding name", elem_id="sdds_aesthetic_name")
+            batch = gr.Number(label="Batch size (images at a time)", value=16, precision=0,
+                              elem_id="sdds_aesthetic_batch")
+            overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_aesthetic_overwrite")
+        with gr.Row():
+            run = gr.Button("Make aesthetic embedding", variant="primary", elem_id="sdds_aesthetic_run")
+            cancel = gr.Button("Interrupt", elem_id="sdds_aesthetic_cancel")
+        log = gr.Textbox(label="Aesthetic embedding log", lines=3, interactive=False, elem_id="sdds_aesthetic_log",
+                         elem_classes=["sdds-log"])
+        listed = gr.Textbox(label="Aesthetic embeddings the extension lists", interactive=False,
+                            elem_id="sdds_aesthetic_list")
+    return AestheticSection(name, batch, overwrite, run, cancel, log, listed)
 
 
 def _preview_section() -> PreviewSection:
@@ -1033,6 +1089,22 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
                     api_name="train")
     train.cancel.click(tab.runs.interrupt, None, train.log, queue=False, api_name="train_cancel")
     blocks.load(show_run, None, train.outputs, api_name="train_run")
+    if train.aesthetic is not None:
+        _wire_aesthetic(tab, train.aesthetic, augment, blocks)
+
+
+def _wire_aesthetic(tab: DatasetTab, aesthetic: AestheticSection, augment: AugmentSection, blocks: gr.Blocks) -> None:
+    """The button makes the embedding from the training folder, then the list shows what the extension lists."""
+    said = _sentence(tab.aesthetic_embedding, "Aesthetic embedding")
+
+    def make(name, folder, batch, overwrite, progress=gr.Progress()):
+        return said(name, folder, batch, overwrite, progress), tab.aesthetic_names()
+
+    aesthetic.run.click(make, [aesthetic.name, augment.out, aesthetic.batch, aesthetic.overwrite],
+                        [aesthetic.log, aesthetic.listed], api_name="aesthetic")
+    aesthetic.cancel.click(lambda: tab.cancels.cancel("aesthetic", AESTHETIC_INTERRUPTING), None, aesthetic.log,
+                           queue=False, api_name="aesthetic_cancel")
+    blocks.load(tab.aesthetic_names, None, aesthetic.listed, queue=False)
 
 
 def _wire_preview(tab: DatasetTab, preview: PreviewSection) -> None:

@@ -13,7 +13,10 @@ inside a function, so importing this module never needs the web UI.  It provides
   (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
   ``hypernetworks.ui.train_hypernetwork``, as its Train tab does), so progress, the Interrupt button and
   the GPU lock behave as there; the trainers' silent failures become one-sentence errors;
-* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments.
+* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments;
+* :class:`WebuiAesthetic`: CLIP aesthetic embeddings through the aesthetic-gradients extension's own
+  ``generate_imgs_embd``, found loaded by :func:`aesthetic_gradients`, run through the same queue as training
+  (:func:`_through_the_queue`).
 
 Facts about the web UI this relies on are in ``webui-api.md``.
 """
@@ -32,6 +35,7 @@ import re
 import secrets
 import socket
 import string
+import sys
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +44,7 @@ from typing import Callable, List, Optional, Tuple
 
 from .access import Access
 from .errors import DatasetError
-from .host import CreateOptions, FoundVocabulary, Host
+from .host import AESTHETIC_GRADIENTS_URL, CreateOptions, FoundVocabulary, Host
 from .http import Credentials
 from .logins import LoginStore
 from .progress import Progress
@@ -348,6 +352,10 @@ def webui_host() -> Host:
                 vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS)
     if not kinds:
         host.no_training_reason = no_training_reason(name)
+    aesthetic = aesthetic_gradients()
+    host.aesthetic = WebuiAesthetic(aesthetic) if aesthetic is not None else None
+    if aesthetic is None:
+        host.no_aesthetic_reason = no_aesthetic_reason()
     return host
 
 
@@ -454,7 +462,7 @@ class _Queued:
 def _through_the_queue(fn: Callable, args: list, progress: Progress, what: str,
                        enter: Optional[Callable[[], None]] = None,
                        began: Callable[[], int] = lambda: 0) -> _Queued:
-    """Run ``fn(*args)`` as the web UI runs its own GPU jobs, and wait for it: through
+    """Run ``fn(id_task, *args)`` as the web UI runs its own GPU jobs, and wait for it: through
     ``call_queue.wrap_gradio_gpu_call`` (the queue lock its generations, trainings and model loads hold,
     ``state.begin/end``, a task id for its progress API), in a worker thread followed by :func:`_follow`.
 
@@ -835,3 +843,199 @@ class WebuiTrainer:
         self.use_template(request.template_file)
         return Supervisor(request, self.supervisor_host(request, progress), knobs, progress,
                           on_decision=on_decision).run()
+
+
+# --- the aesthetic-gradients extension -----------------------------------------------------------------------------
+
+# its scripts/aesthetic.py imports this module by its bare name while the web UI has the extension's folder on sys.path
+AESTHETIC_MODULE = "aesthetic_clip"
+AESTHETIC_NONE = "None"  # the first entry of the extension's list: no aesthetic embedding
+AESTHETIC_NAME_MAX = 120
+_AESTHETIC_PARTIAL = ".sd_dataset-partial-"
+
+
+def aesthetic_gradients():
+    """The aesthetic-gradients extension's ``aesthetic_clip`` module, when the extension is installed, enabled and
+    loaded; else None.
+
+    It is found, never imported: the module names its embeddings folder after ``scripts.basedir()`` at import, which
+    is the extension's folder only while the web UI loads the extension's script.  One left in ``sys.modules`` by an
+    extension disabled since (Reload UI keeps modules) does not count.
+    """
+    from modules import extensions
+
+    module = sys.modules.get(AESTHETIC_MODULE)
+    if module is None or not all(hasattr(module, attr) for attr in
+                                 ("generate_imgs_embd", "update_aesthetic_embeddings", "aesthetic_embeddings_dir")):
+        return None
+    home = Path(getattr(module, "__file__", "") or ".").resolve().parent
+    if not any(Path(extension.path).resolve() == home for extension in extensions.active()):
+        return None
+    return module
+
+
+def no_aesthetic_reason() -> str:
+    return ("This web UI lacks the aesthetic-gradients extension that makes CLIP aesthetic embeddings: install it from "
+            f"Extensions → Install from URL with {AESTHETIC_GRADIENTS_URL} and restart the web UI.")
+
+
+def _aesthetic_name(text) -> str:
+    """The name as the extension can list it: it keeps no other characters safe in a file name, drops every ".pt"
+    from the names it lists (``f.replace(".pt", "")``), and its list's first entry is "None"."""
+    name = str(text or "").strip()
+    if not name:
+        raise DatasetError("Give the aesthetic embedding a name first, e.g. red_panda_style.")
+    if set(name) - _NAME_OK:
+        raise DatasetError(f'The name "{name}" has characters an aesthetic embedding cannot be named with; use only '
+                           "letters, digits, dots, hyphens, underscores and spaces.")
+    if ".pt" in name or name == AESTHETIC_NONE:
+        raise DatasetError(f'The aesthetic-gradients extension cannot list an embedding named "{name}" (it drops ".pt" '
+                           'from names and keeps "None" for no embedding); choose another name.')
+    if len(name) > AESTHETIC_NAME_MAX:
+        raise DatasetError(f"The name is {len(name)} characters long, and an aesthetic embedding's may have at most "
+                           f"{AESTHETIC_NAME_MAX}; choose a shorter one.")
+    return name
+
+
+def _aesthetic_batch(value) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    if not (number >= 1 and number.is_integer()):
+        raise DatasetError(f"The batch size must be a whole number of 1 or more, not {value}; enter e.g. 16.")
+    return int(number)
+
+
+def _aesthetic_taken(name: str) -> DatasetError:
+    return DatasetError(f'An aesthetic embedding named "{name}" already exists; tick Overwrite to replace it, or '
+                        "choose another name.")
+
+
+def _sd1_clip() -> Optional[str]:
+    """The name of the loaded model's CLIP, which the extension loads as its CLIPModel; None where the model has
+    none it can (SD2's OpenCLIP and SDXL's conditioner lack ``wrapped.transformer``)."""
+    from modules import shared
+
+    try:
+        return str(shared.sd_model.cond_stage_model.wrapped.transformer.name_or_path)
+    except AttributeError:
+        return None
+
+
+class WebuiAesthetic:
+    """The tab's :class:`~sd_dataset.host.AestheticEmbedder`: the aesthetic-gradients extension's own
+    ``generate_imgs_embd(name, folder, batch_size)``, run through the web UI's queue as the trainer runs.
+
+    The extension writes ``<its folder>/aesthetic_embeddings/<name>.pt`` as it ends, also when interrupted (then an
+    average of only the batches read) and over any file of that name; so it writes a partial name here, renamed into
+    place only when it read the whole folder.
+    """
+
+    def __init__(self, module):
+        self.module = module
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.module.aesthetic_embeddings_dir)
+
+    def names(self) -> List[str]:
+        """The list txt2img's 🔄 beside "Aesthetic imgs embedding" reads, refreshed from the folder as that button
+        refreshes it."""
+        self.module.update_aesthetic_embeddings()
+        return sorted(name for name in self.module.aesthetic_embeddings if name != AESTHETIC_NONE)
+
+    def _images(self, folder: Path) -> List[str]:
+        """The images the extension reads in ``folder`` (its own rule: these file name endings, no subfolders), each
+        one checked to open, since one it cannot open stops it with nothing saved."""
+        from PIL import Image
+
+        if not folder.is_dir():
+            raise DatasetError(f"The training folder {folder} does not exist; run 3 · Augment first, or type the folder "
+                               "of your images in its Training folder box.")
+        images = sorted(self.module.get_all_images_in_folder(str(folder)))
+        if not images:
+            raise DatasetError(f"{folder} has no .png, .jpg, .jpeg, .gif, .tiff or .webp image, the only ones the "
+                               "aesthetic-gradients extension reads (it does not look into subfolders); run 3 · Augment "
+                               "first or choose the folder that holds the images.")
+        broken = []
+        for path in images:
+            try:
+                with Image.open(path) as image:
+                    image.verify()
+            except Exception:
+                broken.append(Path(path).name)
+        if broken:
+            raise DatasetError(f"{len(broken)} file(s) in {folder} cannot be read as images and would stop the "
+                               f"aesthetic-gradients extension with nothing saved ({', '.join(broken[:3])}); "
+                               "re-download or remove them.")
+        return images
+
+    def make(self, name, folder, batch_size, overwrite: bool, progress: Progress) -> str:
+        from modules import shared
+
+        name, batch = _aesthetic_name(name), _aesthetic_batch(batch_size)
+        folder = Path(folder)
+        images = self._images(folder)
+        target = self.folder / f"{name}.pt"
+        if target.exists() and not overwrite:
+            raise _aesthetic_taken(name)
+        partial_name = f"{_AESTHETIC_PARTIAL}{secrets.token_hex(4)}-{name}"
+        partial = self.folder / f"{partial_name}.pt"
+        outcome: dict = {}
+
+        def generate(id_task, *args):
+            """Inside the queue lock: what could have changed while it waited is looked at again here."""
+            if target.exists() and not overwrite:
+                outcome["refused"] = _aesthetic_taken(name)
+            elif _sd1_clip() is None:
+                outcome["refused"] = DatasetError("The aesthetic-gradients extension needs an SD1 checkpoint loaded, "
+                                                  "whose CLIP it uses (SD2 and SDXL have none it can); choose one in "
+                                                  "the checkpoint list first.")
+            else:
+                outcome["replaced"], outcome["clip"] = target.exists(), _sd1_clip()
+                try:
+                    return (self.module.generate_imgs_embd(*args),)
+                finally:  # the web UI's own Interrupt button stops it too
+                    outcome["interrupted"] = bool(shared.state.interrupted)
+            return ("",)
+
+        progress.start(None, "waiting for the web UI's queue")
+        try:
+            queued = _through_the_queue(generate, [partial_name, str(folder), batch], progress, "aesthetic-embedding",
+                                        began=lambda: self._began(progress, name, images))
+            return self._made(name, folder, images, batch, target, partial, queued, outcome)
+        finally:
+            progress.close()
+            partial.unlink(missing_ok=True)
+            self.module.update_aesthetic_embeddings()  # the list the extension's txt2img control reads
+
+    @staticmethod
+    def _began(progress: Progress, name: str, images: list) -> int:
+        progress.start(None, f"making the aesthetic embedding {name} from {len(images)} images")
+        return 0
+
+    @staticmethod
+    def _made(name: str, folder: Path, images: list, batch: int, target: Path, partial: Path, queued: _Queued,
+              outcome: dict) -> str:
+        """What a finished call made: the partial file renamed into place, or the sentence why nothing was."""
+        if queued.error is not None:
+            raise DatasetError(f"The aesthetic-gradients extension failed ({queued.error!r}); see the console.")
+        if "refused" in outcome:
+            raise outcome["refused"]
+        if outcome.get("interrupted") or queued.asked:
+            return f"interrupted: nothing saved, {target} is as it was"
+        failure = queued.error_text()
+        if failure:
+            raise DatasetError(f"The aesthetic-gradients extension could not make the embedding {name} ({failure}); "
+                               "the console shows the details.")
+        if not queued.ran or not partial.is_file():
+            raise DatasetError(f"The aesthetic-gradients extension gave no embedding for {name} (see the console); "
+                               "check the console and try again.")
+        os.replace(partial, target)
+        made = (f"made the aesthetic embedding {name} from the {len(images)} images in {folder} (batch size {batch}, "
+                f"the CLIP {outcome['clip']}): {target}")
+        if outcome["replaced"]:
+            made += ("\nit replaced the old one, which txt2img and img2img keep using where it was chosen until "
+                     "another aesthetic embedding is chosen there, then this one again")
+        return made + "\nin txt2img and img2img, press 🔄 beside \"Aesthetic imgs embedding\" to list it"
