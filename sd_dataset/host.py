@@ -80,7 +80,7 @@ class AestheticEmbedder(Protocol):
     """The web UI's aesthetic-gradients extension: a CLIP aesthetic embedding made from a folder of images."""
 
     def names(self) -> list[str]:
-        """The aesthetic embeddings the extension lists, read again from its folder."""
+        """The aesthetic embeddings the extension lists."""
         ...
 
     def make(self, name: str, folder: Path, batch_size: int, overwrite: bool, progress: Progress) -> str:

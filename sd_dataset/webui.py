@@ -940,9 +940,8 @@ class WebuiAesthetic:
         return Path(self.module.aesthetic_embeddings_dir)
 
     def names(self) -> List[str]:
-        """The list txt2img's 🔄 beside "Aesthetic imgs embedding" reads, refreshed from the folder as that button
-        refreshes it."""
-        self.module.update_aesthetic_embeddings()
+        """The extension's list as it stands (read from its folder at start, by its 🔄 buttons and after a make):
+        what generation looks a chosen name up in."""
         return sorted(name for name in self.module.aesthetic_embeddings if name != AESTHETIC_NONE)
 
     def _images(self, folder: Path) -> List[str]:

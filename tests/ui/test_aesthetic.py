@@ -113,6 +113,7 @@ def test_the_list_shows_what_the_extension_lists_when_the_page_opens(aesthetic, 
         with open(aesthetic / "aesthetic_embeddings" / f"{name}.pt", "wb") as fh:
             numpy.save(fh, numpy.zeros((1, 768)))
     Image.new("RGB", (8, 8)).save(aesthetic / "aesthetic_embeddings" / "not_an_embedding.png")
+    sys.modules["aesthetic_clip"].update_aesthetic_embeddings()  # as at start, or its 🔄 in txt2img
     blocks, _ = the_tab()
     listed = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "sdds_aesthetic_list")
     loads = [d for d in blocks.dependencies if d["trigger"] == "load" and d["outputs"] == [listed._id]]
@@ -281,7 +282,8 @@ def test_an_image_that_cannot_be_read_is_one_sentence_before_the_queue(aesthetic
     import stub_control
 
     folder = training_folder(tmp_path)
-    (folder / "img1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    whole = (folder / "img1.png").read_bytes()
+    (folder / "img1.png").write_bytes(whole[:len(whole) // 2])  # its header opens; its pixels cannot be read
     assert press(folder)[0] == (f"error: 1 file(s) in {folder} cannot be read as images and would stop the "
                                 "aesthetic-gradients extension with nothing saved (img1.png); re-download or remove "
                                 "them.")
