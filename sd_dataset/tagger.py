@@ -282,6 +282,18 @@ def load_tagger(folder, thresholds: Optional[Mapping[str, float]] = None) -> Onn
     return OnnxTagger(folder, layout, labels, session, side, merged)
 
 
+def tagger_for(folder, thresholds: Iterable[str] = ()) -> Optional[OnnxTagger]:
+    """The tagger a face's options name: the model ``folder`` (None or blank: no tagger) with ``thresholds`` typed
+    as ``category=value``; thresholds without a folder are refused, as they would do nothing."""
+    overrides = parse_thresholds(thresholds)
+    if folder is None or not str(folder).strip():
+        if overrides:
+            raise DatasetError(f"Tagger thresholds apply to a local tagger; give its model folder in "
+                               f"{option('tagger')} too.")
+        return None
+    return load_tagger(folder, overrides)
+
+
 def _layout_of(folder: Path) -> tuple[str, Path]:
     if not folder.is_dir():
         what = "is a file" if folder.exists() else "does not exist"
