@@ -162,8 +162,8 @@ def parse_thresholds(texts: Iterable[str]) -> dict[str, float]:
 def _threshold_category(category: str) -> str:
     name = str(category).strip().lower()
     if name not in THRESHOLD_CATEGORIES:
-        raise DatasetError(f"Unknown tag category {name!r} for {option('tagger_threshold')}; choose from: "
-                           f"{', '.join(THRESHOLD_CATEGORIES)}.")
+        raise DatasetError(f"The tagger has no threshold for a category {name!r} ({option('tagger_threshold')}); "
+                           f"choose from: {', '.join(THRESHOLD_CATEGORIES)}.")
     return name
 
 

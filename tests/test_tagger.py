@@ -121,7 +121,7 @@ def test_thresholds_given_move_each_category_alone(wd14):
 def test_parse_thresholds():
     assert parse_thresholds(["character=0.9", " general = 0.3 , meta=1", ""]) == \
         {"character": 0.9, "general": 0.3, "meta": 1.0}
-    for bad, words in (("character", "is no category=value pair"), ("color=0.5", "Unknown tag category 'color'"),
+    for bad, words in (("character", "is no category=value pair"), ("color=0.5", "no threshold for a category 'color'"),
                        ("general=2", "above 0 and at most 1"), ("general=0", "above 0 and at most 1"),
                        ("general=nan", "above 0 and at most 1"), ("general=lots", "needs a number")):
         with pytest.raises(DatasetError) as err:
@@ -193,6 +193,12 @@ def broken_folders(tmp_path: Path) -> list[tuple[Path, str]]:
     cases.append((not_text, "it is not UTF-8 text"))
     mismatch = write_wd14(tmp_path / "mismatch", outputs=len(labels_for("wd14")) + 1)
     cases.append((mismatch, "scores 12 tags but selected_tags.csv lists 11"))
+    nchw = write_wd14(tmp_path / "nchw")
+    write_model(nchw / "model.onnx", labels_for("wd14"), 64, dims=[1, 3, 64, 64], axes=(2, 3))
+    cases.append((nchw, "does not take one image of height, width and 3 colours (its input is [1, 3, 64, 64])"))
+    oblong = write_wd14(tmp_path / "oblong")
+    write_model(oblong / "model.onnx", labels_for("wd14"), 64, dims=[1, 64, 32, 3])
+    cases.append((oblong, "takes 32x64 images, not square ones"))
     garbage = write_wd14(tmp_path / "garbage")
     (garbage / "model.onnx").write_bytes(b"not a model at all")
     cases.append((garbage, "Cannot load the tagger model"))
@@ -225,6 +231,25 @@ def test_an_output_size_left_open_is_checked_on_the_first_image(tmp_path):
         tagger.tag(picture(RED))
     assert f"scores {DEFAULT_SIDE * 3} tags but selected_tags.csv lists 11" in str(err.value)
     assert one_sentence(str(err.value))
+
+
+def test_a_model_that_fails_on_an_image_is_one_sentence(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    folder = write_wd14(tmp_path / "failing")
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["input"], ["means"], axes=[1, 2], keepdims=0),
+         helper.make_node("Reshape", ["means", "shape"], ["predictions_sigmoid"])],  # 3 means into rows of 11: fails
+        "failing", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 64, 64, 3])],
+        [helper.make_tensor_value_info("predictions_sigmoid", TensorProto.FLOAT, ["batch", "tags"])],
+        initializer=[numpy_helper.from_array(np.array([-1, 11], dtype=np.int64), "shape")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(folder / "model.onnx"))
+    with pytest.raises(DatasetError) as err:
+        load_tagger(folder).tag(picture(RED))
+    assert "failed on an image" in str(err.value) and one_sentence(str(err.value)), str(err.value)
 
 
 def test_without_onnxruntime_one_sentence_says_how_to_install_it(wd14, monkeypatch):
