@@ -386,3 +386,18 @@ def test_cli_errors_for_the_tagger_are_one_sentence(unknown, tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err and err.startswith("error: ") and err.count("\n") == 1, err
     assert not unknown["server"].api_requests()  # refused before any request
+
+
+def test_the_sidecar_follows_the_image_in_file_name_captions_and_the_kohya_layout(unknown):
+    tagger = load_tagger(unknown["model"])
+    out = unknown["out"]
+    tag_folder(unknown["src"], out / "names", TagOptions(caption="filename"), tagger=tagger)
+    assert {p.name for p in (out / "names").iterdir() if not p.name.startswith(".")} == {
+        "explicit content, red background.png", "explicit content, red background.json",
+        "questionable content, blue background, blue fox.png", "questionable content, blue background, blue fox.json",
+        "safe content, white background.png", "safe content, white background.json", "tags.csv"}
+    report = tag_folder(unknown["src"], out / "kohya", TagOptions(layout="kohya", concept="own"), tagger=tagger)
+    sidecar = json.loads((out / "kohya" / "10_own" / "red.json").read_text())
+    assert sidecar["found"]["by"] == "tagger" and report.sources[TAGGER] == 3
+    again = tag_folder(unknown["src"], out / "kohya", TagOptions(layout="kohya", concept="own"), tagger=tagger)
+    assert again.tagger_reused == 3 and again.written == 0
