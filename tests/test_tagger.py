@@ -17,7 +17,6 @@ from sd_dataset.boorus import SITES
 from sd_dataset.cli import main
 from sd_dataset.errors import DatasetError
 from sd_dataset.images import ImageProblem
-from sd_dataset.postcache import PostCache
 from sd_dataset.tagger import (DEFAULT_SIDE, DEFAULT_THRESHOLDS, OnnxTagger, TaggerResult, load_tagger,
                                parse_thresholds, preprocess, rating_letter)
 from sd_dataset.tagging import MANIFEST, TAGGER, TagOptions, tag_folder
