@@ -28,7 +28,7 @@ STANDALONE_NO_TRAINING = (
     "and shows what it would hand the trainer, so you can start it there."
 )
 
-# the web UI's CLIP aesthetic embeddings (the guide's "Create aesthetic images embedding") moved into this extension
+# the guide's "Create aesthetic images embedding" moved out of the web UI into an extension of its own, this one
 AESTHETIC_GRADIENTS_URL = "https://github.com/AUTOMATIC1111/stable-diffusion-webui-aesthetic-gradients"
 STANDALONE_NO_AESTHETIC = (
     "CLIP aesthetic embeddings are made inside the Stable Diffusion web UI by its aesthetic-gradients extension: "
@@ -112,6 +112,9 @@ class Host:
     no_aesthetic_reason: str = STANDALONE_NO_AESTHETIC
     #: The training run the Train section shows: a page that reloads, or a second window, finds it here.
     runs: RunRegistry = field(default_factory=RunRegistry)
+    #: Taggers the host has of its own (the web UI's DeepDanbooru), offered by the Tag section's "Local tagger"
+    #: beside a typed model folder: the name shown → a function making it.
+    taggers: dict = field(default_factory=dict)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

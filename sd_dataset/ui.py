@@ -35,6 +35,7 @@ from .lossplot import plot_loss
 from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
+from .tagger import DEFAULT_THRESHOLDS, parse_thresholds, tagger_for
 from .tagging import TagOptions, tag_folder
 from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
@@ -44,7 +45,7 @@ from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
 from .checks import check_readiness, verdict
 from .text import visible
 from .training import EMBEDDING, HYPERNETWORK, TrainRequest, has_errors
-from .wording import speaking
+from .wording import option, speaking
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
@@ -68,6 +69,7 @@ TAB_OPTIONS = {
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
+    "tagger": '"Local tagger"', "tagger_threshold": '"Tagger thresholds"',
 }
 AESTHETIC_ADVICE = (
     "Makes an aesthetic embedding of the training folder's images (3 · Augment's) through the web UI's "
@@ -431,7 +433,7 @@ class DatasetTab:
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool,
-            bar) -> StepResult:
+            tagger: str, tagger_thresholds: str, bar) -> StepResult:
         source = self._folder(src, "the folder of images to caption")
         target = self._folder(out, "the folder to write the captioned images into")
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
@@ -446,15 +448,27 @@ class DatasetTab:
                              concept=concept.strip(), keep_untagged=keep_untagged,
                              exclude_common=float(exclude_common) or None, offline=offline,
                              weighted_captions=weighted)
+        local = self.local_tagger(tagger, tagger_thresholds)
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
             report = tag_folder(source, target, options, booru=None if offline else booru, cache=cache,
-                                progress=self._progress("tag", bar))
+                                progress=self._progress("tag", bar), tagger=local)
         finally:
             booru.close()
             cache.close()
         return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
+
+    def local_tagger(self, choice: Optional[str], thresholds: str):
+        """The tagger "Local tagger" names: one of the host's own, or a model folder typed; None when blank."""
+        choice = (choice or "").strip()
+        made = self.host.taggers.get(choice)
+        if made is not None:
+            if parse_thresholds([thresholds]):
+                raise DatasetError(f"{choice} keeps the tags its own settings' threshold passes; leave "
+                                   f"{option('tagger_threshold')} empty, or choose a model folder.")
+            return made()
+        return tagger_for(self.path(choice) if choice else None, [thresholds])
 
     def numbering_for(self, vocab: Optional[str]) -> str:
         """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
@@ -769,12 +783,29 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
                                    value=False, elem_id="sdds_weighted")
             pin = gr.CheckboxGroup(list(PINNABLE), value=[], label="Keep first when kohya shuffles (with the trigger)",
                                    elem_id="sdds_pin")
+        with gr.Row():
+            tagger = _tagger_field(host)
+            tagger_thresholds = gr.Textbox(label="Tagger thresholds (category=score, comma separated)",
+                                           placeholder=_threshold_defaults(), elem_id="sdds_tagger_thresholds")
         run, cancel, log = _run_controls("tag", "Tag")
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-              offline, weighted, pin] + fetch.login
+              offline, weighted, pin] + fetch.login + [tagger, tagger_thresholds]
     files = [aliases] if host.vocabularies else [vocab, aliases]
     return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
+
+
+def _tagger_field(host: Host):
+    """A model folder box, or where the host has taggers of its own a dropdown of them that takes a typed folder."""
+    label = "Local tagger: a WD14 or Z3D model folder, for images no site knows"
+    if not host.taggers:
+        return _path_box(label, "sdds_tagger", scale=2)
+    return gr.Dropdown([""] + list(host.taggers), value="", allow_custom_value=True,
+                       label=f"{label} (or the web UI's own)", elem_id="sdds_tagger", scale=2)
+
+
+def _threshold_defaults() -> str:
+    return ", ".join(f"{category}={value:g}" for category, value in DEFAULT_THRESHOLDS.items())
 
 
 def _vocabulary_field(host: Host):
