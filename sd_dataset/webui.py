@@ -1040,66 +1040,78 @@ class WebuiAesthetic:
         from modules import shared
 
         name, batch = _aesthetic_name(name), _aesthetic_batch(batch_size)
-        folder = Path(folder)
-        images = self._images(folder)
-        target = self.folder / f"{name}.pt"
-        if target.exists() and not overwrite:
+        job = _AestheticJob(name, Path(folder), self._images(Path(folder)), batch, self.folder / f"{name}.pt",
+                            f"{_AESTHETIC_PARTIAL}{secrets.token_hex(4)}-{name}", self.folder)
+        if job.target.exists() and not overwrite:
             raise _aesthetic_taken(name)
-        partial_name = f"{_AESTHETIC_PARTIAL}{secrets.token_hex(4)}-{name}"
-        partial = self.folder / f"{partial_name}.pt"
         outcome: dict = {}
 
         def generate(id_task, *args):
             """Inside the queue lock: what could have changed while it waited is looked at again here."""
-            if target.exists() and not overwrite:
+            if job.target.exists() and not overwrite:
                 outcome["refused"] = _aesthetic_taken(name)
             elif _sd1_clip() is None:
                 outcome["refused"] = DatasetError("The aesthetic-gradients extension needs an SD1 checkpoint loaded, "
                                                   "whose CLIP it uses (SD2 and SDXL have none it can); choose one in "
                                                   "the checkpoint list first.")
             else:
-                outcome["replaced"], outcome["clip"] = target.exists(), _sd1_clip()
+                outcome["replaced"], outcome["clip"] = job.target.exists(), _sd1_clip()
                 try:
                     return (self.module.generate_imgs_embd(*args),)
                 finally:  # the web UI's own Interrupt button stops it too
                     outcome["interrupted"] = bool(shared.state.interrupted)
             return ("",)
 
+        def began() -> int:
+            progress.start(None, f"making the aesthetic embedding {name} from {len(job.images)} images")
+            return 0
+
         progress.start(None, "waiting for the web UI's queue")
         try:
-            queued = _through_the_queue(generate, [partial_name, str(folder), batch], progress, "aesthetic-embedding",
-                                        began=lambda: self._began(progress, name, images))
-            return self._made(name, folder, images, batch, target, partial, queued, outcome)
+            queued = _through_the_queue(generate, [job.partial_name, str(job.folder), batch], progress,
+                                        "aesthetic-embedding", began=began)
+            return job.made(queued, outcome)
         finally:
             progress.close()
-            partial.unlink(missing_ok=True)
+            job.partial.unlink(missing_ok=True)
             self.module.update_aesthetic_embeddings()  # the list the extension's txt2img control reads
 
-    @staticmethod
-    def _began(progress: Progress, name: str, images: list) -> int:
-        progress.start(None, f"making the aesthetic embedding {name} from {len(images)} images")
-        return 0
 
-    @staticmethod
-    def _made(name: str, folder: Path, images: list, batch: int, target: Path, partial: Path, queued: _Queued,
-              outcome: dict) -> str:
-        """What a finished call made: the partial file renamed into place, or the sentence why nothing was."""
+@dataclass(frozen=True)
+class _AestheticJob:
+    """One aesthetic embedding to make: from what, into which file, and the partial name the extension writes."""
+
+    name: str
+    folder: Path
+    images: List[str]
+    batch: int
+    target: Path
+    partial_name: str
+    embeddings: Path  # the extension's folder of embeddings
+
+    @property
+    def partial(self) -> Path:
+        return self.embeddings / f"{self.partial_name}.pt"
+
+    def made(self, queued: _Queued, outcome: dict) -> str:
+        """What the finished call made: the partial file renamed into place, or the sentence why nothing was."""
         if queued.error is not None:
             raise DatasetError(f"The aesthetic-gradients extension failed ({queued.error!r}); see the console.")
         if "refused" in outcome:
             raise outcome["refused"]
-        if outcome.get("interrupted") or queued.asked:
-            return f"interrupted: nothing saved, {target} is as it was"
+        if outcome.get("interrupted") or queued.asked:  # its average of the batches read so far is thrown away
+            kept = f", {self.target} is as it was" if self.target.exists() else ""
+            return f"interrupted: nothing saved{kept}"
         failure = queued.error_text()
         if failure:
-            raise DatasetError(f"The aesthetic-gradients extension could not make the embedding {name} ({failure}); "
-                               "the console shows the details.")
-        if not queued.ran or not partial.is_file():
-            raise DatasetError(f"The aesthetic-gradients extension gave no embedding for {name} (see the console); "
-                               "check the console and try again.")
-        os.replace(partial, target)
-        made = (f"made the aesthetic embedding {name} from the {len(images)} images in {folder} (batch size {batch}, "
-                f"the CLIP {outcome['clip']}): {target}")
+            raise DatasetError(f"The aesthetic-gradients extension could not make the embedding {self.name} "
+                               f"({failure}); the console shows the details.")
+        if not queued.ran or not self.partial.is_file():
+            raise DatasetError(f"The aesthetic-gradients extension gave no embedding for {self.name} (see the "
+                               "console); check the console and try again.")
+        os.replace(self.partial, self.target)
+        made = (f"made the aesthetic embedding {self.name} from the {len(self.images)} images in {self.folder} (batch "
+                f"size {self.batch}, the CLIP {outcome['clip']}): {self.target}")
         if outcome["replaced"]:
             made += ("\nit replaced the old one, which txt2img and img2img keep using where it was chosen until "
                      "another aesthetic embedding is chosen there, then this one again")
