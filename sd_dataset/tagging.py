@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import postindex
+from . import postindex, sidecars
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
 from .captions import SEPARATOR, caption_text, name_form
@@ -40,7 +40,7 @@ from .lock import folder_lock
 from .names import cut_utf8, is_device_name, name_budget, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
-from .tags import CaptionRules, format_tag
+from .tags import CaptionRules, Part, format_tag
 from .summaries import by_reason
 from .wording import offers, option
 
@@ -125,6 +125,7 @@ class Item:
     post: Optional[Post] = None
     caption: str = ""  # the .txt caption
     parts: list[str] = field(default_factory=list)  # the caption's parts in display form
+    sourced: list[Part] = field(default_factory=list)  # the same, each with its category and tag (the sidecar's)
     output: Optional[str] = None
 
 
@@ -428,7 +429,8 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
         report.vocab_counts = {t: rules.vocab.count(t) for t in report.frequency}
     for item in items:
         if item.post is not None or options.keep_untagged:
-            item.parts = rules.parts(item.post, drop)
+            item.sourced = rules.sourced_parts(item.post, drop)
+            item.parts = [part.text for part in item.sourced]
             item.caption = caption_text(item.parts, escape)
 
 
@@ -445,7 +447,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
              if not p.name.endswith(TEMP_SUFFIX) and _rel(p, root) not in previous}
     taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
     with_txt = options.caption in ("txt", "both")
-    companions = (".txt",) if with_txt else ()
+    companions = ((".txt",) if with_txt else ()) + (sidecars.EXT,)
     budget = _stem_budget(dest)
     for item in keep:  # names first, in a fixed order, so a rerun picks the same ones
         ext = item.path.suffix.lower()
@@ -457,6 +459,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
     planned = {_rel(dest / item.output, root) for item in keep}
     planned |= {_rel(_txt_path(dest, item), root) for item in keep if _has_txt(item, options)}
+    planned |= {_rel(sidecars.sidecar_path(dest / item.output), root) for item in keep}
     if options.layout == "kohya":
         planned.add(DATASET_CONFIG)
     _write_manifest(manifest_path, planned | previous)
@@ -538,8 +541,10 @@ def _write_dataset_config(root: Path, dest: Path, options: TagOptions, report: T
 
 def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]]:
     name = item.output
-    outputs = [dest / name]
+    outputs = [dest / name, sidecars.sidecar_path(dest / name)]
     wrote = _copy_image(item.path, dest / name)
+    # beside every output, so that augment knows what each caption part is
+    wrote += write_text_if_changed(outputs[1], sidecars.sidecar_text(item.path.name, item.sourced, item.post))
     if with_txt:
         txt = _txt_path(dest, item)
         outputs.append(txt)
