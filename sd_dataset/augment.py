@@ -500,10 +500,7 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     :class:`~sd_dataset.tagger.OnnxTagger`) looks at each tile for ``options.tile_captions``.
     """
     options.check()
-    if options.tile_captions and tagger is None:
-        raise DatasetError(tiles.needs_tagger())
-    if tagger is not None and not options.tile_captions:
-        raise DatasetError(tiles.tagger_without_tiles())
+    tiles.check_tagger_given(options.tile_captions, tagger is not None)
     if workers is not None and workers < 1:
         raise DatasetError(f"{option('workers')} must be at least 1.")
     src, out = check_folders(src, out)

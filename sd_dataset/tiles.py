@@ -44,14 +44,15 @@ JUDGED = frozenset({"general", UNCATEGORISED})
 SHOWN_TILES = 20  # tiles the report names one by one; the record names them all
 
 
-def needs_tagger() -> str:
-    return (f"Tile captions need a local tagger to look at each tile; give its model folder in {option('tagger')}, "
-            f"or turn {option('tile_captions')} off.")
-
-
-def tagger_without_tiles() -> str:
-    return (f"augment uses a local tagger only for tile captions; turn {option('tile_captions')} on, or leave "
-            f"{option('tagger')} empty.")
+def check_tagger_given(tile_captions: bool, tagger_given: bool) -> None:
+    """One sentence when tile captions lack a tagger, or augment is given a tagger it would not use; a face calls
+    this before it loads the model, so the sentence names what is missing rather than what the model lacks."""
+    if tile_captions and not tagger_given:
+        raise DatasetError(f"Tile captions need a local tagger to look at each tile; give its model folder in "
+                           f"{option('tagger')}, or turn {option('tile_captions')} off.")
+    if tagger_given and not tile_captions:
+        raise DatasetError(f"augment uses a local tagger only for tile captions; turn {option('tile_captions')} on, "
+                           f"or leave {option('tagger')} empty.")
 
 
 # --------------------------------------------------------------------------- one caption

@@ -36,7 +36,9 @@ from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
 from .tagging import TagOptions, tag_folder
+from .tagger import load_tagger, parse_thresholds
 from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
+from .tiles import check_tagger_given
 from .progress import Progress
 from .runs import FINISHED, INTERRUPTED, NOT_STARTED, Run, RunRefused, RunRegistry, RunView
 from .templates import KINDS as TEMPLATE_KINDS
@@ -44,7 +46,7 @@ from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
 from .checks import check_readiness, verdict
 from .text import visible
 from .training import EMBEDDING, HYPERNETWORK, TrainRequest, has_errors
-from .wording import speaking
+from .wording import option, speaking
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
@@ -68,6 +70,8 @@ TAB_OPTIONS = {
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
+    "split": '"Split oversized"', "tile_captions": '"Tile captions"', "tagger": '"Local tagger"',
+    "tagger_threshold": '"Tagger thresholds"',
 }
 # A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
 # that went away and ends its follower instead of keeping one of its workers busy until the run ends.
@@ -448,6 +452,17 @@ class DatasetTab:
             cache.close()
         return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
 
+    def _tile_tagger(self, tile_captions: bool, folder: str, thresholds: str):
+        """The local tagger tile captions look with; None with them off (a folder given then is refused)."""
+        given = bool(str(folder or "").strip())
+        check_tagger_given(tile_captions, given)
+        if not given:
+            if parse_thresholds([thresholds]):
+                raise DatasetError(f"Tagger thresholds apply to a local tagger; give its model folder in "
+                                   f"{option('tagger')} too.")
+            return None
+        return load_tagger(self.path(folder), parse_thresholds([thresholds]))
+
     def numbering_for(self, vocab: Optional[str]) -> str:
         """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
         found = {str(v.path): v.numbering for v in self.host.vocabularies}
@@ -455,12 +470,15 @@ class DatasetTab:
 
     @_in_tab_words
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
-                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> StepResult:
+                keep_size: bool, min_size, dedupe: bool, fmt: str, tile_captions: bool, tagger: str,
+                tagger_threshold: str, bar) -> StepResult:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
-                                 dedupe=dedupe, format=fmt)
-        report = augment(self._folder(src, "the source folder"), self._folder(out, "the training folder"), options,
-                         progress=self._progress("augment", bar), executor_factory=self.host.augment_executor)
+                                 dedupe=dedupe, format=fmt, tile_captions=tile_captions)
+        source, target = self._folder(src, "the source folder"), self._folder(out, "the training folder")
+        report = augment(source, target, options, progress=self._progress("augment", bar),
+                         executor_factory=self.host.augment_executor,
+                         tagger=self._tile_tagger(tile_captions, tagger, tagger_threshold))
         lines, failures = report.summary(), report.failure_lines()
         return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
@@ -771,8 +789,16 @@ def _augment_section() -> AugmentSection:
             min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
             dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
             fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
+        with gr.Row():
+            tile_captions = gr.Checkbox(label="Tile captions (split tiles and crops keep only the general tags the "
+                                              "tagger sees in them)", value=False, elem_id="sdds_tile_captions")
+            tagger = _path_box("Local tagger model folder (WD14 or Z3D: model.onnx and its tag list)",
+                               "sdds_aug_tagger", scale=2)
+            thresholds = gr.Textbox(label="Tagger thresholds (category=value, e.g. general=0.35)",
+                                    elem_id="sdds_aug_tagger_threshold")
         run, cancel, log = _run_controls("aug", "Augment")
-    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt]
+    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt,
+              tile_captions, tagger, thresholds]
     return AugmentSection("augment", inputs, out, run, cancel, log, src=src)
 
 
