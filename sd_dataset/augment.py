@@ -501,6 +501,8 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     """
     options.check()
     tiles.check_tagger_given(options.tile_captions, tagger is not None)
+    if tagger is not None:
+        tiles.general_labels(tagger)  # a tagger that cannot serve is refused before any image is written
     if workers is not None and workers < 1:
         raise DatasetError(f"{option('workers')} must be at least 1.")
     src, out = check_folders(src, out)

@@ -90,6 +90,9 @@ class Host:
     vocabularies: list = field(default_factory=list)
     #: The training run the Train section shows: a page that reloads, or a second window, finds it here.
     runs: RunRegistry = field(default_factory=RunRegistry)
+    #: Taggers the host has of its own (the web UI's DeepDanbooru), offered by the Tag section's "Local tagger"
+    #: beside a typed model folder: the name shown → a function making it.
+    taggers: dict = field(default_factory=dict)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

@@ -96,6 +96,22 @@ class TaggerResult:
         return Post(id=0, md5=md5, file_url=None, ext=ext, rating=rating_letter(self.rating, rating_words),
                     tags={category: list(tags) for category, tags in self.tags.items()})
 
+    @classmethod
+    def from_record(cls, tags: Mapping[str, Sequence[str]], record: Mapping) -> "TaggerResult":
+        """A result back from a tag sidecar's tags and :meth:`record`; ``ValueError`` when it is not one."""
+        if record.get("by") != "tagger":
+            raise ValueError("not a tagger's record")
+
+        def numbers(value) -> dict[str, float]:
+            if not isinstance(value, dict):
+                raise ValueError("scores are not a table")
+            return {str(k): float(v) for k, v in value.items()}
+
+        return cls(tags={str(c): [str(t) for t in names] for c, names in tags.items()},
+                   scores=numbers(record.get("scores", {})), rating=str(record.get("rating") or ""),
+                   rating_scores=numbers(record.get("rating_scores", {})),
+                   thresholds=numbers(record.get("thresholds", {})), model=str(record.get("model") or ""))
+
     def record(self) -> dict:
         """How the tags were found, for the tag sidecar: a tagger, which model, the scores and the thresholds."""
         return {"by": "tagger", "model": self.model, "scores": {t: round(s, 4) for t, s in self.scores.items()},
@@ -132,8 +148,8 @@ def parse_thresholds(texts: Iterable[str]) -> dict[str, float]:
                 continue
             category, sep, value = pair.partition("=")
             if not sep:
-                raise DatasetError(f"{option('tagger_threshold')} takes category=value, e.g. character=0.9, not "
-                                   f"{pair.strip()!r}.")
+                raise DatasetError(f"The tagger threshold {pair.strip()!r} is no category=value pair; write e.g. "
+                                   f"character=0.9 in {option('tagger_threshold')}.")
             try:
                 number = float(value)
             except ValueError:
@@ -146,8 +162,8 @@ def parse_thresholds(texts: Iterable[str]) -> dict[str, float]:
 def _threshold_category(category: str) -> str:
     name = str(category).strip().lower()
     if name not in THRESHOLD_CATEGORIES:
-        raise DatasetError(f"Unknown tag category {name!r} for {option('tagger_threshold')}; choose from: "
-                           f"{', '.join(THRESHOLD_CATEGORIES)}.")
+        raise DatasetError(f"The tagger has no threshold for a category {name!r} ({option('tagger_threshold')}); "
+                           f"choose from: {', '.join(THRESHOLD_CATEGORIES)}.")
     return name
 
 
@@ -166,6 +182,8 @@ class Tagger:
 
     name: str = ""
     thresholds: dict[str, float]
+    # what changes when the model does (its files' sizes and times): a tag sidecar of another is not reused
+    fingerprint: str = ""
 
     def __enter__(self) -> "Tagger":
         return self
@@ -200,6 +218,8 @@ class OnnxTagger(Tagger):
         self.thresholds = dict(thresholds)
         self.name = folder.name
         self._input = session.get_inputs()[0].name
+        files = [(folder / MODEL_FILE).stat(), (folder / TAG_FILES[layout]).stat()]
+        self.fingerprint = f"{layout}:" + ":".join(f"{st.st_size}-{st.st_mtime_ns}" for st in files)
 
     def scores(self, image: Image.Image) -> dict[str, float]:
         """Every label's score for ``image`` (an RGB picture of any size), before any threshold."""
@@ -260,6 +280,18 @@ def load_tagger(folder, thresholds: Optional[Mapping[str, float]] = None) -> Onn
     if outputs is not None and outputs != len(labels):
         raise DatasetError(_size_mismatch(folder, layout, outputs, len(labels)))
     return OnnxTagger(folder, layout, labels, session, side, merged)
+
+
+def tagger_for(folder, thresholds: Iterable[str] = ()) -> Optional[OnnxTagger]:
+    """The tagger a face's options name: the model ``folder`` (None or blank: no tagger) with ``thresholds`` typed
+    as ``category=value``; thresholds without a folder are refused, as they would do nothing."""
+    overrides = parse_thresholds(thresholds)
+    if folder is None or not str(folder).strip():
+        if overrides:
+            raise DatasetError(f"Tagger thresholds apply to a local tagger; give its model folder in "
+                               f"{option('tagger')} too.")
+        return None
+    return load_tagger(folder, overrides)
 
 
 def _layout_of(folder: Path) -> tuple[str, Path]:

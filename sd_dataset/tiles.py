@@ -32,7 +32,7 @@ from .tags import Part, normalize_tag
 from .wording import option
 
 if TYPE_CHECKING:
-    from .tagger import OnnxTagger
+    from .tagger import Tagger
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,14 @@ class Judged:
     unknown: int
 
 
-def general_labels(tagger: "OnnxTagger") -> frozenset:
-    """The tags ``tagger`` can judge: those its list files as general (or under no category)."""
-    return frozenset(label.name for label in tagger.labels if label.category in JUDGED)
+def general_labels(tagger: "Tagger") -> frozenset:
+    """The tags ``tagger`` can judge: those its list files as general (or under no category); one sentence for a
+    tagger that lists none (the web UI's DeepDanbooru), which would drop every tag it does not know."""
+    labels = getattr(tagger, "labels", None)
+    if not labels:
+        raise DatasetError(f"Tile captions need a tagger that lists the tags it knows, and {tagger.name} does not; "
+                           f"give a WD14 or Z3D model folder in {option('tagger')}.")
+    return frozenset(label.name for label in labels if label.category in JUDGED)
 
 
 def tile_caption(caption: str, parts: Optional[Iterable[Part]], knows: frozenset, seen: Iterable[str]) -> Judged:
@@ -202,28 +207,18 @@ def _stamp(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def tagger_key(tagger: "OnnxTagger") -> dict:
-    """What decides a tagger's answers: its model and tag list files, and its thresholds."""
-    from .tagger import MODEL_FILE, TAG_FILES
-
-    files = {}
-    for name in (MODEL_FILE, TAG_FILES[tagger.layout]):
-        st = (tagger.folder / name).stat()
-        files[name] = [st.st_size, st.st_mtime_ns]
-    return {"folder": str(Path(tagger.folder).resolve()), "files": files, "thresholds": dict(tagger.thresholds)}
+def tagger_key(tagger: "Tagger") -> dict:
+    """What decides a tagger's answers: the model (its files' sizes and times) and the thresholds."""
+    return {"model": tagger.name, "fingerprint": tagger.fingerprint, "thresholds": dict(tagger.thresholds)}
 
 
-def caption_tiles(jobs: list[TileJob], tagger: "OnnxTagger", out: Path, report: TileReport,
+def caption_tiles(jobs: list[TileJob], tagger: "Tagger", out: Path, report: TileReport,
                   progress: Progress) -> Iterator[tuple[TileJob, bytes]]:
     """Each job with its tile's caption (the source's whole caption where the tagger could not read the tile, which
     ``report`` then names); what the tagger saw is kept in :data:`RECORD` even when the run is cut short."""
     report.model = tagger.name
     knows = general_labels(tagger)
-    try:
-        record = SeenRecord(out, tagger_key(tagger))
-    except OSError as exc:
-        raise DatasetError(f"Cannot read the tagger model folder {tagger.folder} ({exc.strerror or exc}); check "
-                           "that it is still there.") from None
+    record = SeenRecord(out, tagger_key(tagger))
     progress.start(len(jobs), "tile captions")
     try:
         with tagger:
@@ -236,7 +231,7 @@ def caption_tiles(jobs: list[TileJob], tagger: "OnnxTagger", out: Path, report: 
         record.save()
 
 
-def _caption_one(job: TileJob, tagger: "OnnxTagger", knows: frozenset, record: SeenRecord,
+def _caption_one(job: TileJob, tagger: "Tagger", knows: frozenset, record: SeenRecord,
                  report: TileReport) -> bytes:
     try:
         caption = job.caption.decode("utf-8")

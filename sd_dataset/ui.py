@@ -35,10 +35,9 @@ from .lossplot import plot_loss
 from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
+from .tagger import DEFAULT_THRESHOLDS, parse_thresholds, tagger_for
 from .tagging import TagOptions, tag_folder
-from .tagger import load_tagger, parse_thresholds
 from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
-from .tiles import check_tagger_given
 from .progress import Progress
 from .runs import FINISHED, INTERRUPTED, NOT_STARTED, Run, RunRefused, RunRegistry, RunView
 from .templates import KINDS as TEMPLATE_KINDS
@@ -70,8 +69,8 @@ TAB_OPTIONS = {
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
-    "split": '"Split oversized"', "tile_captions": '"Tile captions"', "tagger": '"Local tagger"',
-    "tagger_threshold": '"Tagger thresholds"',
+    "tagger": '"Local tagger"', "tagger_threshold": '"Tagger thresholds"',
+    "split": '"Split oversized"', "tile_captions": '"Tile captions"',
 }
 # A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
 # that went away and ends its follower instead of keeping one of its workers busy until the run ends.
@@ -427,7 +426,7 @@ class DatasetTab:
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
             offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool,
-            bar) -> StepResult:
+            tagger: str, tagger_thresholds: str, bar) -> StepResult:
         source = self._folder(src, "the folder of images to caption")
         target = self._folder(out, "the folder to write the captioned images into")
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
@@ -442,26 +441,27 @@ class DatasetTab:
                              concept=concept.strip(), keep_untagged=keep_untagged,
                              exclude_common=float(exclude_common) or None, offline=offline,
                              weighted_captions=weighted)
+        local = self.local_tagger(tagger, tagger_thresholds)
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
             report = tag_folder(source, target, options, booru=None if offline else booru, cache=cache,
-                                progress=self._progress("tag", bar))
+                                progress=self._progress("tag", bar), tagger=local)
         finally:
             booru.close()
             cache.close()
         return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
 
-    def _tile_tagger(self, tile_captions: bool, folder: str, thresholds: str):
-        """The local tagger tile captions look with; None with them off (a folder given then is refused)."""
-        given = bool(str(folder or "").strip())
-        check_tagger_given(tile_captions, given)
-        if not given:
+    def local_tagger(self, choice: Optional[str], thresholds: str):
+        """The tagger "Local tagger" names: one of the host's own, or a model folder typed; None when blank."""
+        choice = (choice or "").strip()
+        made = self.host.taggers.get(choice)
+        if made is not None:
             if parse_thresholds([thresholds]):
-                raise DatasetError(f"Tagger thresholds apply to a local tagger; give its model folder in "
-                                   f"{option('tagger')} too.")
-            return None
-        return load_tagger(self.path(folder), parse_thresholds([thresholds]))
+                raise DatasetError(f"{choice} keeps the tags its own settings' threshold passes; leave "
+                                   f"{option('tagger_threshold')} empty, or choose a model folder.")
+            return made()
+        return tagger_for(self.path(choice) if choice else None, [thresholds])
 
     def numbering_for(self, vocab: Optional[str]) -> str:
         """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
@@ -471,14 +471,15 @@ class DatasetTab:
     @_in_tab_words
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
                 keep_size: bool, min_size, dedupe: bool, fmt: str, tile_captions: bool, tagger: str,
-                tagger_threshold: str, bar) -> StepResult:
+                tagger_thresholds: str, bar) -> StepResult:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
                                  dedupe=dedupe, format=fmt, tile_captions=tile_captions)
         source, target = self._folder(src, "the source folder"), self._folder(out, "the training folder")
         report = augment(source, target, options, progress=self._progress("augment", bar),
                          executor_factory=self.host.augment_executor,
-                         tagger=self._tile_tagger(tile_captions, tagger, tagger_threshold))
+                         # Tag's "Local tagger", which may be filled for Tag alone: only tile captions load it
+                         tagger=self.local_tagger(tagger, tagger_thresholds) if tile_captions else None)
         lines, failures = report.summary(), report.failure_lines()
         return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
@@ -625,6 +626,7 @@ class TagSection(Step):
     vocab: gr.components.Component  # a Textbox, or a Dropdown of the host's vocabularies
     numbering: gr.Dropdown
     files: list  # the path boxes of files (vocabulary, aliases) shown absolute once typed
+    local_tagger: list  # "Local tagger" and "Tagger thresholds", which Augment's tile captions use too
 
 
 @dataclass
@@ -754,12 +756,30 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
                                    value=False, elem_id="sdds_weighted")
             pin = gr.CheckboxGroup(list(PINNABLE), value=[], label="Keep first when kohya shuffles (with the trigger)",
                                    elem_id="sdds_pin")
+        with gr.Row():
+            tagger = _tagger_field(host)
+            tagger_thresholds = gr.Textbox(label="Tagger thresholds (category=score, comma separated)",
+                                           placeholder=_threshold_defaults(), elem_id="sdds_tagger_thresholds")
         run, cancel, log = _run_controls("tag", "Tag")
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-              offline, weighted, pin] + fetch.login
+              offline, weighted, pin] + fetch.login + [tagger, tagger_thresholds]
     files = [aliases] if host.vocabularies else [vocab, aliases]
-    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
+    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files,
+                      local_tagger=[tagger, tagger_thresholds])
+
+
+def _tagger_field(host: Host):
+    """A model folder box, or where the host has taggers of its own a dropdown of them that takes a typed folder."""
+    label = "Local tagger: a WD14 or Z3D model folder, for images no site knows"
+    if not host.taggers:
+        return _path_box(label, "sdds_tagger", scale=2)
+    return gr.Dropdown([""] + list(host.taggers), value="", allow_custom_value=True,
+                       label=f"{label} (or the web UI's own)", elem_id="sdds_tagger", scale=2)
+
+
+def _threshold_defaults() -> str:
+    return ", ".join(f"{category}={value:g}" for category, value in DEFAULT_THRESHOLDS.items())
 
 
 def _vocabulary_field(host: Host):
@@ -772,7 +792,7 @@ def _vocabulary_field(host: Host):
                        label=f"{label}: tag-autocomplete's lists, or type a path", elem_id="sdds_vocab", scale=2)
 
 
-def _augment_section() -> AugmentSection:
+def _augment_section(tag: TagSection) -> AugmentSection:
     with gr.Accordion("3 · Augment", open=True):
         with gr.Row():
             src = _path_box("Source folder", "sdds_aug_src")
@@ -790,15 +810,11 @@ def _augment_section() -> AugmentSection:
             dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
             fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
         with gr.Row():
-            tile_captions = gr.Checkbox(label="Tile captions (split tiles and crops keep only the general tags the "
-                                              "tagger sees in them)", value=False, elem_id="sdds_tile_captions")
-            tagger = _path_box("Local tagger model folder (WD14 or Z3D: model.onnx and its tag list)",
-                               "sdds_aug_tagger", scale=2)
-            thresholds = gr.Textbox(label="Tagger thresholds (category=value, e.g. general=0.35)",
-                                    elem_id="sdds_aug_tagger_threshold")
+            tile_captions = gr.Checkbox(label="Tile captions: split tiles and crops keep only the general tags Tag's "
+                                              "Local tagger sees in them", value=False, elem_id="sdds_tile_captions")
         run, cancel, log = _run_controls("aug", "Augment")
     inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt,
-              tile_captions, tagger, thresholds]
+              tile_captions] + tag.local_tagger
     return AugmentSection("augment", inputs, out, run, cancel, log, src=src)
 
 
@@ -1096,7 +1112,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         header = _header_section(host)
         fetch = _fetch_section()
         tag = _tag_section(host, fetch)
-        augment = _augment_section()
+        augment = _augment_section(tag)
         template = _template_section(host)
         train = _train_section(host)
         preview = _preview_section()

@@ -13,13 +13,16 @@ inside a function, so importing this module never needs the web UI.  It provides
   (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
   ``hypernetworks.ui.train_hypernetwork``, as its Train tab does), so progress, the Interrupt button and
   the GPU lock behave as there; the trainers' silent failures become one-sentence errors;
-* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments.
+* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments;
+* :class:`WebuiDeepbooru`: the web UI's own DeepDanbooru interrogator (``modules.deepbooru``) as a local tagger,
+  offered by the Tag section beside a typed model folder.
 
 Facts about the web UI this relies on are in ``webui-api.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import importlib.util
@@ -39,12 +42,15 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from .access import Access
+from .boorus.base import UNCATEGORISED
 from .errors import DatasetError
 from .host import CreateOptions, FoundVocabulary, Host
 from .http import Credentials
 from .logins import LoginStore
 from .progress import Progress
 from .runs import RunRegistry
+from .tagger import Tagger, TaggerResult
+from .tags import normalize_tag
 from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
 
 SECTION = ("sd_dataset", "Dataset")
@@ -345,7 +351,7 @@ def webui_host() -> Host:
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
                 augment_executor=augment_executor(), logins=logins, access=webui_access(),
-                vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS)
+                vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS, taggers=webui_taggers())
     if not kinds:
         host.no_training_reason = no_training_reason(name)
     return host
@@ -369,6 +375,66 @@ def tag_autocomplete_lists() -> List[FoundVocabulary]:
             if numbering is not None and path.is_file():
                 found.append(FoundVocabulary(path, numbering))
     return found
+
+
+DEEPBOORU = "DeepDanbooru (the web UI's interrogator)"
+
+
+def webui_taggers() -> dict:
+    """The web UI's own taggers by the name the Tag section shows: its DeepDanbooru, where it has one."""
+    try:
+        found = importlib.util.find_spec("modules.deepbooru") is not None
+    except (ImportError, ValueError):
+        found = False
+    return {DEEPBOORU: WebuiDeepbooru} if found else {}
+
+
+class WebuiDeepbooru(Tagger):
+    """The web UI's DeepDanbooru interrogator as the tag step's local tagger.
+
+    ``model.tag_multi(pil_image, force_disable_ranks=True)`` gives its tags as one text, shaped by the web UI's
+    Interrogate settings (its score threshold, spaces, escapes, order, filter list); they are read back into tag
+    names.  It says neither categories nor a rating (it drops the ``rating:`` tags), so its tags are of unknown
+    category, which the vocabulary sorts, and its captions have no rating part.  A batch holds the web UI's queue
+    lock, as its own Interrogate button does, and moves the model to the GPU once (``start``/``stop``).
+    """
+
+    name = "DeepDanbooru"
+
+    def __init__(self):
+        from modules import deepbooru
+
+        self._model = deepbooru.model
+        threshold = float(_opt("interrogate_deepbooru_score_threshold", 0.5))
+        self.thresholds = {UNCATEGORISED: threshold}
+        # another threshold or filter list gives other tags: an earlier run's tag sidecars then do not answer
+        self.fingerprint = f"deepbooru:{threshold}:{_opt('deepbooru_filter_tags', '')}"
+        self._held = None
+
+    def __enter__(self) -> "WebuiDeepbooru":
+        from modules import call_queue
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(call_queue.queue_lock)
+        try:
+            self._model.start()
+        except BaseException:
+            stack.close()
+            raise
+        stack.callback(self._model.stop)
+        self._held = stack
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()  # stop, then release the lock
+
+    def tag(self, image) -> TaggerResult:
+        text = self._model.tag_multi(image, force_disable_ranks=True)
+        tags = list(dict.fromkeys(normalize_tag(part) for part in text.split(", ") if part.strip()))
+        return TaggerResult(tags={UNCATEGORISED: tags} if tags else {}, thresholds=dict(self.thresholds),
+                            model=self.name)
 
 
 def augment_executor() -> Optional[Callable[[int], Executor]]:

@@ -25,7 +25,7 @@ from sd_dataset.errors import DatasetError  # noqa: E402
 from sd_dataset.postcache import PostCache  # noqa: E402
 from sd_dataset.preview import tag_stats  # noqa: E402
 from sd_dataset.sidecars import read_parts  # noqa: E402
-from sd_dataset.tagger import load_tagger  # noqa: E402
+from sd_dataset.tagger import Tagger, load_tagger  # noqa: E402
 from sd_dataset.tagging import MANIFEST, TagOptions, tag_folder  # noqa: E402
 from sd_dataset.tags import CaptionRules, Part  # noqa: E402
 from sd_dataset.tiles import RECORD, tile_caption  # noqa: E402
@@ -206,6 +206,11 @@ def test_one_sentence_for_tile_captions_without_a_tagger_and_a_tagger_without_th
         augment(world["tagged"], world["train"], AugmentOptions(split=True, tile_captions=True))
     with pytest.raises(DatasetError, match=r"^augment uses a local tagger only for tile captions"):
         augment(world["tagged"], world["train"], AugmentOptions(split=True), tagger=world["tagger"])
+    listless = Tagger()  # as the web UI's DeepDanbooru: it tags, but lists no tags it knows
+    listless.name = "DeepDanbooru"
+    with pytest.raises(DatasetError, match=r"^Tile captions need a tagger that lists the tags it knows, and "
+                                           r"DeepDanbooru does not; give a WD14 or Z3D model folder in --tagger\.$"):
+        augment(world["tagged"], world["train"], AugmentOptions(split=True, tile_captions=True), tagger=listless)
     missing = world["tmp"] / "no model"
     assert main(["augment", str(world["tagged"]), "--out", str(world["train"]), "--split", "--tile-captions",
                  "--tagger", str(missing)]) == 2

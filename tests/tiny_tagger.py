@@ -67,19 +67,22 @@ def labels_for(layout: str) -> list[TinyLabel]:
 
 
 def write_model(path: Path, labels: Sequence[TinyLabel], side: Optional[int], input_name: str = "input_1:0",
-                fixed_batch: bool = False, outputs: Optional[int] = None) -> Path:
+                fixed_batch: bool = False, outputs: Optional[int] = None, dims: Optional[list] = None,
+                axes: Sequence[int] = (1, 2)) -> Path:
     """An ONNX model scoring ``labels`` from the channel means of a ``(batch, side, side, 3)`` input (``side`` None:
-    left open); ``outputs`` pads or cuts the output to that many scores (a model that disagrees with its list)."""
+    left open); ``outputs`` pads or cuts the output to that many scores (a model that disagrees with its list);
+    ``dims`` and ``axes`` give another input shape and the axes averaged (an NCHW model: ``[1, 3, 64, 64]``,
+    ``(2, 3)``)."""
     weights = np.array([label.weights for label in labels], dtype=np.float32).T  # (3, N)
     biases = np.array([label.bias for label in labels], dtype=np.float32)
     if outputs is not None:
         weights = np.resize(weights, (3, outputs)).astype(np.float32)
         biases = np.resize(biases, (outputs,)).astype(np.float32)
     count = weights.shape[1]
-    dims = [1 if fixed_batch else "batch", side or "height", side or "width", 3]
+    dims = dims or [1 if fixed_batch else "batch", side or "height", side or "width", 3]
     graph = helper.make_graph(
         [helper.make_node("Mul", [input_name, "scale"], ["scaled"]),
-         helper.make_node("ReduceMean", ["scaled"], ["means"], axes=[1, 2], keepdims=0),
+         helper.make_node("ReduceMean", ["scaled"], ["means"], axes=list(axes), keepdims=0),
          helper.make_node("MatMul", ["means", "weights"], ["logits"]),
          helper.make_node("Add", ["logits", "biases"], ["shifted"]),
          helper.make_node("Sigmoid", ["shifted"], ["predictions_sigmoid"])],

@@ -50,15 +50,7 @@ def add_tagger_options(parser: argparse.ArgumentParser) -> None:
 
 
 def tagger_from_args(args: argparse.Namespace):
-    """The tagger ``--tagger`` names, with ``--tagger-threshold``'s thresholds; None without ``--tagger`` (a
-    threshold given alone is refused, as it would do nothing)."""
-    from ..errors import DatasetError
-    from ..tagger import load_tagger, parse_thresholds
-    from ..wording import option
+    """The tagger ``--tagger`` names, with ``--tagger-threshold``'s thresholds; None without ``--tagger``."""
+    from ..tagger import tagger_for
 
-    thresholds = parse_thresholds(args.tagger_threshold)
-    if not args.tagger:
-        if thresholds:
-            raise DatasetError(f"Tagger thresholds apply to a local tagger; give its model folder in {option('tagger')} too.")
-        return None
-    return load_tagger(args.tagger, thresholds)
+    return tagger_for(args.tagger, args.tagger_threshold)

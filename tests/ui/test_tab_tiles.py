@@ -29,10 +29,21 @@ def test_tile_captions_from_the_tab(tmp_path):
     tab = DatasetTab(Host(datasets_root=tmp_path))
     src, model = halves(tmp_path / "src"), write_wd14(tmp_path / "model")
     result = tab.augment(*augment_args(src, tmp_path / "train", split=True, tile_captions=True, tagger=str(model),
-                                       tagger_threshold="general=0.5"))
+                                       tagger_thresholds="general=0.5"))
     assert any(line.startswith("  tile captions by the tagger model: 3 tiles") for line in result.lines), result.text()
     assert training_captions(tmp_path / "train")["a-split0.png"] == "red background, looking left"
     assert training_captions(tmp_path / "train")["a-split0-flip.png"] == "red background, looking right"
+
+
+def test_tags_local_tagger_filled_for_tag_alone_leaves_augment_as_it_was(tmp_path):
+    """The tab's "Local tagger" is Tag's too: filled (even with a folder that is no model) while tile captions are
+    off, augment neither loads it nor refuses."""
+    tab = DatasetTab(Host(datasets_root=tmp_path))
+    src = halves(tmp_path / "src")
+    result = tab.augment(*augment_args(src, tmp_path / "train", split=True, tagger=str(tmp_path / "no model"),
+                                       tagger_thresholds="general=0.5"))
+    assert result.lines[0].startswith("1 images: 1 augmented"), result.text()
+    assert set(training_captions(tmp_path / "train").values()) >= {"red background, blue background, looking left"}
 
 
 def test_the_tabs_sentences_name_its_controls(tmp_path):
@@ -42,10 +53,8 @@ def test_the_tabs_sentences_name_its_controls(tmp_path):
     assert step(*augment_args(src, tmp_path / "train", split=True, tile_captions=True)) == (
         'error: Tile captions need a local tagger to look at each tile; give its model folder in "Local tagger", or '
         'turn "Tile captions" off.')
-    assert step(*augment_args(src, tmp_path / "train", tagger=str(tmp_path))) == (
-        'error: augment uses a local tagger only for tile captions; turn "Tile captions" on, or leave "Local '
-        'tagger" empty.')
-    assert step(*augment_args(src, tmp_path / "train", tagger_threshold="general=0.5")) == (
+    assert step(*augment_args(src, tmp_path / "train", split=True, tile_captions=True,
+                              tagger_thresholds="general=0.5")) == (
         'error: Tagger thresholds apply to a local tagger; give its model folder in "Local tagger" too.')
     assert step(*augment_args(src, tmp_path / "train", tile_captions=True, tagger=str(tmp_path / "none"))) == (
         f'error: The tagger model folder {tmp_path / "none"} does not exist; give the folder holding model.onnx and '
