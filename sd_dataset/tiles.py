@@ -51,7 +51,7 @@ def check_tagger_given(tile_captions: bool, tagger_given: bool) -> None:
         raise DatasetError(f"Tile captions need a local tagger to look at each tile; give its model folder in "
                            f"{option('tagger')}, or turn {option('tile_captions')} off.")
     if tagger_given and not tile_captions:
-        raise DatasetError(f"augment uses a local tagger only for tile captions; turn {option('tile_captions')} on, "
+        raise DatasetError(f"Augment uses a local tagger only for tile captions; turn {option('tile_captions')} on, "
                            f"or leave {option('tagger')} empty.")
 
 

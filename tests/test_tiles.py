@@ -204,7 +204,7 @@ def test_one_sentence_for_tile_captions_without_a_tagger_and_a_tagger_without_th
     with pytest.raises(DatasetError, match=r"^Tile captions need a local tagger to look at each tile; give its "
                                            r"model folder in --tagger, or turn --tile-captions off\.$"):
         augment(world["tagged"], world["train"], AugmentOptions(split=True, tile_captions=True))
-    with pytest.raises(DatasetError, match=r"^augment uses a local tagger only for tile captions"):
+    with pytest.raises(DatasetError, match=r"^Augment uses a local tagger only for tile captions"):
         augment(world["tagged"], world["train"], AugmentOptions(split=True), tagger=world["tagger"])
     listless = Tagger()  # as the web UI's DeepDanbooru: it tags, but lists no tags it knows
     listless.name = "DeepDanbooru"
