@@ -22,8 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from PIL import Image  # noqa: E402
-
 from sd_dataset.augment import AugmentOptions, augment  # noqa: E402
 from sd_dataset.tagger import load_tagger  # noqa: E402
 

@@ -5,7 +5,8 @@ reading order), plus ``…-flip.<fmt>`` mirrors with ``--flip``, and every outpu
 gets the source's caption as a ``.txt``: its own ``.txt``, or, for a source without
 one, the caption the web UI's trainer reads from its file name (the names of the
 outputs would add ``-flip`` / ``-splitN`` to it).  A mirror's caption has ``left``
-and ``right`` swapped.  The source folder is only read.
+and ``right`` swapped.  With ``tile_captions`` a split tile's or crop's caption keeps only the general tags a
+local tagger sees in it (:mod:`sd_dataset.tiles`).  The source folder is only read.
 
 Work runs in a process pool over all cores; at most a small window of sources
 is in flight, so memory does not grow with the folder.  Every file is written
@@ -301,7 +302,7 @@ def _tile_jobs(src: Path, plan: Plan, paths: list[Path], caption: bytes, wanted:
         if mirrored:
             continue
         mirror = paths[i + 1] if i + 1 < len(paths) and plan.mirrored[i + 1] else None
-        jobs.append(tiles.TileJob(src.name, path, mirror, caption, parts))
+        jobs.append(tiles.TileJob(path, mirror, caption, parts))
     return jobs
 
 

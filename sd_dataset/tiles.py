@@ -120,7 +120,6 @@ def _part_lookup(parts: Iterable[Part]) -> dict[str, Part]:
 class TileJob:
     """An output showing part of its source (a split tile or a crop), made by a worker for the tagger pass."""
 
-    source: str  # the source's name, for the report
     image: Path  # the output, not mirrored
     mirror: Optional[Path]  # its mirror, when --flip made one
     caption: bytes  # the source's whole caption
@@ -148,7 +147,7 @@ class TileReport:
         if not self.tiles and not self.failed:
             return [f"  tile captions: no output is a split tile or a crop, so every caption stays whole (they "
                     f"apply with {option('split')} or {option('square')} crop)"]
-        cut = [t for t in self.tiles if t.dropped]
+        cut = sorted((t for t in self.tiles if t.dropped), key=lambda t: t.name)  # the pool finishes in any order
         dropped = sum(len(t.dropped) for t in self.tiles)
         reused = sum(t.reused for t in self.tiles)
         unknown = sum(t.unknown for t in self.tiles)
@@ -217,6 +216,8 @@ def caption_tiles(jobs: list[TileJob], tagger: "Tagger", out: Path, report: Tile
     """Each job with its tile's caption (the source's whole caption where the tagger could not read the tile, which
     ``report`` then names); what the tagger saw is kept in :data:`RECORD` even when the run is cut short."""
     report.model = tagger.name
+    if not jobs:
+        return
     knows = general_labels(tagger)
     record = SeenRecord(out, tagger_key(tagger))
     progress.start(len(jobs), "tile captions")
