@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import postindex
+from . import postindex, sidecars
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
 from .captions import SEPARATOR, caption_text, name_form
@@ -41,7 +41,7 @@ from .names import cut_utf8, is_device_name, name_budget, safe_filename, safe_us
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
 from .tagger import Tagger, TaggerResult
-from .tags import CaptionRules, format_tag
+from .tags import CaptionRules, Part, format_tag
 from .summaries import by_reason, examples
 from .wording import offers, option
 
@@ -60,7 +60,8 @@ FREQUENCY_FILE = "tags.csv"
 SIDECAR, CACHE, INDEX, API = "sidecar", "cache", "index", "api"
 TAGGER = "tagger"
 SOURCES = (SIDECAR, CACHE, INDEX, API, TAGGER)  # the report's order
-TAG_SIDECAR_EXT = ".json"  # beside each output the local tagger captioned: its tags, scores and thresholds
+# beside each output (sidecars.py): its post and caption parts, and for the local tagger's its scores and thresholds
+TAG_SIDECAR_EXT = sidecars.EXT
 MAX_TAG_SIDECAR_BYTES = 4 * 1024 * 1024
 NO_POST = "no post found for their md5"
 NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
@@ -130,6 +131,7 @@ class Item:
     post: Optional[Post] = None
     caption: str = ""  # the .txt caption
     parts: list[str] = field(default_factory=list)  # the caption's parts in display form
+    sourced: list[Part] = field(default_factory=list)  # the same, each with its category and tag (the sidecar's)
     output: Optional[str] = None
     found: Optional[dict] = None  # how a local tagger found the tags (its record), for the tag sidecar
 
@@ -521,7 +523,8 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
         report.vocab_counts = {t: rules.vocab.count(t) for t in report.frequency}
     for item in items:
         if item.post is not None or options.keep_untagged:
-            item.parts = rules.parts(item.post, drop)
+            item.sourced = rules.sourced_parts(item.post, drop)
+            item.parts = [part.text for part in item.sourced]
             item.caption = caption_text(item.parts, escape)
 
 
@@ -538,20 +541,19 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
              if not p.name.endswith(TEMP_SUFFIX) and _rel(p, root) not in previous}
     taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
     with_txt = options.caption in ("txt", "both")
-    companions = (".txt",) if with_txt else ()
+    companions = ((".txt",) if with_txt else ()) + (sidecars.EXT,)
     budget = _stem_budget(dest)
     for item in keep:  # names first, in a fixed order, so a rerun picks the same ones
         ext = item.path.suffix.lower()
-        beside = companions + ((TAG_SIDECAR_EXT,) if item.found else ())
         if options.caption == "txt":
-            item.output = unique_name(item.path.stem, ext, taken, beside, budget)
+            item.output = unique_name(item.path.stem, ext, taken, companions, budget)
         else:
-            item.output = caption_filename(item.parts, ext, taken, budget, beside)
+            item.output = caption_filename(item.parts, ext, taken, budget, companions)
     # claim every planned name before writing any, so a run killed midway (no ``finally`` runs then) leaves a
     # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
     planned = {_rel(dest / item.output, root) for item in keep}
     planned |= {_rel(_txt_path(dest, item), root) for item in keep if _has_txt(item, options)}
-    planned |= {_rel(_tag_sidecar_path(dest, item), root) for item in keep if item.found}
+    planned |= {_rel(sidecars.sidecar_path(dest / item.output), root) for item in keep}
     if options.layout == "kohya":
         planned.add(DATASET_CONFIG)
     _write_manifest(manifest_path, planned | previous)
@@ -619,18 +621,6 @@ def _txt_path(dest: Path, item: Item) -> Path:
     return dest / (item.output[:-len(item.path.suffix)] + ".txt")
 
 
-def _tag_sidecar_path(dest: Path, item: Item) -> Path:
-    return dest / (item.output[:-len(item.path.suffix)] + TAG_SIDECAR_EXT)
-
-
-def _tag_sidecar(item: Item) -> str:
-    """The tag sidecar of an image a local tagger tagged: its post (as fetch's sidecars hold one, so any step reads
-    it), the image it was made from, and how its tags were found (``found.by`` is ``tagger``, with the model,
-    every kept tag's score and the thresholds)."""
-    data = {**item.post.to_json(), "image": item.path.name, "found": item.found}
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-
-
 def _write_dataset_config(root: Path, dest: Path, options: TagOptions, report: TagReport) -> str:
     """Write the kohya layout's dataset.toml at ``root``; returns its name, relative to ``root``."""
     rules = options.rules
@@ -645,16 +635,15 @@ def _write_dataset_config(root: Path, dest: Path, options: TagOptions, report: T
 
 def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]]:
     name = item.output
-    outputs = [dest / name]
+    outputs = [dest / name, sidecars.sidecar_path(dest / name)]
     wrote = _copy_image(item.path, dest / name)
+    # beside every output: augment's tile captions read what each caption part is, a rerun the tagger's record
+    wrote += write_text_if_changed(outputs[1], sidecars.sidecar_text(item.path.name, item.sourced, item.post,
+                                                                     item.found))
     if with_txt:
         txt = _txt_path(dest, item)
         outputs.append(txt)
         wrote += write_text_if_changed(txt, item.caption)
-    if item.found:
-        sidecar = _tag_sidecar_path(dest, item)
-        outputs.append(sidecar)
-        wrote += write_text_if_changed(sidecar, _tag_sidecar(item))
     return wrote, outputs
 
 

@@ -70,6 +70,7 @@ TAB_OPTIONS = {
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
     "tagger": '"Local tagger"', "tagger_threshold": '"Tagger thresholds"',
+    "split": '"Split oversized"', "tile_captions": '"Tile captions"',
 }
 AESTHETIC_ADVICE = (
     "Makes an aesthetic embedding of the training folder's images (3 · Augment's) through the web UI's "
@@ -477,12 +478,16 @@ class DatasetTab:
 
     @_in_tab_words
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
-                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> StepResult:
+                keep_size: bool, min_size, dedupe: bool, fmt: str, tile_captions: bool, tagger: str,
+                tagger_thresholds: str, bar) -> StepResult:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
-                                 dedupe=dedupe, format=fmt)
-        report = augment(self._folder(src, "the source folder"), self._folder(out, "the training folder"), options,
-                         progress=self._progress("augment", bar), executor_factory=self.host.augment_executor)
+                                 dedupe=dedupe, format=fmt, tile_captions=tile_captions)
+        source, target = self._folder(src, "the source folder"), self._folder(out, "the training folder")
+        report = augment(source, target, options, progress=self._progress("augment", bar),
+                         executor_factory=self.host.augment_executor,
+                         # Tag's "Local tagger", which may be filled for Tag alone: only tile captions load it
+                         tagger=self.local_tagger(tagger, tagger_thresholds) if tile_captions else None)
         lines, failures = report.summary(), report.failure_lines()
         return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
@@ -641,6 +646,7 @@ class TagSection(Step):
     vocab: gr.components.Component  # a Textbox, or a Dropdown of the host's vocabularies
     numbering: gr.Dropdown
     files: list  # the path boxes of files (vocabulary, aliases) shown absolute once typed
+    local_tagger: list  # "Local tagger" and "Tagger thresholds", which Augment's tile captions use too
 
 
 @dataclass
@@ -792,7 +798,8 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
               offline, weighted, pin] + fetch.login + [tagger, tagger_thresholds]
     files = [aliases] if host.vocabularies else [vocab, aliases]
-    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
+    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files,
+                      local_tagger=[tagger, tagger_thresholds])
 
 
 def _tagger_field(host: Host):
@@ -818,7 +825,7 @@ def _vocabulary_field(host: Host):
                        label=f"{label}: tag-autocomplete's lists, or type a path", elem_id="sdds_vocab", scale=2)
 
 
-def _augment_section() -> AugmentSection:
+def _augment_section(tag: TagSection) -> AugmentSection:
     with gr.Accordion("3 · Augment", open=True):
         with gr.Row():
             src = _path_box("Source folder", "sdds_aug_src")
@@ -835,8 +842,12 @@ def _augment_section() -> AugmentSection:
             min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
             dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
             fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
+        with gr.Row():
+            tile_captions = gr.Checkbox(label="Tile captions: split tiles and crops keep only the general tags Tag's "
+                                              "Local tagger sees in them", value=False, elem_id="sdds_tile_captions")
         run, cancel, log = _run_controls("aug", "Augment")
-    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt]
+    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt,
+              tile_captions] + tag.local_tagger
     return AugmentSection("augment", inputs, out, run, cancel, log, src=src)
 
 
@@ -1173,7 +1184,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         header = _header_section(host)
         fetch = _fetch_section()
         tag = _tag_section(host, fetch)
-        augment = _augment_section()
+        augment = _augment_section(tag)
         template = _template_section(host)
         train = _train_section(host)
         preview = _preview_section()

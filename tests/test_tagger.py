@@ -357,7 +357,9 @@ def test_sources_before_the_tagger_win(unknown, tmp_path):
                         tagger=load_tagger(unknown["model"]))
     assert report.sources["api"] == 1 and report.sources[TAGGER] == 2
     assert (unknown["out"] / "red.txt").read_text() == "safe content, crimson"
-    assert not (unknown["out"] / "red.json").exists() and (unknown["out"] / "blue.json").exists()
+    # every output's tag sidecar names its caption's parts; only the tagger's says how it found them
+    assert "found" not in json.loads((unknown["out"] / "red.json").read_text())
+    assert json.loads((unknown["out"] / "blue.json").read_text())["found"]["by"] == "tagger"
     assert sorted(report.tagger_images) == ["blue.png", "white.png"]
 
 

@@ -21,7 +21,7 @@ TAG_DEFAULTS = dict(
 
 AUGMENT_DEFAULTS = dict(
     flip=True, split=False, threshold=0.5, overlap=0.2, square="pad", size=512, keep_size=False, min_size=256,
-    dedupe=False, fmt="png", bar=bar)
+    dedupe=False, fmt="png", tile_captions=False, tagger="", tagger_thresholds="", bar=bar)
 
 
 def _ordered(step, defaults: dict, values: dict) -> list:
