@@ -12,7 +12,8 @@ import pytest
 gr = pytest.importorskip("gradio")
 numpy = pytest.importorskip("numpy")
 
-from ui.test_webui import STUB, TAB_PAGE, _api_function, _NoBar, package, wait_until, webui  # noqa: F401
+from ui.test_webui import (STUB, TAB_PAGE, _api_function, _event_functions, _NoBar, package, wait_until,  # noqa: F401
+                          webui)
 
 # the folder "Install from URL" clones it into: the repository's name
 EXTENSION = "stable-diffusion-webui-aesthetic-gradients"
@@ -116,9 +117,10 @@ def test_the_list_shows_what_the_extension_lists_when_the_page_opens(aesthetic, 
     sys.modules["aesthetic_clip"].update_aesthetic_embeddings()  # as at start, or its 🔄 in txt2img
     blocks, _ = the_tab()
     listed = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "sdds_aesthetic_list")
-    loads = [d for d in blocks.dependencies if d["trigger"] == "load" and d["outputs"] == [listed._id]]
+    loads = [fn for events, outputs, _, fn in _event_functions(blocks)
+             if events == ["load"] and outputs == [listed._id]]
     assert len(loads) == 1
-    assert blocks.fns[blocks.dependencies.index(loads[0])].fn(TAB_PAGE) == "a_style, b_style"
+    assert loads[0](TAB_PAGE) == "a_style, b_style"
 
 
 def test_batches_of_the_size_chosen_make_the_same_average(aesthetic, tmp_path):
@@ -346,7 +348,7 @@ def test_without_the_extension_the_train_section_says_how_to_install_it(webui):
         "This web UI lacks the aesthetic-gradients extension that makes CLIP aesthetic embeddings: install it from "
         f"Extensions → Install from URL with {URL} and restart the web UI.")
     assert AESTHETIC_ADVICE not in shown.values()
-    assert not any(d.get("api_name") == "aesthetic" for d in blocks.dependencies)
+    assert "aesthetic" not in [api_name for _, _, api_name, _ in _event_functions(blocks)]
 
 
 def test_a_disabled_extension_counts_as_missing_though_its_module_stays_loaded(aesthetic):

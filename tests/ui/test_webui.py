@@ -746,6 +746,16 @@ def _api_function(blocks, api_name):
     return block_fn.fn, list(block_fn.inputs)
 
 
+def _event_functions(blocks) -> list[tuple[list[str], list[int], str, object]]:
+    """Each event of ``blocks`` as (its trigger names, its output ids, its api name, its function), under gradio 3
+    and 4."""
+    if hasattr(blocks, "dependencies"):  # gradio 3: dependencies (dicts) and fns in the same order
+        return [([d["trigger"]], list(d["outputs"]), d.get("api_name"), f.fn)
+                for d, f in zip(blocks.dependencies, blocks.fns)]
+    return [([event for _, event in f.targets], [o._id for o in f.outputs], f.api_name, f.fn)
+            for f in blocks.fns.values()]
+
+
 class _NoBar:
     def __call__(self, *args, **kwargs):
         pass
