@@ -5,7 +5,8 @@ reading order), plus ``…-flip.<fmt>`` mirrors with ``--flip``, and every outpu
 gets the source's caption as a ``.txt``: its own ``.txt``, or, for a source without
 one, the caption the web UI's trainer reads from its file name (the names of the
 outputs would add ``-flip`` / ``-splitN`` to it).  A mirror's caption has ``left``
-and ``right`` swapped.  The source folder is only read.
+and ``right`` swapped.  With ``tile_captions`` a split tile's or crop's caption keeps only the general tags a
+local tagger sees in it (:mod:`sd_dataset.tiles`).  The source folder is only read.
 
 Work runs in a process pool over all cores; at most a small window of sources
 is in flight, so memory does not grow with the folder.  Every file is written
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from . import images
+from . import images, sidecars, tiles
 from .captions import swap_sides
 from .errors import DatasetError
 from .files import (Refused, atomic_open, atomic_write_bytes, ensure_writable_dir, open_checked, read_inside,
@@ -69,6 +70,8 @@ class AugmentOptions:
     format: str = "png"
     background: tuple[int, int, int] = (255, 255, 255)
     max_pixels: int = images.MAX_PIXELS
+    # split tiles and crops keep only the general tags a tagger sees in them (the tagger is augment()'s argument)
+    tile_captions: bool = False
 
     def check(self) -> None:
         """Raise one sentence for the first bad value, before any work starts."""
@@ -204,6 +207,7 @@ class SourceResult:
     tiles: int = 0  # tiles when the source was split
     named: bool = False  # captioned by its file name (no .txt beside it)
     detail: str = ""  # what is this source's own in a reason many share (its size when too small)
+    tile_jobs: list[tiles.TileJob] = field(default_factory=list)  # outputs whose captions the tagger pass writes
 
 
 WRITTEN, DONE, SKIPPED, FAILED = "written", "done", "skipped", "failed"
@@ -248,10 +252,13 @@ def _process(task: Task) -> SourceResult:
         plan = plan_for(src.stem, width, height, opts)
         paths = [out / f"{stem}.{opts.ext}" for stem in plan.stems]
         captions = [_mirrored(caption) if mirror else caption for mirror in plan.mirrored]
+        jobs = _tile_jobs(src, plan, paths, caption, opts.tile_captions and _cuts(plan, opts.square, width, height))
+        left = {p for job in jobs for p in (job.image, job.mirror) if p is not None}  # the tagger pass's to write
+        captions_here = [(p, c) for p, c in zip(paths, captions) if p not in left]
         if all(p.is_file() for p in paths):
             # Every output is renamed into place whole, so all present = complete.
-            written = _sync_captions(paths, captions)
-            return SourceResult(src.name, DONE, captions=written, named=named)
+            written = _sync_captions(*_unzipped(captions_here))
+            return SourceResult(src.name, DONE, captions=written, named=named, tile_jobs=jobs)
         drafted = bool(plan.decode_at_least) and images.draft_for(img, orientation, plan.decode_at_least)
         rgb = images.load_rgb(img, orientation, opts.background)
         # Still inside ``with``: ``rgb`` may be the file's own image, which closing destroys.
@@ -261,7 +268,8 @@ def _process(task: Task) -> SourceResult:
         untouched = (len(shaped) == 1 and shaped[0] is img and not drafted and not getattr(img, "is_animated", False)
                      and img.format == FORMATS[opts.format][0])
         icc = img.info.get("icc_profile") if img.mode != "CMYK" else None  # a CMYK profile is wrong for RGB
-        result = SourceResult(src.name, WRITTEN, tiles=len(shaped) if plan.split else 0, named=named)
+        result = SourceResult(src.name, WRITTEN, tiles=len(shaped) if plan.split else 0, named=named,
+                              tile_jobs=jobs)
         named = iter(paths)
         for tile in shaped:
             pictures = [tile, images.mirror(tile)] if opts.flip else [tile]
@@ -273,8 +281,33 @@ def _process(task: Task) -> SourceResult:
                 else:
                     save(picture, path, opts.format, icc)
                 result.images += 1
-    result.captions = _sync_captions(paths, captions)
+    result.captions = _sync_captions(*_unzipped(captions_here))
     return result
+
+
+def _cuts(plan: Plan, square: str, width: int, height: int) -> bool:
+    """Whether the outputs of ``plan`` show only part of the source: split tiles, or a crop of a non-square one."""
+    return plan.split is not None or (square == "crop" and width != height)
+
+
+def _tile_jobs(src: Path, plan: Plan, paths: list[Path], caption: bytes, wanted: bool) -> list[tiles.TileJob]:
+    """The outputs that are not mirrors, each with its mirror, for the tagger pass to caption; none unless
+    ``wanted``."""
+    if not wanted:
+        return []
+    parts = sidecars.read_parts(src, src.parent.resolve())
+    parts = tuple(parts) if parts is not None else None
+    jobs = []
+    for i, (path, mirrored) in enumerate(zip(paths, plan.mirrored)):
+        if mirrored:
+            continue
+        mirror = paths[i + 1] if i + 1 < len(paths) and plan.mirrored[i + 1] else None
+        jobs.append(tiles.TileJob(path, mirror, caption, parts))
+    return jobs
+
+
+def _unzipped(pairs: list[tuple[Path, bytes]]) -> tuple[list[Path], list[bytes]]:
+    return [p for p, _ in pairs], [c for _, c in pairs]
 
 
 def _mirrored(caption: bytes) -> bytes:
@@ -305,6 +338,8 @@ def _sync_captions(paths: list[Path], captions: list[bytes]) -> int:
     caption the user edited since.
     """
     written = 0
+    if not paths:
+        return 0
     real_out = paths[0].parent.resolve()
     for path, caption in zip(paths, captions):
         target = path.with_suffix(CAPTION_EXT)
@@ -380,11 +415,12 @@ class AugmentReport:
     named: int = 0  # sources captioned by their file names
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
+    tile_captions: Optional[tiles.TileReport] = None  # with --tile-captions
 
     @property
     def ok(self) -> bool:
-        """No source failed (deliberate skips such as too small or duplicate are fine)."""
-        return not self.failed
+        """No source failed (deliberate skips such as too small or duplicate are fine), nor a tile's caption."""
+        return not self.failed and not (self.tile_captions and self.tile_captions.failed)
 
     def add(self, result: SourceResult) -> None:
         if result.status == FAILED:
@@ -414,6 +450,8 @@ class AugmentReport:
         if self.named:
             lines.append(f"  {self.named} of them have no .txt caption, so the trainer reads their file names: their "
                          "outputs got that caption as .txt files")
+        if self.tile_captions is not None:
+            lines += self.tile_captions.summary()
         return lines + self.skip_lines() + self.failure_lines()
 
     def skip_lines(self) -> list[str]:
@@ -421,8 +459,9 @@ class AugmentReport:
         return [f"  {line}" for line in by_reason(_entries(self.skipped), "skipped")]
 
     def failure_lines(self) -> list[str]:
-        """One line per reason sources failed for, with a count and examples."""
-        return [f"  {line}" for line in by_reason(_entries(self.failed), "failed")]
+        """One line per reason sources failed for, with a count and examples; one per tile whose caption failed."""
+        tile_lines = self.tile_captions.failure_lines() if self.tile_captions is not None else []
+        return [f"  {line}" for line in by_reason(_entries(self.failed), "failed")] + tile_lines
 
     def nothing_made(self) -> Optional[str]:
         """Why no source has an output, with what to change; None when some have."""
@@ -453,14 +492,18 @@ def default_workers() -> int:
 
 
 def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *, workers: Optional[int] = None,
-            progress: Optional[Progress] = None, executor_factory: Optional[Callable[[int], Executor]] = None
-            ) -> AugmentReport:
+            progress: Optional[Progress] = None, executor_factory: Optional[Callable[[int], Executor]] = None,
+            tagger=None) -> AugmentReport:
     """Augment every image in ``src`` into ``out``; see the module docstring for names.
 
     ``workers`` defaults to every core; 1 runs in this process.  ``executor_factory``
-    lets a host supply its own pool (the web UI may want another start method).
+    lets a host supply its own pool (the web UI may want another start method).  ``tagger`` (a
+    :class:`~sd_dataset.tagger.OnnxTagger`) looks at each tile for ``options.tile_captions``.
     """
     options.check()
+    tiles.check_tagger_given(options.tile_captions, tagger is not None)
+    if tagger is not None:
+        tiles.general_labels(tagger)  # a tagger that cannot serve is refused before any image is written
     if workers is not None and workers < 1:
         raise DatasetError(f"{option('workers')} must be at least 1.")
     src, out = check_folders(src, out)
@@ -468,12 +511,12 @@ def augment(src: Path, out: Path, options: AugmentOptions = AugmentOptions(), *,
     out = ensure_writable_dir(out)
     with folder_lock(out, "augment"):
         return _augment_locked(src, sources, ignored, out, options, workers, progress or Progress(),
-                               executor_factory)
+                               executor_factory, tagger)
 
 
 def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, options: AugmentOptions,
                     workers: Optional[int], progress: Progress,
-                    executor_factory: Optional[Callable[[int], Executor]]) -> AugmentReport:
+                    executor_factory: Optional[Callable[[int], Executor]], tagger=None) -> AugmentReport:
     remove_stale_temps(out)
     claim_settings(out, options)
     sources, refused = split_refused(sources, src.resolve())
@@ -483,6 +526,7 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
     sources = _drop_name_clashes(sources, options, report)
 
     make_pool = executor_factory or process_pool
+    jobs: list[tiles.TileJob] = []
     with _Runner(workers, make_pool, progress) as runner:
         try:
             if options.dedupe:
@@ -493,10 +537,28 @@ def _augment_locked(src: Path, sources: list[Path], ignored: int, out: Path, opt
             tasks = (Task(s, out, options) for s in sources)
             for result in runner.map(process_source, tasks, _worker_died):
                 report.add(result)
+                jobs += result.tile_jobs
                 progress.advance()
         finally:
             progress.close()
+    if options.tile_captions:  # after the pool: the tagger's session lives in this process
+        report.tile_captions = tiles.TileReport()
+        _caption_tiles(jobs, tagger, out, report, progress)
     return report
+
+
+def _caption_tiles(jobs: list[tiles.TileJob], tagger, out: Path, report: AugmentReport, progress: Progress) -> None:
+    """Write each tile's caption, and its mirror's with left and right swapped."""
+    for job, caption in tiles.caption_tiles(jobs, tagger, out, report.tile_captions, progress):
+        paths, captions = [job.image], [caption]
+        if job.mirror is not None:
+            paths.append(job.mirror)
+            captions.append(_mirrored(caption))
+        try:
+            report.captions += _sync_captions(paths, captions)
+        except OSError as exc:
+            report.tile_captions.failed.append((job.image.name, f"could not write its caption "
+                                                                f"({exc.strerror or exc})"))
 
 
 def _worker_died(task: Task) -> SourceResult:

@@ -28,6 +28,13 @@ STANDALONE_NO_TRAINING = (
     "and shows what it would hand the trainer, so you can start it there."
 )
 
+# the guide's "Create aesthetic images embedding" moved out of the web UI into an extension of its own, this one
+AESTHETIC_GRADIENTS_URL = "https://github.com/AUTOMATIC1111/stable-diffusion-webui-aesthetic-gradients"
+STANDALONE_NO_AESTHETIC = (
+    "CLIP aesthetic embeddings are made inside the Stable Diffusion web UI by its aesthetic-gradients extension: "
+    f"there, install it from Extensions → Install from URL with {AESTHETIC_GRADIENTS_URL} and restart the web UI."
+)
+
 
 @dataclass
 class CreateOptions:
@@ -69,6 +76,18 @@ class Trainer(Protocol):
         ...
 
 
+class AestheticEmbedder(Protocol):
+    """The web UI's aesthetic-gradients extension: a CLIP aesthetic embedding made from a folder of images."""
+
+    def names(self) -> list[str]:
+        """The aesthetic embeddings the extension lists."""
+        ...
+
+    def make(self, name: str, folder: Path, batch_size: int, overwrite: bool, progress: Progress) -> str:
+        """Make the embedding ``name`` from the images in ``folder``; what was made (DatasetError when refused)."""
+        ...
+
+
 @dataclass
 class Host:
     name: str = "standalone"
@@ -88,8 +107,14 @@ class Host:
     access: "Access" = field(default_factory=lambda: Access())
     #: Tag lists offered in the Tag section's vocabulary field (a typed path works too).
     vocabularies: list = field(default_factory=list)
+    #: The aesthetic-gradients extension, where the web UI has it (None: the Train section says how to get it).
+    aesthetic: Optional[AestheticEmbedder] = None
+    no_aesthetic_reason: str = STANDALONE_NO_AESTHETIC
     #: The training run the Train section shows: a page that reloads, or a second window, finds it here.
     runs: RunRegistry = field(default_factory=RunRegistry)
+    #: Taggers the host has of its own (the web UI's DeepDanbooru), offered by the Tag section's "Local tagger"
+    #: beside a typed model folder: the name shown → a function making it.
+    taggers: dict = field(default_factory=dict)
 
 
 def standalone_host(datasets_root: Optional[Path] = None) -> Host:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import imagesearch, postindex
+from . import imagesearch, postindex, sidecars
 from .augment import NAME_GROWTH
 from .boorus.base import Booru, Post
 from .captions import SEPARATOR, caption_text, name_form
@@ -34,14 +34,15 @@ from .fetch import Failure, read_sidecar, sidecar_path
 from .files import (TEMP_SUFFIX, Refused, atomic_open, ensure_writable_dir, md5_of_file, open_checked, read_inside,
                     remove_stale_temps, write_record, write_text_if_changed)
 from .http import Exhausted
-from .images import IMAGE_EXTS, SIGNATURE_BYTES, has_image_signature, scan_images
+from .images import IMAGE_EXTS, SIGNATURE_BYTES, ImageProblem, has_image_signature, scan_images
 from .kohya import DATASET_CONFIG, Subset, dataset_config
 from .lock import folder_lock
 from .names import cut_utf8, is_device_name, name_budget, safe_filename, safe_user_name, utf8_len
 from .postcache import MISSING, PostCache, site_key
 from .progress import Progress
-from .tags import CaptionRules, format_tag
-from .summaries import by_reason
+from .tagger import Tagger, TaggerResult
+from .tags import CaptionRules, Part, format_tag
+from .summaries import by_reason, examples
 from .wording import offers, option
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,11 @@ MANIFEST = ".sd_dataset-tag.json"
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 FREQUENCY_FILE = "tags.csv"
 SIDECAR, CACHE, INDEX, API, IQDB = "sidecar", "cache", "index", "api", imagesearch.IQDB
-FOUND_FILE = "found.json"  # how each image's post was found: by its md5, or by its image with the match's score
+TAGGER = "tagger"
+SOURCES = (SIDECAR, CACHE, INDEX, API, IQDB, TAGGER)  # the report's order
+# beside each output (sidecars.py): its post and caption parts, and for the local tagger's its scores and thresholds
+TAG_SIDECAR_EXT = sidecars.EXT
+MAX_TAG_SIDECAR_BYTES = 4 * 1024 * 1024
 NO_POST = "no post found for their md5"
 NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
 
@@ -130,7 +135,9 @@ class Item:
     post: Optional[Post] = None
     caption: str = ""  # the .txt caption
     parts: list[str] = field(default_factory=list)  # the caption's parts in display form
+    sourced: list[Part] = field(default_factory=list)  # the same, each with its category and tag (the sidecar's)
     output: Optional[str] = None
+    found: Optional[dict] = None  # how the tags were found when no md5 gave them (a tagger's, IQDB's record)
 
 
 @dataclass
@@ -159,7 +166,9 @@ class TagReport:
     vocab_counts: dict[str, int] = field(default_factory=dict)
     dataset_config: Optional[Path] = None  # kohya: the dataset.toml written
     keep_tokens: int = 0
-    image_scores: dict[str, float] = field(default_factory=dict)  # md5 -> the IQDB score of its post's match
+    tagger_images: list[str] = field(default_factory=list)  # images whose tags a local tagger gave
+    tagger_name: str = ""
+    tagger_reused: int = 0  # of those, how many the tag sidecar of an earlier run gave (the model not run again)
     iqdb_cutoff: Optional[float] = None  # the cutoff image look-ups used, when they ran
 
     @property
@@ -172,8 +181,9 @@ class TagReport:
                  f"failed {len(self.failed)}"]
         if any(self.sources.values()):
             names = {IQDB: f"image look-up (IQDB, score at least {self.iqdb_cutoff or 0:g})"}
-            lines.append("  posts from: " + ", ".join(f"{names.get(k, k)} {self.sources[k]}"
-                                                        for k in (SIDECAR, CACHE, INDEX, API, IQDB) if self.sources[k]))
+            lines.append("  posts from: " + ", ".join(f"{names.get(k, k)} {self.sources[k]}" for k in SOURCES
+                                                        if self.sources[k]))
+        lines += self.tagger_lines()
         lines += [f"  {line}" for line in by_reason(((n, NO_POST, "") for n in self.untagged), "untagged")]
         lines += self.failure_lines()
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
@@ -181,8 +191,9 @@ class TagReport:
             lines.append(f"hint: {option('offline')} asked no site; tag again without it to look these up.")
         elif self.untagged:
             retry = f"{option('retry_missing')} asks the site again, " if offers("retry_missing") else ""
-            lines.append(f"hint: misses are remembered; {retry}{option('keep_untagged')} keeps these images with "
-                         "empty captions.")
+            local = f"{option('tagger')} tags them with a local tagger model, " if not self.tagger_name else ""
+            lines.append(f"hint: misses are remembered; {retry}{local}{option('keep_untagged')} keeps these images "
+                         "with empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
         lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
@@ -207,6 +218,14 @@ class TagReport:
                          f"{self.keep_tokens} keeps the first {self.keep_tokens} parts in place when it shuffles)")
         return lines
 
+    def tagger_lines(self) -> list[str]:
+        """The images a local tagger tagged, named: their tags are a model's guesses, not a site's."""
+        if not self.tagger_images:
+            return []
+        reused = f"; {self.tagger_reused} from an earlier run's tag sidecars" if self.tagger_reused else ""
+        return [f"  tagged by the local tagger {self.tagger_name} {len(self.tagger_images)} (machine tags, each "
+                f"with a {TAG_SIDECAR_EXT} sidecar of its scores{reused}): {examples(sorted(self.tagger_images))}"]
+
     def failure_lines(self) -> list[str]:
         """One line per reason images failed for (the site down is one line), with a count and examples."""
         return [f"  {line}" for line in by_reason(((f.name, f.reason, "") for f in self.failed), "failed")]
@@ -229,8 +248,10 @@ class TagReport:
 # -- the step ----------------------------------------------------------------------------------
 
 def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, booru: Optional[Booru] = None,
-               cache: Optional[PostCache] = None, progress: Optional[Progress] = None) -> TagReport:
-    """Caption the images in ``src`` into ``out``; ``booru`` None (or ``options.offline``) makes no request."""
+               cache: Optional[PostCache] = None, progress: Optional[Progress] = None,
+               tagger: Optional[Tagger] = None) -> TagReport:
+    """Caption the images in ``src`` into ``out``; ``booru`` None (or ``options.offline``) makes no request;
+    ``tagger`` (a local tagger, :mod:`sd_dataset.tagger`) tags what no other source knows."""
     options = options or TagOptions()
     options.validate()
     if options.iqdb and booru is not None and not options.offline:
@@ -241,18 +262,20 @@ def tag_folder(src: Path, out: Path, options: Optional[TagOptions] = None, *, bo
     requests = booru.http.cancel_on(progress.cancel_event) if booru is not None else nullcontext()
     with folder_lock(ensure_writable_dir(root), "tag"), requests:
         _check_config_is_ours(root, options)
-        return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress)
+        return _tag_locked(src, dest, root, files, refused, options, booru, cache, progress, tagger)
 
 
 def _tag_locked(src: Path, dest: Path, root: Path, files: list[Path], refused: list[tuple[Path, str]],
-                options: TagOptions, booru: Optional[Booru], cache: Optional[PostCache], progress: Progress
-                ) -> TagReport:
+                options: TagOptions, booru: Optional[Booru], cache: Optional[PostCache], progress: Progress,
+                tagger: Optional[Tagger] = None) -> TagReport:
     report = TagReport(images=len(files), caption_mode=options.caption, kept_untagged=options.keep_untagged,
                        offline=options.offline or booru is None,
                        common_threshold=options.exclude_common or options.common_threshold)
     report.skipped += [Failure(path.name, reason) for path, reason in refused]
     items = _identify(files, report, progress)
     _find_posts(items, src, booru, cache, options, report, progress)
+    if tagger is not None:
+        _tag_locally(items, root, tagger, options, report, progress)
     _caption(items, options, report)
     root = ensure_writable_dir(root)
     dest = ensure_writable_dir(dest)
@@ -432,7 +455,10 @@ def _find_by_image(items: list[Item], posts: dict[str, Post], failed_md5s: dict[
     failed_md5s.update(search.failed)
     for md5, match in search.matches.items():
         posts[md5] = match.post
-        report.image_scores[md5] = match.score
+    for item in items:  # the tag sidecar says how: the score of the match, and the cutoff it passed
+        match = search.matches.get(item.md5)
+        if match is not None:
+            item.found = {"by": IQDB, "score": match.score, "cutoff": options.iqdb_cutoff}
     report.sources[IQDB] += len(search.matches)
 
 
@@ -454,6 +480,77 @@ def _read_sidecar(src: Path, real_src: Path, md5: str, report: TagReport) -> Opt
         return None
 
 
+def _tag_locally(items: list[Item], root: Path, tagger: Tagger, options: TagOptions, report: TagReport,
+                 progress: Progress) -> None:
+    """The last source: ``tagger`` tags the images no other source knew.  An earlier run's tag sidecar of the same
+    model and thresholds answers for an image instead of the model; an image the tagger cannot read fails alone."""
+    report.tagger_name = tagger.name
+    untagged = set(report.untagged)
+    todo: dict[str, list[Item]] = {}
+    for item in items:
+        if item.post is None and item.path.name in untagged:
+            todo.setdefault(item.md5, []).append(item)
+    if not todo:
+        return
+    earlier = _earlier_tag_sidecars(root, tagger)
+    rating_words = options.rules.site_for(Post(id=0, md5="", file_url=None, ext="")).rating_words
+    done: set[str] = set()
+    progress.start(len(todo), "tagger")
+    try:
+        with tagger:
+            for md5, group in todo.items():
+                progress.check()
+                first = group[0]
+                result = earlier.get(md5)
+                try:
+                    if result is None:
+                        result = tagger.tag_file(first.path)
+                    else:
+                        report.tagger_reused += 1
+                except (ImageProblem, DatasetError) as exc:
+                    for item in group:
+                        report.failed.append(Failure(item.path.name, f"the tagger could not read it ({exc})"
+                                                     if isinstance(exc, ImageProblem) else str(exc)))
+                    done.update(item.path.name for item in group)
+                    progress.advance()
+                    continue
+                for item in group:
+                    item.post = result.to_post(md5, first.path.suffix.lower().lstrip(".") or "png", rating_words)
+                    item.found = {**result.record(), "fingerprint": tagger.fingerprint}
+                    report.tagged += 1
+                    report.sources[TAGGER] += 1
+                    report.tagger_images.append(item.path.name)
+                    done.add(item.path.name)
+                progress.advance()
+    finally:
+        progress.close()
+        report.untagged = [name for name in report.untagged if name not in done]
+
+
+def _earlier_tag_sidecars(root: Path, tagger: Tagger) -> dict[str, TaggerResult]:
+    """md5 → the result an earlier run's tag sidecars (named in its manifest) keep for ``tagger``'s model, model
+    file and thresholds; anything else there (another model, other thresholds, a sidecar edited into nonsense) is
+    left for the model to answer again."""
+    found: dict[str, TaggerResult] = {}
+    real_root = root.resolve() if root.is_dir() else None
+    if real_root is None:
+        return found
+    for rel in sorted(_read_manifest(root / MANIFEST)):
+        if not rel.endswith(TAG_SIDECAR_EXT):
+            continue
+        try:
+            data = json.loads(read_inside(root / rel, real_root, MAX_TAG_SIDECAR_BYTES))
+            post, record = Post.from_json(data), data.get("found")
+            if not isinstance(record, dict) or record.get("fingerprint") != tagger.fingerprint:
+                continue
+            result = TaggerResult.from_record(post.tags, record)
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        if result.model == tagger.name and result.thresholds == tagger.thresholds:
+            found[post.md5] = result
+    return found
+
+
 def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
     rules = options.rules
     tagged = [item for item in items if item.post is not None]
@@ -471,7 +568,8 @@ def _caption(items: list[Item], options: TagOptions, report: TagReport) -> None:
         report.vocab_counts = {t: rules.vocab.count(t) for t in report.frequency}
     for item in items:
         if item.post is not None or options.keep_untagged:
-            item.parts = rules.parts(item.post, drop)
+            item.sourced = rules.sourced_parts(item.post, drop)
+            item.parts = [part.text for part in item.sourced]
             item.caption = caption_text(item.parts, escape)
 
 
@@ -486,9 +584,9 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     previous = _read_manifest(manifest_path)
     taken = {p.name.casefold() for p in _safe_listdir(dest)
              if not p.name.endswith(TEMP_SUFFIX) and _rel(p, root) not in previous}
-    taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE, FOUND_FILE)}
+    taken |= {n.casefold() for n in (MANIFEST, FREQUENCY_FILE)}
     with_txt = options.caption in ("txt", "both")
-    companions = (".txt",) if with_txt else ()
+    companions = ((".txt",) if with_txt else ()) + (sidecars.EXT,)
     budget = _stem_budget(dest)
     for item in keep:  # names first, in a fixed order, so a rerun picks the same ones
         ext = item.path.suffix.lower()
@@ -500,6 +598,7 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
     # manifest naming its files as ours: the rerun picks the same names instead of numbering around them
     planned = {_rel(dest / item.output, root) for item in keep}
     planned |= {_rel(_txt_path(dest, item), root) for item in keep if _has_txt(item, options)}
+    planned |= {_rel(sidecars.sidecar_path(dest / item.output), root) for item in keep}
     if options.layout == "kohya":
         planned.add(DATASET_CONFIG)
     _write_manifest(manifest_path, planned | previous)
@@ -538,9 +637,6 @@ def _write_outputs(items: list[Item], dest: Path, root: Path, options: TagOption
         complete = not report.failed
     finally:
         progress.close()
-        if report.image_scores:  # a run with no image match leaves none: the manifest drops an earlier one
-            _write_found(root / FOUND_FILE, [item for item in keep if item.output and item.post is not None], report)
-            written.add(FOUND_FILE)
         # only a run that made every output may drop what earlier runs made and this one did not
         report.removed += _remove_stale(previous - written, root) if complete else 0
         if complete:
@@ -584,8 +680,11 @@ def _write_dataset_config(root: Path, dest: Path, options: TagOptions, report: T
 
 def _write_item(item: Item, dest: Path, with_txt: bool) -> tuple[int, list[Path]]:
     name = item.output
-    outputs = [dest / name]
+    outputs = [dest / name, sidecars.sidecar_path(dest / name)]
     wrote = _copy_image(item.path, dest / name)
+    # beside every output: augment's tile captions read what each caption part is, a rerun the tagger's record
+    wrote += write_text_if_changed(outputs[1], sidecars.sidecar_text(item.path.name, item.sourced, item.post,
+                                                                     item.found))
     if with_txt:
         txt = _txt_path(dest, item)
         outputs.append(txt)
@@ -730,21 +829,6 @@ def _remove_stale(stale: set[str], root: Path) -> int:
         except OSError as exc:
             log.warning("could not remove the stale output %s (%s)", path, exc)
     return removed
-
-
-def _write_found(path: Path, items: list[Item], report: TagReport) -> None:
-    """Which post each captioned image got and how it was found (``found.by``: md5, or iqdb with the match's
-    score), for the user to check the image matches; nothing reads it back.  Written where image look-ups found
-    posts."""
-    images = {}
-    for item in sorted(items, key=lambda i: i.output):
-        score = report.image_scores.get(item.md5)
-        found = {"by": "md5"} if score is None else {"by": IQDB, "score": score, "cutoff": report.iqdb_cutoff}
-        images[item.output] = {"md5": item.md5, "site": item.post.site, "post": item.post.id, "found": found}
-    text = json.dumps({"about": "how tag found each image's post: by the md5 of the file, or by its image (iqdb: "
-                                "the site's reverse-image search, with the match's score out of 100)",
-                       "images": images}, ensure_ascii=False, indent=1) + "\n"
-    write_record(path, text)
 
 
 def _write_frequency(path: Path, report: TagReport) -> None:

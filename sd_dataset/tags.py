@@ -336,6 +336,21 @@ def _reason(exc: BaseException) -> str:
 
 # -- the caption --------------------------------------------------------------------------
 
+# what a caption part is when it is no tag of the post's own categories
+TRIGGER, RATING, ARTIST = "trigger", "rating", "artist"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a caption: ``text`` in display form; ``category`` the post's category of its tag (general,
+    species, character…, :data:`UNCATEGORISED` when no one tells), or :data:`TRIGGER`, :data:`RATING` or
+    :data:`ARTIST`; ``tag`` the tag it shows, in the model's form (``""`` for the trigger and the rating)."""
+
+    text: str
+    category: str
+    tag: str = ""
+
+
 def format_tag(tag: str, keep_underscores: bool = False, escape: bool = True) -> str:
     """A tag as the web UI's prompt parser should read it: ``red_ball`` → ``red ball``, ``(`` → ``\\(``.
 
@@ -411,11 +426,17 @@ class CaptionRules:
     def content_tags(self, post: Post) -> list[str]:
         """The post's content (its site's kept categories, and included ones) tags the model knows,
         highest count first."""
+        chosen = self._content(post)
+        return sorted(chosen, key=lambda t: (-chosen[t][0], t))
+
+    def _content(self, post: Post) -> dict[str, tuple[int, str]]:
+        """Each content tag the model knows (its vocabulary name) → (its count, its category): the post's, or
+        for a tag whose category the post does not tell, the vocabulary's (else :data:`UNCATEGORISED`)."""
         site = self.site_for(post)
         wanted = tuple(dict.fromkeys(site.caption_categories + (UNCATEGORISED,) + tuple(self.include)))
         by_vocab = self._sorted_by_vocab(post)
         vocab = self.vocab
-        chosen: dict[str, int] = {}
+        chosen: dict[str, tuple[int, str]] = {}
         for category in wanted:
             for tag in post.tags.get(category, []):
                 if category in by_vocab and not self._uncategorised_wanted(tag, site):
@@ -423,8 +444,9 @@ class CaptionRules:
                 name = tag if vocab is None else vocab.resolve(tag)
                 if name is None or tag in self.exclude or name in self.exclude:
                     continue
-                chosen.setdefault(name, vocab.count(name) if vocab is not None else 0)
-        return sorted(chosen, key=lambda t: (-chosen[t], t))
+                told = (self._vocab_category(tag, site) or UNCATEGORISED) if category in by_vocab else category
+                chosen.setdefault(name, (vocab.count(name) if vocab is not None else 0, told))
+        return chosen
 
     def _vocab_category(self, tag: str, site: Site) -> Optional[str]:
         if self.vocab is None:
@@ -450,21 +472,31 @@ class CaptionRules:
         """The caption's parts in display form, each once: the trigger, the pinned parts, the rating and
         artists not pinned, then the content tags (``drop`` removes more of those); a file with no post gets
         just the trigger."""
-        first: list[str] = [self.trigger] if self.trigger else []
-        rest: list[str] = []
+        return [part.text for part in self.sourced_parts(post, drop)]
+
+    def sourced_parts(self, post: Optional[Post], drop: frozenset = frozenset()) -> list[Part]:
+        """:meth:`parts`, each with what it is: the trigger, the rating, an artist, or a content tag with its
+        category (what augment's tile captions need to tell a general tag a tagger can judge from a name)."""
+        first: list[Part] = [Part(self.trigger, TRIGGER)] if self.trigger else []
+        rest: list[Part] = []
         if post is not None:
             rating = self.rating_part(post)
             artists = self.artists(post)
             artists += [a for a in self.uncategorised_artists(post) if a not in artists]
-            artist_parts = [ARTIST_PREFIX + display_tag(a, self.keep_underscores) for a in artists]
+            artist_parts = [Part(ARTIST_PREFIX + display_tag(a, self.keep_underscores), ARTIST, a) for a in artists]
             if rating:
-                (first if "rating" in self.pinned else rest).append(rating)
+                (first if "rating" in self.pinned else rest).append(Part(rating, RATING))
             if "artist" in self.pinned:
                 first, rest = first + artist_parts[:1], rest + artist_parts[1:]  # keep_tokens pins one part
             else:
                 rest += artist_parts
-            rest += [display_tag(t, self.keep_underscores) for t in self.content_tags(post) if t not in drop]
-        return list(dict.fromkeys(first + rest))
+            content = self._content(post)
+            rest += [Part(display_tag(t, self.keep_underscores), content[t][1], t)
+                     for t in sorted(content, key=lambda t: (-content[t][0], t)) if t not in drop]
+        once: dict[str, Part] = {}
+        for part in first + rest:
+            once.setdefault(part.text, part)
+        return list(once.values())
 
     def pinned_count(self) -> int:
         """How many leading parts every caption's pinned ones make (kohya's keep_tokens)."""

@@ -36,6 +36,7 @@ from .imagesearch import DEFAULT_CUTOFF
 from .postcache import PostCache
 from .supervisor import REVERT, Knobs
 from .preview import preview_page, tag_stats
+from .tagger import DEFAULT_THRESHOLDS, parse_thresholds, tagger_for
 from .tagging import TagOptions, tag_folder
 from .tags import INCLUDABLE, PINNABLE, CaptionRules, load_vocabulary_and_aliases
 from .progress import Progress
@@ -45,7 +46,7 @@ from .templates import DEFAULT_FLAVOURS, DEFAULT_PREFIX, make_template
 from .checks import check_readiness, verdict
 from .text import visible
 from .training import EMBEDDING, HYPERNETWORK, TrainRequest, has_errors
-from .wording import speaking
+from .wording import option, speaking
 
 GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
 PER_PAGE = 48
@@ -69,8 +70,18 @@ TAB_OPTIONS = {
     "split_threshold": '"Split threshold"', "overlap": '"Split overlap"',
     "template_kind": '"Kind"', "template_overwrite": '"Overwrite"',
     "weighted_captions": '"Weighted captions"', "pin": '"Keep first when kohya shuffles"',
+    "tagger": '"Local tagger"', "tagger_threshold": '"Tagger thresholds"',
+    "split": '"Split oversized"', "tile_captions": '"Tile captions"',
     "iqdb": '"Image search (IQDB)"', "iqdb_cutoff": '"IQDB score cutoff"',
 }
+AESTHETIC_ADVICE = (
+    "Makes an aesthetic embedding of the training folder's images (3 · Augment's) through the web UI's "
+    "aesthetic-gradients extension: the average of their CLIP image features, which txt2img and img2img steer a "
+    "picture towards under *Open for Clip Aesthetic!*. As the guide warns, its defaults overbake (Aesthetic weight "
+    "0.9): start with a low Aesthetic weight and raise it only while the picture still follows the prompt. Their "
+    "*Aesthetic imgs embedding* lists refresh only with their own 🔄 button beside them: press it after making one."
+)
+AESTHETIC_INTERRUPTING = "interrupting: the extension stops after the current batch, and nothing is saved"
 # A page following a run hears from it at least this often, even when nothing changed, so that gradio notices a page
 # that went away and ends its follower instead of keeping one of its workers busy until the run ends.
 FOLLOW_SECONDS = 1.0
@@ -117,13 +128,13 @@ class _Cancels:
             self._events[step] = threading.Event()
             return self._events[step]
 
-    def cancel(self, step: str) -> str:
+    def cancel(self, step: str, said: str = "cancelling: the step stops after the current file") -> str:
         with self._lock:
             event = self._events.get(step)
         if event is None or event.is_set():
             return "nothing to cancel"
         event.set()
-        return "cancelling: the step stops after the current file"
+        return said
 
 
 def _outcome(lines: list[str], ok: bool = True) -> str:
@@ -433,8 +444,8 @@ class DatasetTab:
     def tag(self, src: str, out: str, site: str, base_url: str, vocab: str, numbering: str, aliases: str,
             caption: str, layout: str, repeats, concept: str, trigger: str, include: list, exclude: str,
             rating: bool, artist: bool, keep_underscores: bool, escape: bool, exclude_common, keep_untagged: bool,
-            offline: bool, weighted: bool, pin: list, iqdb: bool, iqdb_cutoff, username: str, api_key: str,
-            remember: bool, bar) -> StepResult:
+            offline: bool, weighted: bool, pin: list, username: str, api_key: str, remember: bool,
+            tagger: str, tagger_thresholds: str, iqdb: bool, iqdb_cutoff, bar) -> StepResult:
         source = self._folder(src, "the folder of images to caption")
         target = self._folder(out, "the folder to write the captioned images into")
         vocab = (vocab or "").strip()  # a dropdown of found lists sends None when cleared
@@ -450,15 +461,27 @@ class DatasetTab:
                              exclude_common=float(exclude_common) or None, offline=offline,
                              weighted_captions=weighted, iqdb=iqdb,
                              iqdb_cutoff=float(DEFAULT_CUTOFF if iqdb_cutoff is None else iqdb_cutoff))
+        local = self.local_tagger(tagger, tagger_thresholds)
         _, booru = self._open_site(site, base_url, username, api_key, remember, offline)
         cache = PostCache()
         try:
             report = tag_folder(source, target, options, booru=None if offline else booru, cache=cache,
-                                progress=self._progress("tag", bar))
+                                progress=self._progress("tag", bar), tagger=local)
         finally:
             booru.close()
             cache.close()
         return StepResult(report.summary(), report.failure_lines(), report.nothing_made())
+
+    def local_tagger(self, choice: Optional[str], thresholds: str):
+        """The tagger "Local tagger" names: one of the host's own, or a model folder typed; None when blank."""
+        choice = (choice or "").strip()
+        made = self.host.taggers.get(choice)
+        if made is not None:
+            if parse_thresholds([thresholds]):
+                raise DatasetError(f"{choice} keeps the tags its own settings' threshold passes; leave "
+                                   f"{option('tagger_threshold')} empty, or choose a model folder.")
+            return made()
+        return tagger_for(self.path(choice) if choice else None, [thresholds])
 
     def numbering_for(self, vocab: Optional[str]) -> str:
         """The numbering to show for a vocabulary path: a found list's own, else auto (read from the file)."""
@@ -467,12 +490,16 @@ class DatasetTab:
 
     @_in_tab_words
     def augment(self, src: str, out: str, flip: bool, split: bool, threshold, overlap, square: str, size,
-                keep_size: bool, min_size, dedupe: bool, fmt: str, bar) -> StepResult:
+                keep_size: bool, min_size, dedupe: bool, fmt: str, tile_captions: bool, tagger: str,
+                tagger_thresholds: str, bar) -> StepResult:
         options = AugmentOptions(flip=flip, split=split, split_threshold=float(threshold), overlap=float(overlap),
                                  square=square, size=int(size), keep_size=keep_size, min_size=int(min_size),
-                                 dedupe=dedupe, format=fmt)
-        report = augment(self._folder(src, "the source folder"), self._folder(out, "the training folder"), options,
-                         progress=self._progress("augment", bar), executor_factory=self.host.augment_executor)
+                                 dedupe=dedupe, format=fmt, tile_captions=tile_captions)
+        source, target = self._folder(src, "the source folder"), self._folder(out, "the training folder")
+        report = augment(source, target, options, progress=self._progress("augment", bar),
+                         executor_factory=self.host.augment_executor,
+                         # Tag's "Local tagger", which may be filled for Tag alone: only tile captions load it
+                         tagger=self.local_tagger(tagger, tagger_thresholds) if tile_captions else None)
         lines, failures = report.summary(), report.failure_lines()
         return StepResult(lines, failures, report.nothing_made(), brief=lines[:1] + report.skip_lines() + failures)
 
@@ -551,6 +578,18 @@ class DatasetTab:
                     f"decisions: {summary.journal}")
         return INTERRUPTED if progress.cancelled else FINISHED
 
+    def aesthetic_embedding(self, name: str, folder: str, batch_size, overwrite: bool, bar) -> str:
+        """A CLIP aesthetic embedding of the training folder's images, by the host's aesthetic-gradients extension."""
+        if self.host.aesthetic is None:
+            raise DatasetError(self.host.no_aesthetic_reason)
+        return self.host.aesthetic.make(name, self._folder(folder, "the training folder (3 · Augment's)"), batch_size,
+                                        overwrite, self._progress("aesthetic", bar))
+
+    def aesthetic_names(self) -> str:
+        """The aesthetic embeddings the extension lists, as the Train section shows them."""
+        names = self.host.aesthetic.names() if self.host.aesthetic is not None else []
+        return ", ".join(names) if names else "none yet"
+
 
 def loss_chart(view: RunView):
     """The supervised run's loss chart (None before its first decision, and for runs not supervised)."""
@@ -619,6 +658,7 @@ class TagSection(Step):
     vocab: gr.components.Component  # a Textbox, or a Dropdown of the host's vocabularies
     numbering: gr.Dropdown
     files: list  # the path boxes of files (vocabulary, aliases) shown absolute once typed
+    local_tagger: list  # "Local tagger" and "Tagger thresholds", which Augment's tile captions use too
 
 
 @dataclass
@@ -630,6 +670,18 @@ class AugmentSection(Step):
 class TemplateSection(Step):
     name: gr.Textbox
     kind: gr.Radio
+
+
+@dataclass
+class AestheticSection:
+    """The CLIP aesthetic embedding's controls in the Train section (where the host has the extension)."""
+    name: gr.Textbox
+    batch: gr.Number
+    overwrite: gr.Checkbox
+    run: gr.Button
+    cancel: gr.Button
+    log: gr.Textbox
+    listed: gr.Textbox
 
 
 @dataclass
@@ -649,6 +701,7 @@ class TrainSection:
     cancel: gr.Button
     log: gr.Textbox
     outputs: list  # log, loss chart, segment previews, decisions
+    aesthetic: Optional[AestheticSection] = None  # None: the host lacks the aesthetic-gradients extension
 
 
 @dataclass
@@ -754,12 +807,30 @@ def _tag_section(host: Host, fetch: FetchSection) -> TagSection:
                                    value=False, elem_id="sdds_weighted")
             pin = gr.CheckboxGroup(list(PINNABLE), value=[], label="Keep first when kohya shuffles (with the trigger)",
                                    elem_id="sdds_pin")
+        with gr.Row():
+            tagger = _tagger_field(host)
+            tagger_thresholds = gr.Textbox(label="Tagger thresholds (category=score, comma separated)",
+                                           placeholder=_threshold_defaults(), elem_id="sdds_tagger_thresholds")
         run, cancel, log = _run_controls("tag", "Tag")
     inputs = [src, out, fetch.site, fetch.base_url, vocab, numbering, aliases, caption, layout, repeats, concept,
               trigger, include, exclude, rating, artist, keep_underscores, escape, exclude_common, keep_untagged,
-              offline, weighted, pin, iqdb, iqdb_cutoff] + fetch.login
+              offline, weighted, pin] + fetch.login + [tagger, tagger_thresholds, iqdb, iqdb_cutoff]
     files = [aliases] if host.vocabularies else [vocab, aliases]
-    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files)
+    return TagSection("tag", inputs, out, run, cancel, log, src=src, vocab=vocab, numbering=numbering, files=files,
+                      local_tagger=[tagger, tagger_thresholds])
+
+
+def _tagger_field(host: Host):
+    """A model folder box, or where the host has taggers of its own a dropdown of them that takes a typed folder."""
+    label = "Local tagger: a WD14 or Z3D model folder, for images no site knows"
+    if not host.taggers:
+        return _path_box(label, "sdds_tagger", scale=2)
+    return gr.Dropdown([""] + list(host.taggers), value="", allow_custom_value=True,
+                       label=f"{label} (or the web UI's own)", elem_id="sdds_tagger", scale=2)
+
+
+def _threshold_defaults() -> str:
+    return ", ".join(f"{category}={value:g}" for category, value in DEFAULT_THRESHOLDS.items())
 
 
 def _vocabulary_field(host: Host):
@@ -772,7 +843,7 @@ def _vocabulary_field(host: Host):
                        label=f"{label}: tag-autocomplete's lists, or type a path", elem_id="sdds_vocab", scale=2)
 
 
-def _augment_section() -> AugmentSection:
+def _augment_section(tag: TagSection) -> AugmentSection:
     with gr.Accordion("3 · Augment", open=True):
         with gr.Row():
             src = _path_box("Source folder", "sdds_aug_src")
@@ -789,8 +860,12 @@ def _augment_section() -> AugmentSection:
             min_size = gr.Number(label="Min short side", value=256, precision=0, elem_id="sdds_min_size")
             dedupe = gr.Checkbox(label="Drop near-duplicates", value=False)
             fmt = gr.Radio(["png", "jpg", "webp"], value="png", label="Format")
+        with gr.Row():
+            tile_captions = gr.Checkbox(label="Tile captions: split tiles and crops keep only the general tags Tag's "
+                                              "Local tagger sees in them", value=False, elem_id="sdds_tile_captions")
         run, cancel, log = _run_controls("aug", "Augment")
-    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt]
+    inputs = [src, out, flip, split, threshold, overlap, square, size, keep_size, min_size, dedupe, fmt,
+              tile_captions] + tag.local_tagger
     return AugmentSection("augment", inputs, out, run, cancel, log, src=src)
 
 
@@ -874,13 +949,36 @@ def _train_section(host: Host) -> TrainSection:
                                   elem_id="sdds_segment_previews")
         decisions = gr.Textbox(label="Supervisor decisions", lines=5, interactive=False, elem_id="sdds_decisions",
                                elem_classes=["sdds-log"])
+        aesthetic = _aesthetic_section(host)
     return TrainSection(
         kind=kind, name=name,
         create_inputs=[create_new, init_text, vectors, layers, activation, layer_norm, dropout, overwrite],
         preset=preset, learn_rate=learn_rate, preset_why=preset_why, explanation=explanation, steps=steps,
         request_rest=[batch, grad, width, height, save_every, preview_every, preview_prompt, shuffle, drop, sampling],
         knob_inputs=[supervised, segment, tolerance, factor, floor, patience],
-        check=check, run=run, cancel=cancel, log=log, outputs=[log, loss_chart, previews, decisions])
+        check=check, run=run, cancel=cancel, log=log, outputs=[log, loss_chart, previews, decisions],
+        aesthetic=aesthetic)
+
+
+def _aesthetic_section(host: Host) -> Optional[AestheticSection]:
+    with gr.Accordion("CLIP aesthetic embedding", open=True, elem_id="sdds_aesthetic"):
+        if host.aesthetic is None:
+            gr.Markdown(host.no_aesthetic_reason, elem_id="sdds_aesthetic_missing")
+            return None
+        gr.Markdown(AESTHETIC_ADVICE, elem_id="sdds_aesthetic_advice")
+        with gr.Row():
+            name = gr.Textbox(label="Aesthetic embedding name", elem_id="sdds_aesthetic_name")
+            batch = gr.Number(label="Batch size (images at a time)", value=16, precision=0,
+                              elem_id="sdds_aesthetic_batch")
+            overwrite = gr.Checkbox(label="Overwrite", value=False, elem_id="sdds_aesthetic_overwrite")
+        with gr.Row():
+            run = gr.Button("Make aesthetic embedding", variant="primary", elem_id="sdds_aesthetic_run")
+            cancel = gr.Button("Interrupt", elem_id="sdds_aesthetic_cancel")
+        log = gr.Textbox(label="Aesthetic embedding log", lines=3, interactive=False, elem_id="sdds_aesthetic_log",
+                         elem_classes=["sdds-log"])
+        listed = gr.Textbox(label="Aesthetic embeddings the extension lists", interactive=False,
+                            elem_id="sdds_aesthetic_list")
+    return AestheticSection(name, batch, overwrite, run, cancel, log, listed)
 
 
 def _preview_section() -> PreviewSection:
@@ -1051,6 +1149,22 @@ def _wire_train(tab: DatasetTab, train: TrainSection, augment: AugmentSection, t
                     api_name="train")
     train.cancel.click(tab.runs.interrupt, None, train.log, queue=False, api_name="train_cancel")
     blocks.load(show_run, None, train.outputs, api_name="train_run")
+    if train.aesthetic is not None:
+        _wire_aesthetic(tab, train.aesthetic, augment, blocks)
+
+
+def _wire_aesthetic(tab: DatasetTab, aesthetic: AestheticSection, augment: AugmentSection, blocks: gr.Blocks) -> None:
+    """The button makes the embedding from the training folder, then the list shows what the extension lists."""
+    said = _sentence(tab.aesthetic_embedding, "Aesthetic embedding")
+
+    def make(name, folder, batch, overwrite, progress=gr.Progress()):
+        return said(name, folder, batch, overwrite, progress), tab.aesthetic_names()
+
+    aesthetic.run.click(make, [aesthetic.name, augment.out, aesthetic.batch, aesthetic.overwrite],
+                        [aesthetic.log, aesthetic.listed], api_name="aesthetic")
+    aesthetic.cancel.click(lambda: tab.cancels.cancel("aesthetic", AESTHETIC_INTERRUPTING), None, aesthetic.log,
+                           queue=False, api_name="aesthetic_cancel")
+    blocks.load(tab.aesthetic_names, None, aesthetic.listed, queue=False)
 
 
 def _wire_preview(tab: DatasetTab, preview: PreviewSection) -> None:
@@ -1088,7 +1202,7 @@ def build_ui(host: Optional[Host] = None) -> gr.Blocks:
         header = _header_section(host)
         fetch = _fetch_section()
         tag = _tag_section(host, fetch)
-        augment = _augment_section()
+        augment = _augment_section(tag)
         template = _template_section(host)
         train = _train_section(host)
         preview = _preview_section()

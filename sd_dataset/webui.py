@@ -13,13 +13,19 @@ inside a function, so importing this module never needs the web UI.  It provides
   (``call_queue.wrap_gradio_gpu_call`` around ``textual_inversion.ui.train_embedding`` /
   ``hypernetworks.ui.train_hypernetwork``, as its Train tab does), so progress, the Interrupt button and
   the GPU lock behave as there; the trainers' silent failures become one-sentence errors;
-* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments.
+* :meth:`WebuiTrainer.supervisor_host` / :meth:`WebuiTrainer.supervise`: supervised training in segments;
+* :class:`WebuiAesthetic`: CLIP aesthetic embeddings through the aesthetic-gradients extension's own
+  ``generate_imgs_embd``, found loaded by :func:`aesthetic_gradients`, run through the same queue as training
+  (:func:`_through_the_queue`);
+* :class:`WebuiDeepbooru`: the web UI's own DeepDanbooru interrogator (``modules.deepbooru``) as a local tagger,
+  offered by the Tag section beside a typed model folder.
 
 Facts about the web UI this relies on are in ``webui-api.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import importlib.util
@@ -32,6 +38,7 @@ import re
 import secrets
 import socket
 import string
+import sys
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,12 +46,15 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from .access import Access
+from .boorus.base import UNCATEGORISED
 from .errors import DatasetError
-from .host import CreateOptions, FoundVocabulary, Host
+from .host import AESTHETIC_GRADIENTS_URL, CreateOptions, FoundVocabulary, Host
 from .http import Credentials
 from .logins import LoginStore
 from .progress import Progress
 from .runs import RunRegistry
+from .tagger import Tagger, TaggerResult
+from .tags import normalize_tag
 from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
 
 SECTION = ("sd_dataset", "Dataset")
@@ -345,9 +355,13 @@ def webui_host() -> Host:
                 caption_defaults={key[len("sd_dataset_"):]: _opt(key, default)
                                   for key, (default, _) in CAPTION_OPTIONS.items()},
                 augment_executor=augment_executor(), logins=logins, access=webui_access(),
-                vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS)
+                vocabularies=tag_autocomplete_lists(), runs=TRAINING_RUNS, taggers=webui_taggers())
     if not kinds:
         host.no_training_reason = no_training_reason(name)
+    aesthetic = aesthetic_gradients()
+    host.aesthetic = WebuiAesthetic(aesthetic) if aesthetic is not None else None
+    if aesthetic is None:
+        host.no_aesthetic_reason = no_aesthetic_reason()
     return host
 
 
@@ -369,6 +383,66 @@ def tag_autocomplete_lists() -> List[FoundVocabulary]:
             if numbering is not None and path.is_file():
                 found.append(FoundVocabulary(path, numbering))
     return found
+
+
+DEEPBOORU = "DeepDanbooru (the web UI's interrogator)"
+
+
+def webui_taggers() -> dict:
+    """The web UI's own taggers by the name the Tag section shows: its DeepDanbooru, where it has one."""
+    try:
+        found = importlib.util.find_spec("modules.deepbooru") is not None
+    except (ImportError, ValueError):
+        found = False
+    return {DEEPBOORU: WebuiDeepbooru} if found else {}
+
+
+class WebuiDeepbooru(Tagger):
+    """The web UI's DeepDanbooru interrogator as the tag step's local tagger.
+
+    ``model.tag_multi(pil_image, force_disable_ranks=True)`` gives its tags as one text, shaped by the web UI's
+    Interrogate settings (its score threshold, spaces, escapes, order, filter list); they are read back into tag
+    names.  It says neither categories nor a rating (it drops the ``rating:`` tags), so its tags are of unknown
+    category, which the vocabulary sorts, and its captions have no rating part.  A batch holds the web UI's queue
+    lock, as its own Interrogate button does, and moves the model to the GPU once (``start``/``stop``).
+    """
+
+    name = "DeepDanbooru"
+
+    def __init__(self):
+        from modules import deepbooru
+
+        self._model = deepbooru.model
+        threshold = float(_opt("interrogate_deepbooru_score_threshold", 0.5))
+        self.thresholds = {UNCATEGORISED: threshold}
+        # another threshold or filter list gives other tags: an earlier run's tag sidecars then do not answer
+        self.fingerprint = f"deepbooru:{threshold}:{_opt('deepbooru_filter_tags', '')}"
+        self._held = None
+
+    def __enter__(self) -> "WebuiDeepbooru":
+        from modules import call_queue
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(call_queue.queue_lock)
+        try:
+            self._model.start()
+        except BaseException:
+            stack.close()
+            raise
+        stack.callback(self._model.stop)
+        self._held = stack
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()  # stop, then release the lock
+
+    def tag(self, image) -> TaggerResult:
+        text = self._model.tag_multi(image, force_disable_ranks=True)
+        tags = list(dict.fromkeys(normalize_tag(part) for part in text.split(", ") if part.strip()))
+        return TaggerResult(tags={UNCATEGORISED: tags} if tags else {}, thresholds=dict(self.thresholds),
+                            model=self.name)
 
 
 def augment_executor() -> Optional[Callable[[int], Executor]]:
@@ -409,17 +483,17 @@ class _Called:
     when: datetime.datetime  # when it began: the trainer's log folder is named by this day
 
 
-def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
+def _follow(worker: threading.Thread, ours: Callable[[], bool], progress: Progress,
             began: Callable[[], int]) -> Tuple[Optional[int], bool]:
     """Until ``worker`` ends, pass the web UI's step to ``progress`` and its Interrupt to the web UI, while (and only
-    while) the call's own function runs (``outcome["ours"]``); ``began()`` when it starts, the step it starts from.
+    while) the call's own function runs (``ours()``); ``began()`` when it starts, the step it starts from.
     (The last step passed on, or None when it never was looked at running; whether Interrupt was passed on.)"""
     from modules import shared
 
     reached, asked = None, False
     while worker.is_alive():
         worker.join(POLL_SECONDS)
-        if not outcome.get("ours"):
+        if not ours():
             continue  # waiting in the queue, or done: the state is someone else's
         if reached is None:
             reached = began()
@@ -433,18 +507,78 @@ def _follow(worker: threading.Thread, outcome: dict, progress: Progress,
     return reached, asked
 
 
-def _trained_to(request: TrainRequest, outcome: dict) -> Tuple[int, bool]:
+@dataclass
+class _Queued:
+    """One call through the web UI's queue (:func:`_through_the_queue`): the wrapper's outputs, or what it let
+    through; whether the call's own function ran; the last step passed on to progress (None: never seen running);
+    whether Interrupt was passed on to the web UI."""
+
+    result: Optional[tuple] = None
+    error: Optional[BaseException] = None
+    ran: bool = False
+    reached: Optional[int] = None
+    asked: bool = False
+
+    def error_text(self) -> Optional[str]:
+        """The web UI's own error line (its wrapper turns an exception into an error div), unescaped, or None."""
+        error = _ERROR.search(" ".join(str(part) for part in self.result or [] if part))
+        return html.unescape(error.group(1)).strip().rstrip(".") if error else None
+
+
+def _through_the_queue(fn: Callable, args: list, progress: Progress, what: str,
+                       enter: Optional[Callable[[], None]] = None,
+                       began: Callable[[], int] = lambda: 0) -> _Queued:
+    """Run ``fn(id_task, *args)`` as the web UI runs its own GPU jobs, and wait for it: through
+    ``call_queue.wrap_gradio_gpu_call`` (the queue lock its generations, trainings and model loads hold,
+    ``state.begin/end``, a task id for its progress API), in a worker thread followed by :func:`_follow`.
+
+    ``enter()`` runs first inside the lock, where nothing else touches the model any more.  An Interrupt pressed
+    while the call waited for the queue is passed on as the call starts: the wrapper's ``state.begin`` clears any
+    interrupt from before, so the web UI's state only becomes this call's once it runs.
+    """
+    from modules import call_queue, shared
+
+    queued, running = _Queued(), threading.Event()
+
+    @functools.wraps(fn)
+    def in_queue(*call_args):
+        if enter is not None:
+            enter()
+        if progress.cancelled:
+            shared.state.interrupt()
+        queued.ran = True
+        running.set()
+        try:
+            return fn(*call_args)
+        finally:
+            running.clear()
+
+    wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
+    id_task = f"task({secrets.token_hex(8)})"
+
+    def work():
+        try:
+            queued.result = wrapped(id_task, *args)
+        except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
+            queued.error = exc
+
+    worker = threading.Thread(target=work, name=f"sd_dataset {what}", daemon=True)
+    worker.start()
+    queued.reached, queued.asked = _follow(worker, running.is_set, progress, began)
+    return queued
+
+
+def _trained_to(request: TrainRequest, queued: _Queued) -> Tuple[int, bool]:
     """The step a finished call of the web UI's train function stopped at, and whether it says it was interrupted;
     its refusals and silences become DatasetErrors."""
-    if "error" in outcome:
-        raise DatasetError(f"The web UI's trainer failed ({outcome['error']!r}); see its console.")
-    parts = " ".join(str(part) for part in outcome.get("result") or [] if part)
-    error = _ERROR.search(parts)
-    if error:
-        message = html.unescape(error.group(1)).strip().rstrip(".")
-        raise DatasetError(f"The web UI refused to train the {request.kind} ({message}); fix that and start again.")
+    if queued.error is not None:
+        raise DatasetError(f"The web UI's trainer failed ({queued.error!r}); see its console.")
+    refusal = queued.error_text()
+    if refusal:
+        raise DatasetError(f"The web UI refused to train the {request.kind} ({refusal}); fix that and start again.")
+    parts = " ".join(str(part) for part in queued.result or [] if part)
     match = _RESULT.search(html.unescape(parts))
-    if match is None or "start" not in outcome:
+    if match is None or not queued.ran:
         raise DatasetError(f"The web UI's trainer gave no result for {request.name.strip()} (see its console); check "
                            "the console and start again.")
     return int(match.group(2)), match.group(1) == "interrupted"
@@ -667,8 +801,6 @@ class WebuiTrainer:
         inside the queue lock are the state's step and its interrupt this call's.  The step it starts from is read
         there too, where nothing else trains the file any more.
         """
-        from modules import call_queue, shared
-
         low, ui_train, _ = self._require(request.kind)
         name = request.name.strip()
         self.use_template(request.template_file)
@@ -678,31 +810,10 @@ class WebuiTrainer:
         saved = self.current_file(request.kind, name)
         before = saved.stat().st_mtime_ns if saved.exists() else None
         outcome: dict = {}
-        isolated = _without_applied_hypernetworks(ui_train)
 
-        @functools.wraps(ui_train)
-        def in_queue(*call_args):
+        def enter():
             outcome["start"] = self.current_step(request.kind, name)
             outcome["when"] = datetime.datetime.now()  # the trainer names its log folder by this day
-            if progress.cancelled:  # Interrupt was pressed while it waited for the queue: it trains nothing
-                shared.state.interrupt()
-            outcome["ours"] = True
-            try:
-                return isolated(*call_args)
-            finally:
-                outcome["ours"] = False
-
-        wrapped = call_queue.wrap_gradio_gpu_call(in_queue, extra_outputs=[None])
-        id_task = f"task({secrets.token_hex(8)})"
-
-        def work():
-            try:
-                outcome["result"] = wrapped(id_task, *args)
-            except BaseException as exc:  # the wrapper catches Exceptions; anything else is reported here
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"sd_dataset train-{request.kind}", daemon=True)
-        worker.start()
 
         def began() -> int:
             start = outcome["start"] or 0
@@ -710,8 +821,10 @@ class WebuiTrainer:
                 progress.start(total(start), f"training the {request.kind} {name}")
             return start
 
-        reached, asked = _follow(worker, outcome, progress, began)
-        end, interrupted = _trained_to(request, outcome)
+        queued = _through_the_queue(_without_applied_hypernetworks(ui_train), args, progress,
+                                    f"train-{request.kind}", enter, began)
+        end, interrupted = _trained_to(request, queued)
+        reached = queued.reached
         if reached is None:  # it ran between two looks
             reached = began()
         if reached < end:
@@ -720,7 +833,7 @@ class WebuiTrainer:
         if end > start and before is not None and saved.exists() and saved.stat().st_mtime_ns == before:
             raise DatasetError(f"The web UI's trainer reached step {end} but did not save {saved} (it logs the cause, "
                                "such as an error while training, only in its console); fix that and train again.")
-        return _Called(start, end, interrupted or asked, saved, outcome["when"])
+        return _Called(start, end, interrupted or queued.asked, saved, outcome["when"])
 
     @staticmethod
     def _last_step(request: TrainRequest, start: int) -> int:
@@ -796,3 +909,210 @@ class WebuiTrainer:
         self.use_template(request.template_file)
         return Supervisor(request, self.supervisor_host(request, progress), knobs, progress,
                           on_decision=on_decision).run()
+
+
+# --- the aesthetic-gradients extension -----------------------------------------------------------------------------
+
+# its scripts/aesthetic.py imports this module by its bare name while the web UI has the extension's folder on sys.path
+AESTHETIC_MODULE = "aesthetic_clip"
+AESTHETIC_NONE = "None"  # the first entry of the extension's list: no aesthetic embedding
+AESTHETIC_NAME_MAX = 120
+_AESTHETIC_PARTIAL = ".sd_dataset-partial-"
+
+
+def aesthetic_gradients():
+    """The aesthetic-gradients extension's ``aesthetic_clip`` module, when the extension is installed, enabled and
+    loaded; else None.
+
+    It is found, never imported: the module names its embeddings folder after ``scripts.basedir()`` at import, which
+    is the extension's folder only while the web UI loads the extension's script.  One left in ``sys.modules`` by an
+    extension disabled since (Reload UI keeps modules) does not count.
+    """
+    from modules import extensions
+
+    module = sys.modules.get(AESTHETIC_MODULE)
+    if module is None or not all(hasattr(module, attr) for attr in
+                                 ("generate_imgs_embd", "update_aesthetic_embeddings", "aesthetic_embeddings_dir")):
+        return None
+    home = Path(getattr(module, "__file__", "") or ".").resolve().parent
+    if not any(Path(extension.path).resolve() == home for extension in extensions.active()):
+        return None
+    return module
+
+
+def no_aesthetic_reason() -> str:
+    return ("This web UI lacks the aesthetic-gradients extension that makes CLIP aesthetic embeddings: install it from "
+            f"Extensions → Install from URL with {AESTHETIC_GRADIENTS_URL} and restart the web UI.")
+
+
+def _aesthetic_name(text) -> str:
+    """The name as the extension can list it: it keeps no other characters safe in a file name, drops every ".pt"
+    from the names it lists (``f.replace(".pt", "")``), and its list's first entry is "None"."""
+    name = str(text or "").strip()
+    if not name:
+        raise DatasetError("Give the aesthetic embedding a name first, e.g. red_panda_style.")
+    if set(name) - _NAME_OK:
+        raise DatasetError(f'The name "{name}" has characters an aesthetic embedding cannot be named with; use only '
+                           "letters, digits, dots, hyphens, underscores and spaces.")
+    if ".pt" in name or name == AESTHETIC_NONE:
+        raise DatasetError(f'The aesthetic-gradients extension cannot list an embedding named "{name}" (it drops ".pt" '
+                           'from names and keeps "None" for no embedding); choose another name.')
+    if len(name) > AESTHETIC_NAME_MAX:
+        raise DatasetError(f"The name is {len(name)} characters long, and an aesthetic embedding's may have at most "
+                           f"{AESTHETIC_NAME_MAX}; choose a shorter one.")
+    return name
+
+
+def _aesthetic_batch(value) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    if not (number >= 1 and number.is_integer()):
+        raise DatasetError(f"The batch size must be a whole number of 1 or more, not {value}; enter e.g. 16.")
+    return int(number)
+
+
+def _aesthetic_taken(name: str) -> DatasetError:
+    return DatasetError(f'An aesthetic embedding named "{name}" already exists; tick Overwrite to replace it, or '
+                        "choose another name.")
+
+
+def _sd1_clip() -> Optional[str]:
+    """The name of the loaded model's CLIP, which the extension loads as its CLIPModel; None where the model has
+    none it can (SD2's OpenCLIP and SDXL's conditioner lack ``wrapped.transformer``)."""
+    from modules import shared
+
+    try:
+        return str(shared.sd_model.cond_stage_model.wrapped.transformer.name_or_path)
+    except AttributeError:
+        return None
+
+
+class WebuiAesthetic:
+    """The tab's :class:`~sd_dataset.host.AestheticEmbedder`: the aesthetic-gradients extension's own
+    ``generate_imgs_embd(name, folder, batch_size)``, run through the web UI's queue as the trainer runs.
+
+    The extension writes ``<its folder>/aesthetic_embeddings/<name>.pt`` as it ends, also when interrupted (then an
+    average of only the batches read) and over any file of that name; so it writes a partial name here, renamed into
+    place only when it read the whole folder.
+    """
+
+    def __init__(self, module):
+        self.module = module
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.module.aesthetic_embeddings_dir)
+
+    def names(self) -> List[str]:
+        """The extension's list as it stands (read from its folder at start, by its 🔄 buttons and after a make):
+        what generation looks a chosen name up in."""
+        return sorted(name for name in self.module.aesthetic_embeddings if name != AESTHETIC_NONE)
+
+    def _images(self, folder: Path) -> List[str]:
+        """The images the extension reads in ``folder`` (its own rule: these file name endings, no subfolders), each
+        one checked to open, since one it cannot open stops it with nothing saved."""
+        from PIL import Image
+
+        if not folder.is_dir():
+            raise DatasetError(f"The training folder {folder} does not exist; run 3 · Augment first, or type the folder "
+                               "of your images in its Training folder box.")
+        images = sorted(self.module.get_all_images_in_folder(str(folder)))
+        if not images:
+            raise DatasetError(f"{folder} has no .png, .jpg, .jpeg, .gif, .tiff or .webp image, the only ones the "
+                               "aesthetic-gradients extension reads (it does not look into subfolders); run 3 · Augment "
+                               "first or choose the folder that holds the images.")
+        broken = []
+        for path in images:
+            try:
+                with Image.open(path) as image:
+                    image.verify()
+            except Exception:
+                broken.append(Path(path).name)
+        if broken:
+            raise DatasetError(f"{len(broken)} file(s) in {folder} cannot be read as images and would stop the "
+                               f"aesthetic-gradients extension with nothing saved ({', '.join(broken[:3])}); "
+                               "re-download or remove them.")
+        return images
+
+    def make(self, name, folder, batch_size, overwrite: bool, progress: Progress) -> str:
+        from modules import shared
+
+        name, batch = _aesthetic_name(name), _aesthetic_batch(batch_size)
+        job = _AestheticJob(name, Path(folder), self._images(Path(folder)), batch, self.folder / f"{name}.pt",
+                            f"{_AESTHETIC_PARTIAL}{secrets.token_hex(4)}-{name}", self.folder)
+        if job.target.exists() and not overwrite:
+            raise _aesthetic_taken(name)
+        outcome: dict = {}
+
+        def generate(id_task, *args):
+            """Inside the queue lock: what could have changed while it waited is looked at again here."""
+            if job.target.exists() and not overwrite:
+                outcome["refused"] = _aesthetic_taken(name)
+            elif _sd1_clip() is None:
+                outcome["refused"] = DatasetError("The aesthetic-gradients extension needs an SD1 checkpoint loaded, "
+                                                  "whose CLIP it uses (SD2 and SDXL have none it can); choose one in "
+                                                  "the checkpoint list first.")
+            else:
+                outcome["replaced"], outcome["clip"] = job.target.exists(), _sd1_clip()
+                try:
+                    return (self.module.generate_imgs_embd(*args),)
+                finally:  # the web UI's own Interrupt button stops it too
+                    outcome["interrupted"] = bool(shared.state.interrupted)
+            return ("",)
+
+        def began() -> int:
+            progress.start(None, f"making the aesthetic embedding {name} from {len(job.images)} images")
+            return 0
+
+        progress.start(None, "waiting for the web UI's queue")
+        try:
+            queued = _through_the_queue(generate, [job.partial_name, str(job.folder), batch], progress,
+                                        "aesthetic-embedding", began=began)
+            return job.made(queued, outcome)
+        finally:
+            progress.close()
+            job.partial.unlink(missing_ok=True)
+            self.module.update_aesthetic_embeddings()  # the list the extension's txt2img control reads
+
+
+@dataclass(frozen=True)
+class _AestheticJob:
+    """One aesthetic embedding to make: from what, into which file, and the partial name the extension writes."""
+
+    name: str
+    folder: Path
+    images: List[str]
+    batch: int
+    target: Path
+    partial_name: str
+    embeddings: Path  # the extension's folder of embeddings
+
+    @property
+    def partial(self) -> Path:
+        return self.embeddings / f"{self.partial_name}.pt"
+
+    def made(self, queued: _Queued, outcome: dict) -> str:
+        """What the finished call made: the partial file renamed into place, or the sentence why nothing was."""
+        if queued.error is not None:
+            raise DatasetError(f"The aesthetic-gradients extension failed ({queued.error!r}); see the console.")
+        if "refused" in outcome:
+            raise outcome["refused"]
+        if outcome.get("interrupted") or queued.asked:  # its average of the batches read so far is thrown away
+            kept = f", {self.target} is as it was" if self.target.exists() else ""
+            return f"interrupted: nothing saved{kept}"
+        failure = queued.error_text()
+        if failure:
+            raise DatasetError(f"The aesthetic-gradients extension could not make the embedding {self.name} "
+                               f"({failure}); the console shows the details.")
+        if not queued.ran or not self.partial.is_file():
+            raise DatasetError(f"The aesthetic-gradients extension gave no embedding for {self.name} (see the "
+                               "console); check the console and try again.")
+        os.replace(self.partial, self.target)
+        made = (f"made the aesthetic embedding {self.name} from the {len(self.images)} images in {self.folder} (batch "
+                f"size {self.batch}, the CLIP {outcome['clip']}): {self.target}")
+        if outcome["replaced"]:
+            made += ("\nit replaced the old one, which txt2img and img2img keep using where it was chosen until "
+                     "another aesthetic embedding is chosen there, then this one again")
+        return made + "\nin txt2img and img2img, press 🔄 beside \"Aesthetic imgs embedding\" to list it"

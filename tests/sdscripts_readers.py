@@ -61,6 +61,17 @@ def _check_keys(table: dict, allowed: dict, where: str) -> None:
             f"{where} {key} = {value!r} is not {wanted}"
 
 
+# the extensions train_util.glob_images lists a subset's images by (more only with AVIF or JPEG-XL plugins installed)
+IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".PNG", ".JPG", ".JPEG", ".WEBP", ".BMP"]
+
+
+def subset_images(image_dir: Path) -> list[Path]:
+    """The images a DreamBooth-style subset trains on: the files of ``image_dir`` (not its subfolders) whose names
+    end in one of :data:`IMAGE_EXTENSIONS`, sorted; every other file is never opened."""
+    return sorted(p for p in Path(image_dir).iterdir() if p.is_file() and any(p.name.endswith(ext)
+                                                                             for ext in IMAGE_EXTENSIONS))
+
+
 def read_caption_file(image: Path, extension: str = ".txt") -> Optional[str]:
     """The caption sd-scripts reads for ``image``: the first line of ``<stem><extension>``, stripped; None when
     there is none (the subset's class tokens stand in)."""

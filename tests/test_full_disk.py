@@ -52,15 +52,18 @@ def no_leftovers(folder: Path) -> None:
     assert not [p for p in folder.rglob(f"*{TEMP_SUFFIX}")] and not (folder / LOCK_NAME).exists()
 
 
-def tagged_source(folder: Path, images: int = 3, tags: int = 3, long_names: bool = False) -> Path:
-    """Images named by md5 with fetch sidecars carrying ``tags`` general tags each."""
+def tagged_source(folder: Path, images: int = 3, tags: int = 3, long_names: bool = False,
+                  distinct: bool = False) -> Path:
+    """Images named by md5 with fetch sidecars carrying ``tags`` general tags each (``distinct``: no two images
+    share one)."""
     folder.mkdir()
     for i in range(images):
         md5 = hashlib.md5(f"image {i}".encode()).hexdigest()
         stem = ("neutral_picture_" * 12 + md5) if long_names else md5
         Image.new("RGB", (16, 16), (i * 60, 10, 10)).save(folder / f"{stem}.png")
         post = Post(id=100 + i, md5=md5, file_url=None, ext="png", rating="s",
-                    tags={"general": [f"plain_tag_number_{n:05d}" for n in range(tags)]})
+                    tags={"general": [f"plain_tag_number_{n + (i * tags if distinct else 0):05d}"
+                                      for n in range(tags)]})
         (folder / f"{md5}.json").write_text(json.dumps(post.to_json()))
     return folder
 
@@ -81,14 +84,14 @@ def test_a_lock_file_the_disk_refuses_is_not_left_behind(tmp_path):
 
 
 def test_tags_csv_refused_by_the_disk(tmp_path):
-    """Captions of 400 tags fit; the table of them (several times a caption's size) does not."""
-    src = tagged_source(tmp_path / "src", tags=400)
+    """Captions and tag sidecars of 400 tags fit; the table of three images' tags (none shared) does not."""
+    src = tagged_source(tmp_path / "src", tags=400, distinct=True)
     clean, out = tmp_path / "clean", tmp_path / "out"
     assert run(tag_args(src, clean)).returncode == 0
-    caption, table = (clean / f"{hashlib.md5(b'image 0').hexdigest()}.txt").stat().st_size, \
-        (clean / FREQUENCY_FILE).stat().st_size
-    assert caption * 2 < table
-    refused_with_a_sentence(run(tag_args(src, out), file_limit=caption * 2), FREQUENCY_FILE, "file too large")
+    largest = max(p.stat().st_size for p in clean.iterdir() if p.name != FREQUENCY_FILE)
+    table = (clean / FREQUENCY_FILE).stat().st_size
+    assert largest + 1 < table
+    refused_with_a_sentence(run(tag_args(src, out), file_limit=largest + 1), FREQUENCY_FILE, "file too large")
     no_leftovers(out)
     assert not (out / FREQUENCY_FILE).exists()
     assert {name: digest for name, digest in state(out).items()} == \

@@ -75,7 +75,7 @@ def test_tag_skips_links_leading_out_of_the_source(linked, tmp_path):
     assert {f.name for f in report.skipped} == {"b.png"}
     assert report.ok and report.images == 3
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    assert names == ["a.png", "a.txt", "c.png", "c.txt", "d.png", "d.txt", "tags.csv"]
+    assert names == ["a.json", "a.png", "a.txt", "c.json", "c.png", "c.txt", "d.json", "d.png", "d.txt", "tags.csv"]
     assert (secret / "holiday.png").read_bytes() not in [p.read_bytes() for p in out.iterdir()]
     assert any("skipped b.png: it is a link to a file outside" in line for line in report.summary())
 
@@ -124,7 +124,7 @@ def test_stale_cleanup_never_follows_a_linked_folder_out_of_the_output(tmp_path)
     assert report.ok and report.removed == 2
     assert precious.is_file() and not (out / "old" / "stale.png").exists()
     assert not os.path.lexists(out / "stale-link.png")
-    assert json.loads((out / MANIFEST).read_text())["files"] == ["a.png", "a.txt"]
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["a.json", "a.png", "a.txt"]
 
 
 @pytest.mark.parametrize("concept", ["../../escape", "/abs/olute", "con"])

@@ -22,7 +22,7 @@ from sd_dataset.errors import Cancelled, DatasetError
 from sd_dataset.imagesearch import estimate, thumbnail
 from sd_dataset.postcache import MISSING, PostCache
 from sd_dataset.progress import Progress
-from sd_dataset.tagging import FOUND_FILE, IQDB, TagOptions, tag_folder
+from sd_dataset.tagging import IQDB, TagOptions, tag_folder
 
 USER, KEY = "iqdb-user", "iqdb-secret-key-5521"
 
@@ -61,6 +61,11 @@ def caption(out: Path, i: int) -> str:
     return (out / f"holiday {i}.txt").read_text(encoding="utf-8")
 
 
+def sidecar(out: Path, i: int) -> dict:
+    """The tag sidecar of an output: its post, and how it was found."""
+    return json.loads((out / f"holiday {i}.json").read_text(encoding="utf-8"))
+
+
 def tag(src, out, client, cache=None, progress=None, **options):
     return tag_folder(src, out, TagOptions(iqdb=True, **options), booru=client, cache=cache, progress=progress)
 
@@ -89,10 +94,10 @@ def test_reencoded_copies_get_their_posts_captions_and_a_rerun_asks_nothing(boor
         assert "thing " + str(i) in caption(tmp_path / "out", i) and f"species {i}" in caption(tmp_path / "out", i)
     assert [r.query["tags"][0] for r in server.api_requests() if r.path == "/posts.json"][1:] == [
         f"id:{p.id} status:any" for p in server.posts[:3]]
-    found = json.loads((tmp_path / "out" / FOUND_FILE).read_text())["images"]
-    assert {name: (f["post"], f["found"]["by"]) for name, f in found.items()} == {
-        f"holiday {i}.jpg": (server.posts[i].id, "iqdb") for i in range(3)}
-    assert all(f["found"]["score"] >= 80 for f in found.values())
+    found = [sidecar(tmp_path / "out", i) for i in range(3)]
+    assert [(f["id"], f["found"]["by"], f["found"]["cutoff"]) for f in found] == [
+        (post.id, "iqdb", 80) for post in server.posts[:3]]
+    assert all(f["found"]["score"] >= 80 for f in found)
     assert any("image look-up (IQDB, score at least 80) 3" in line for line in report.summary())
     # the rerun: the md5 misses and the image matches (and the stranger's miss) all come from the cache
     assert len(server.requests) == asked
@@ -114,13 +119,13 @@ def test_the_cutoff_decides_and_a_miss_is_asked_again_only_for_a_lower_one(booru
         tighter = tag(src, tmp_path / "d", client, cache, iqdb_cutoff=75)  # the remembered score decides
     assert iqdb_requests(server)[0] and strict.untagged == stricter.untagged == ["holiday 0.jpg"]
     assert loose.sources[IQDB] == 1 and "thing 0" in caption(tmp_path / "c", 0)
-    score = json.loads((tmp_path / "c" / FOUND_FILE).read_text())["images"]["holiday 0.jpg"]["found"]["score"]
+    score = sidecar(tmp_path / "c", 0)["found"]["score"]
     assert 60 <= score < 80
     assert len(iqdb_requests(server)) == searched + 1
     assert (tighter.sources[IQDB] == 1) == (score >= 75)
     with PostCache(tmp_path / "cache") as cache:  # the same output, now without a match: no stale record of one
         tag(src, tmp_path / "c", client, cache, iqdb_cutoff=90)
-    assert not (tmp_path / "c" / FOUND_FILE).exists() and not (tmp_path / "c" / "holiday 0.jpg").exists()
+    assert not (tmp_path / "c" / "holiday 0.json").exists() and not (tmp_path / "c" / "holiday 0.jpg").exists()
 
 
 def test_logged_in_six_searches_in_ten_seconds_and_no_more(booru_server, tmp_path):
@@ -232,8 +237,7 @@ def test_danbooru_matches_need_a_login_and_score_as_iqdb_does(site_server, tmp_p
     assert report.ok and report.sources[IQDB] == 2
     assert [r.path for r in server.requests] == ["/posts.json"] + ["/iqdb_queries.json"] * 2  # no lookup by id
     assert "thing 1" in caption(tmp_path / "out", 1)
-    found = json.loads((tmp_path / "out" / FOUND_FILE).read_text())["images"]
-    assert all(65 <= f["found"]["score"] < 80 for f in found.values())
+    assert all(65 <= sidecar(tmp_path / "out", i)["found"]["score"] < 80 for i in range(2))
     assert unsquared(49.0) == 70.0 and unsquared(100.0) == 100.0
 
 
@@ -259,7 +263,7 @@ def test_a_site_without_image_search_is_refused_before_any_work(site_server, tmp
     assert server.requests == []
 
 
-def test_the_login_never_reaches_logs_found_json_captions_or_the_cache(booru_server, tmp_path, caplog):
+def test_the_login_never_reaches_logs_sidecars_captions_or_the_cache(booru_server, tmp_path, caplog):
     caplog.set_level("DEBUG")
     server = booru_server(posts(2), credentials=(USER, KEY), echo_key=True)
     src = folder_of_copies(tmp_path, server.posts)

@@ -151,13 +151,16 @@ def test_filename_captions(world):
     assert again.written == 0 and sorted(p.name for p in out.iterdir()) == names
 
 
+def with_companions(images) -> set:
+    """The images' names with their .txt captions and .json tag sidecars."""
+    return {n for image in images for n in (image, *(image.rsplit(".", 1)[0] + ext for ext in (".txt", ".json")))}
+
 def test_switching_caption_form_removes_our_stale_outputs_only(world):
     run_tag(world, caption="filename")
     (world["out"] / "mine.txt").write_text("the user's own file")
     run_tag(world, caption="txt")
     names = {p.name for p in world["out"].iterdir()}
-    assert names == {n for n in expected_txt(world)} | {n.rsplit(".", 1)[0] + ".txt" for n in expected_txt(world)} \
-        | {MANIFEST, "tags.csv", "mine.txt"}
+    assert names == with_companions(expected_txt(world)) | {MANIFEST, "tags.csv", "mine.txt"}
 
 
 def test_both_writes_caption_names_and_txt(world):
@@ -413,5 +416,4 @@ def test_cancel_keeps_earlier_outputs_and_a_rerun_finishes(world):
     assert before <= {p.name for p in world["out"].iterdir()}  # nothing of the earlier run was removed
     report = run_tag(world)
     assert report.captions == expected_txt(world)
-    assert {p.name for p in world["out"].iterdir()} == set(expected_txt(world)) | {
-        n.rsplit(".", 1)[0] + ".txt" for n in expected_txt(world)} | {MANIFEST, "tags.csv"}
+    assert {p.name for p in world["out"].iterdir()} == with_companions(expected_txt(world)) | {MANIFEST, "tags.csv"}

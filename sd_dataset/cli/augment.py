@@ -7,7 +7,8 @@ import sys
 
 from ..augment import DEDUPE_DISTANCE, FORMATS, SQUARE_MODES, AugmentOptions, augment
 from ..progress import TqdmProgress
-from .options import folder_arg
+from ..tiles import check_tagger_given
+from .options import add_tagger_options, folder_arg, tagger_from_args
 from .output import say
 
 
@@ -19,7 +20,8 @@ def register(sub) -> None:
         description="Turn the images in SRC into training images in --out: <stem>.png, <stem>-split<i>.png for "
         "tiles and -flip for mirrored copies, each with a .txt caption: a copy of the source's <stem>.txt, or for a "
         "source with none the caption the trainer reads from its file name; a mirror's has left and right "
-        "swapped. SRC is only read; "
+        "swapped; with --tile-captions a split tile's or crop's caption keeps only the general tags a local tagger "
+        "sees in it. SRC is only read; "
         "a rerun skips images whose outputs are all there. Exits 1 when a file could not be read or written, or "
         "when no image made an output (too-small images and near-duplicates are skipped on purpose and do not "
         "count otherwise).",
@@ -47,6 +49,10 @@ def register(sub) -> None:
     parser.add_argument("--format", choices=list(FORMATS), default=defaults.format,
                         help="output file format (default %(default)s)")
     parser.add_argument("--workers", type=int, metavar="N", help="processes to use (default: every core)")
+    parser.add_argument("--tile-captions", action="store_true",
+                        help="split tiles and crops keep only the general tags the --tagger model sees in them "
+                        "(the trigger, rating, names and tags it does not know stay); uses tag's .json sidecars")
+    add_tagger_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -54,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
     options = AugmentOptions(
         flip=args.flip, split=args.split, split_threshold=args.split_threshold, overlap=args.overlap,
         square=args.square, size=args.size, keep_size=args.keep_size, min_size=args.min_size,
-        dedupe=args.dedupe, format=args.format,
+        dedupe=args.dedupe, format=args.format, tile_captions=args.tile_captions,
     )
-    report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress())
+    check_tagger_given(args.tile_captions, bool(args.tagger))
+    report = augment(args.src, args.out, options, workers=args.workers, progress=TqdmProgress(),
+                     tagger=tagger_from_args(args))
     for line in report.summary():
         say(line)
     nothing = report.nothing_made()

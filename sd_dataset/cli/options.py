@@ -34,3 +34,23 @@ def folder_arg(text: str) -> str:
         raise argparse.ArgumentTypeError('it is empty, which would mean the current folder; give the path ("." '
                                          "for the current folder).")
     return text
+
+
+def add_tagger_options(parser: argparse.ArgumentParser) -> None:
+    """``--tagger DIR`` and ``--tagger-threshold CATEGORY=VALUE``: tag's last tag source, augment's tile captions."""
+    from ..tagger import DEFAULT_THRESHOLDS, TAG_FILES, WD14, Z3D
+
+    group = parser.add_argument_group("local tagger")
+    group.add_argument("--tagger", metavar="DIR", type=folder_arg,
+                       help=f"a tagger model folder you downloaded: model.onnx with {TAG_FILES[WD14]} (WD14) or "
+                       f"{TAG_FILES[Z3D]} (e621's Z3D); needs onnxruntime (pip install \"sd-webui-dataset[tagger]\")")
+    defaults = ", ".join(f"{c} {v:g}" for c, v in DEFAULT_THRESHOLDS.items())
+    group.add_argument("--tagger-threshold", metavar="CATEGORY=VALUE", action="append", default=[],
+                       help=f"the score a tag of CATEGORY needs to be kept (repeatable; default {defaults})")
+
+
+def tagger_from_args(args: argparse.Namespace):
+    """The tagger ``--tagger`` names, with ``--tagger-threshold``'s thresholds; None without ``--tagger``."""
+    from ..tagger import tagger_for
+
+    return tagger_for(args.tagger, args.tagger_threshold)

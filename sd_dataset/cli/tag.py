@@ -11,7 +11,7 @@ from ..imagesearch import DEFAULT_CUTOFF
 from ..progress import TqdmProgress
 from ..tagging import CAPTION_MODES, LAYOUTS, TagOptions, tag_folder
 from ..tags import CaptionRules, load_vocabulary_and_aliases, normalize_tag, read_tag_list
-from .options import add_site_options, booru_from_args, folder_arg
+from .options import add_site_options, add_tagger_options, booru_from_args, folder_arg, tagger_from_args
 from .output import say
 
 
@@ -28,8 +28,8 @@ def register(sub) -> None:
         "tag",
         help="caption images from their posts (md5 → post → caption), filtered to a model's tags",
         description="Find each image's post by the md5 in its name (else its bytes) — from the fetch sidecar, the "
-        "local cache, the offline index, or one batched API lookup, then with --iqdb by the image itself — and write the image with its caption into "
-        "--out. The source folder is never written; a rerun makes no request and skips what is complete.",
+        "local cache, the offline index, or one batched API lookup; with --iqdb by the image itself; what none "
+        "knows, a local --tagger model tags — and write the image with its caption into --out. The source folder is never written; a rerun makes no request and skips what is complete.",
     )
     parser.add_argument("src", type=folder_arg, help="folder of images (fetch's output, or any images: their posts are looked up by "
                         "md5 on the --booru site)")
@@ -101,6 +101,7 @@ def register(sub) -> None:
                         help=f"the IQDB score (0-100) a match needs (default {DEFAULT_CUTOFF:g}; below about 80 "
                         "unrelated look-alikes creep in)")
     add_site_options(parser)
+    add_tagger_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -126,11 +127,12 @@ def options_from_args(args: argparse.Namespace) -> TagOptions:
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
+    tagger = tagger_from_args(args)  # before any request: a wrong model folder is refused at once
     booru = booru_from_args(args, offline=args.offline)
     cache = None if args.no_cache else PostCache(args.cache)
     try:
         report = tag_folder(Path(args.src), Path(args.out), options, booru=booru, cache=cache,
-                            progress=TqdmProgress())
+                            progress=TqdmProgress(), tagger=tagger)
     finally:
         booru.close()
         if cache is not None:

@@ -16,13 +16,12 @@ def bar(*args, **kwargs):
 TAG_DEFAULTS = dict(
     site="e621", base_url="", vocab="", numbering="auto", aliases="", caption="txt", layout="flat", repeats=10,
     concept="", trigger="", include=[], exclude="", rating=True, artist=True, keep_underscores=False, escape=True,
-    exclude_common=0, keep_untagged=True, offline=True, weighted=False, pin=[], iqdb=False, iqdb_cutoff=80,
-    username="", api_key="",
-    remember=False, bar=bar)
+    exclude_common=0, keep_untagged=True, offline=True, weighted=False, pin=[], username="", api_key="",
+    remember=False, tagger="", tagger_thresholds="", iqdb=False, iqdb_cutoff=80, bar=bar)
 
 AUGMENT_DEFAULTS = dict(
     flip=True, split=False, threshold=0.5, overlap=0.2, square="pad", size=512, keep_size=False, min_size=256,
-    dedupe=False, fmt="png", bar=bar)
+    dedupe=False, fmt="png", tile_captions=False, tagger="", tagger_thresholds="", bar=bar)
 
 
 def _ordered(step, defaults: dict, values: dict) -> list:

@@ -20,7 +20,7 @@ def test_fetch_and_tag_through_gradio_client(booru_server, tmp_path, launch_tab)
     assert log.startswith("considered 4 posts: downloaded 4"), log
     log = client.predict(str(downloaded), str(tagged), "e621", server.url, "", "auto", "", "txt", "flat", 10, "", "",
                          [], "",
-                         True, True, False, True, 0, False, True, False, [], False, 80, "", "", False,
+                         True, True, False, True, 0, False, True, False, [], "", "", False, "", "", False, 80,
                          api_name="/tag")
     assert log.startswith("4 images: tagged 4"), log
     assert sorted(p.read_text() for p in tagged.glob("*.txt")) == ["safe content, red ball"] * 4

@@ -47,3 +47,25 @@ def test_an_empty_folder_box_is_refused_not_read_as_the_working_folder(tmp_path,
     with pytest.raises(DatasetError, match=r"Choose the (source|training) folder first\."):
         tab.augment(*augment_args(src, out, flip=False, min_size=0))
     assert list(work.iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+def test_the_local_tagger_box_takes_a_model_folder_inside_the_datasets_folder(tmp_path):
+    from tiny_tagger import write_wd14
+
+    write_wd14(tmp_path / "models" / "wd-tiny")
+    tab = DatasetTab(Host(datasets_root=tmp_path))
+    src = images(tmp_path / "src")
+    log = tab.tag(*tag_args(src, tmp_path / "out", keep_untagged=False, tagger="models/wd-tiny",
+                            tagger_thresholds="character=0.5", include=["character"])).text()
+    assert "posts from: tagger 1" in log and "tagged by the local tagger wd-tiny 1" in log, log
+    # red: explicit in WD14's words, as e621 says it; the character kept by the lowered threshold
+    assert (tmp_path / "out" / "a.txt").read_text() == "explicit content, red background, red hero"
+    with pytest.raises(DatasetError, match='^Tagger thresholds apply to a local tagger; give its model folder in '
+                                           '"Local tagger" too.$'):
+        from sd_dataset.wording import speaking
+        from sd_dataset.ui import TAB_OPTIONS
+
+        with speaking(TAB_OPTIONS):
+            tab.local_tagger("", "general=0.3")
+    with pytest.raises(DatasetError, match="The tagger model folder .*nowhere does not exist"):
+        tab.tag(*tag_args(src, tmp_path / "out", tagger="nowhere"))

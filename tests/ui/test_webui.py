@@ -746,6 +746,16 @@ def _api_function(blocks, api_name):
     return block_fn.fn, list(block_fn.inputs)
 
 
+def _event_functions(blocks) -> list[tuple[list[str], list[int], str, object]]:
+    """Each event of ``blocks`` as (its trigger names, its output ids, its api name, its function), under gradio 3
+    and 4."""
+    if hasattr(blocks, "dependencies"):  # gradio 3: dependencies (dicts) and fns in the same order
+        return [([d["trigger"]], list(d["outputs"]), d.get("api_name"), f.fn)
+                for d, f in zip(blocks.dependencies, blocks.fns)]
+    return [([event for _, event in f.targets], [o._id for o in f.outputs], f.api_name, f.fn)
+            for f in blocks.fns.values()]
+
+
 class _NoBar:
     def __call__(self, *args, **kwargs):
         pass
@@ -959,3 +969,62 @@ def test_tagging_with_file_name_captions_leaves_the_web_uis_settings_alone(webui
     assert "leading digits and dashes" in log and "Filename word regex" in log, log
     assert shared.opts.data == before and not Path(shared.config_filename).exists()
     assert len(list((tmp_path / "names").glob("*.png"))) == 1
+
+
+# --- the local tagger: the web UI's DeepDanbooru --------------------------------------------------------------------
+
+def colour_pictures(folder: Path) -> Path:
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(folder / "red.png")
+    Image.new("RGB", (64, 48), (0, 0, 255)).save(folder / "blue.png")
+    return folder
+
+
+def test_the_web_uis_deepdanbooru_tags_what_no_site_knows(webui, tmp_path):
+    import stub_control
+    from ui.step_args import tag_args
+
+    from modules import shared
+
+    webui_mod = package(webui)
+    ui_mod = package(webui, "ui")
+    host = webui_mod.webui_host()
+    assert list(host.taggers) == [webui_mod.DEEPBOORU]
+    tab = ui_mod.DatasetTab(host)
+    src, out = colour_pictures(tmp_path / "own"), tmp_path / "tagged"
+    text = tab.tag(*tag_args(src, out, tagger=webui_mod.DEEPBOORU)).text()
+    # its text, spaced and escaped by the web UI's settings, read back into tags; no rating: it drops rating: tags
+    assert (out / "red.txt").read_text() == "^_^, bow \\(weapon\\), red background"
+    assert (out / "blue.txt").read_text() == "blue background"
+    assert "posts from: tagger 2" in text and "tagged by the local tagger DeepDanbooru 2" in text
+    sidecar = json.loads((out / "red.json").read_text())
+    assert sidecar["found"]["by"] == "tagger" and sidecar["found"]["model"] == "DeepDanbooru"
+    assert sidecar["found"]["thresholds"] == {"unknown": 0.5}
+    # one batch: the model moved to the GPU once, every picture tagged inside the web UI's queue lock, no ranks
+    assert [name for name, _, _ in stub_control.calls if name.startswith("deepbooru.")] == \
+        ["deepbooru.load", "deepbooru.start", "deepbooru.tag_multi", "deepbooru.tag_multi", "deepbooru.stop"]
+    assert all(kwargs == {"force_disable_ranks": True, "device": "cuda", "queue_locked": True}
+               for _, kwargs in stub_control.called("deepbooru.tag_multi"))
+    stub_control.calls.clear()
+    # a rerun reads its tag sidecars; its own threshold changed, it tags again
+    tab.tag(*tag_args(src, out, tagger=webui_mod.DEEPBOORU))
+    assert stub_control.called("deepbooru.tag_multi") == []
+    shared.opts.interrogate_deepbooru_score_threshold = 0.58
+    shared.opts.deepbooru_use_spaces, shared.opts.deepbooru_escape = False, False
+    tab.tag(*tag_args(src, out, tagger=webui_mod.DEEPBOORU))
+    assert (out / "red.txt").read_text() == "bow \\(weapon\\), red background"
+    assert len(stub_control.called("deepbooru.tag_multi")) == 2
+
+
+def test_deepdanbooru_takes_no_thresholds_of_ours(webui, tmp_path):
+    from ui.step_args import tag_args
+
+    webui_mod, ui_mod = package(webui), package(webui, "ui")
+    tab = ui_mod.DatasetTab(webui_mod.webui_host())
+    src = colour_pictures(tmp_path / "own")
+    said = ui_mod._sentence(tab.tag, "Tag")(*tag_args(src, tmp_path / "out", tagger=webui_mod.DEEPBOORU,
+                                                      tagger_thresholds="general=0.4"))
+    assert said == ('error: DeepDanbooru (the web UI\'s interrogator) keeps the tags its own settings\' threshold '
+                    'passes; leave "Tagger thresholds" empty, or choose a model folder.')

@@ -13,7 +13,9 @@ from fake_trainer import FakeTrainer
 
 calls: List[Tuple[str, tuple, dict]] = []
 trainers: Dict[str, FakeTrainer] = {}
-settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50), pause=None)
+settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50), pause=None,
+                           aesthetic_pause=None)
+CLIP_NAME = "openai/clip-vit-large-patch14"  # the CLIP of an SD1 model (its cond_stage_model.wrapped.transformer)
 CHECKPOINT_TITLE = "v1-5-pruned-emaonly.safetensors [6ce0161689]"
 TEMPLATE_FILES = {"style_filewords.txt": "a painting, [filewords], by [name]\n",
                   "subject_filewords.txt": "a photo of a [name], [filewords]\n"}
@@ -55,6 +57,18 @@ def pause_at(step: int) -> Pause:
     return settings.pause
 
 
+def aesthetic_pause_at(batch: int) -> Pause:
+    """Hold the aesthetic-gradients extension's generate_imgs_embd before it reads batch ``batch`` (0: the first)
+    until the pause's resume is set."""
+    settings.aesthetic_pause = Pause(batch)
+    return settings.aesthetic_pause
+
+
+def on_aesthetic_batch(batch: int) -> None:
+    if settings.aesthetic_pause is not None:
+        settings.aesthetic_pause.hold(batch)
+
+
 def _on_step(step: int) -> bool:
     from modules import shared
 
@@ -86,6 +100,7 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     sd_hijack.optimization_calls.clear()
     settings.step_delay = 0.0
     settings.pause = None
+    settings.aesthetic_pause = None
     progress.current_task = None
     progress.pending_tasks.clear()
     progress.finished_tasks.clear()
@@ -112,7 +127,9 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
                                  name="v1-5-pruned-emaonly.safetensors", name_for_extra="v1-5-pruned-emaonly",
                                  model_name="v1-5-pruned-emaonly", shorthash="6ce0161689", title=CHECKPOINT_TITLE)
     shared.sd_model = SimpleNamespace(is_sdxl=False, is_sd1=True, is_sd2=False, is_sd3=False,
-                                      cond_stage_model=SimpleNamespace(), sd_checkpoint_info=checkpoint,
+                                      cond_stage_model=SimpleNamespace(wrapped=SimpleNamespace(
+                                          transformer=SimpleNamespace(name_or_path=CLIP_NAME))),
+                                      sd_checkpoint_info=checkpoint,
                                       sd_model_checkpoint=checkpoint.filename)
     shared.hypernetworks = {}
     sd_hijack.model_hijack = sd_hijack.StableDiffusionModelHijack()

@@ -32,6 +32,16 @@ class Extension:
         self.is_builtin = is_builtin
         self.canonical_name = name.lower().strip()
 
+    def list_files(self, subdir, extension):
+        from modules import scripts
+
+        dirpath = os.path.join(self.path, subdir)
+        if not os.path.isdir(dirpath):
+            return []
+        res = [scripts.ScriptFile(self.path, filename, os.path.join(dirpath, filename))
+               for filename in sorted(os.listdir(dirpath))]
+        return [x for x in res if os.path.splitext(x.path)[1].lower() == extension and os.path.isfile(x.path)]
+
 
 def list_extensions():
     extensions.clear()
