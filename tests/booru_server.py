@@ -418,20 +418,28 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
+    def _record(self, now: float, path: str, query: dict) -> None:
+        with self.booru._lock:
+            self.booru.requests.append(SeenRequest(now, path, query, dict(self.headers), len(self.requestline)))
+
+    def _fault_answered(self, path: str) -> bool:
+        """True when a scheduled fault has answered the request."""
+        server = self.booru
+        fault = server.pick_fault(path)
+        if not fault:
+            return False
+        server.faults_served.append(fault)
+        server.fault_log.append((fault, path))
+        return bool(self._serve_fault(fault, path))
+
     def do_POST(self):
         """The image search: a multipart form with the file, answered by the server's ``iqdb_answer``."""
         server = self.booru
         parts = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with server._lock:
-            server.requests.append(SeenRequest(time.monotonic(), parts.path, {}, dict(self.headers),
-                                               len(self.requestline)))
-        fault = server.pick_fault(parts.path)
-        if fault:
-            server.faults_served.append(fault)
-            server.fault_log.append((fault, parts.path))
-            if self._serve_fault(fault, parts.path):
-                return
+        self._record(time.monotonic(), parts.path, {})
+        if self._fault_answered(parts.path):
+            return
         if parts.path != "/iqdb_queries.json":
             return self._send(404, b"not found", "text/plain")
         fields, files = multipart_form(self.headers.get("Content-Type", ""), body)
@@ -443,16 +451,11 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         now = time.monotonic()
-        with server._lock:
-            server.requests.append(SeenRequest(now, parts.path, query, dict(self.headers), len(self.requestline)))
+        self._record(now, parts.path, query)
         if len(self.requestline) > 8190:
             return self._send_json(414, {"success": False, "reason": "Request-URI Too Large"})
-        fault = server.pick_fault(parts.path)
-        if fault:
-            server.faults_served.append(fault)
-            server.fault_log.append((fault, parts.path))
-            if self._serve_fault(fault, parts.path):
-                return
+        if self._fault_answered(parts.path):
+            return
         if parts.path == "/posts.json":
             if server.over_rate(now):
                 return self._send_json(503, {"success": False, "reason": "rate limited"})
