@@ -15,7 +15,9 @@ knows tagged by a tiny ONNX tagger (``tests/tiny_tagger.py``) typed into "Local 
 server's posts found by the image search (IQDB), and a rerun that asks the server nothing; split tiles whose tile
 captions drop the tags the tagger does not see in them; a CLIP aesthetic embedding made from the Train section (the
 web UI needs the aesthetic-gradients extension and an SD1 checkpoint; on a CPU ``offline_clip.py --weights``); and
-one sentence each for tile captions without a tagger and a tagger folder that does not exist.  It exits 1 on any
+one sentence each for tile captions without a tagger, a tagger folder that does not exist and, offline, the web
+UI's own DeepDanbooru, whose model cannot be downloaded (twice: a second Tag must not tag with what the failed load
+left).  It exits 1 on any
 FAIL.  Its pictures and model go to ``--work`` (emptied first), which the web UI must be able to read.
 
 Needs the test extra (Playwright) and Debian's chromium.  Set the web UI's "training_write_csv_every" to 1 first,
@@ -354,12 +356,26 @@ def issue17(tab: Tab, args, server, world: dict, checks: Checks) -> None:
     checks("one sentence: tile captions without a tagger",
            one_sentence_error(text) and '"Local tagger"' in text and '"Tile captions"' in text, text)
 
-    tab.paste("sdds_tagger", world["missing"])
+    # the web UI's own DeepDanbooru downloads its model on first use: offline that fails, and so must a second Tag
+    # (not tag with what the failed load left); another step's sentence in between, since gradio leaves a log
+    # showing the same text as before untouched, and the emptied log would never fill
     tab.fill("sdds_tag_src", world["unknown"])
-    tab.fill("sdds_tag_out", out / "missing-model")
-    text = tab.press("sdds_tag_run", "sdds_tag_log", TAG_DONE, 300)
-    checks("one sentence: a tagger model folder that does not exist",
-           one_sentence_error(text) and str(world["missing"]) in text and "does not exist" in text, text)
+    for attempt in (1, 2):
+        tab.page.locator("#sdds_tagger input").first.click()
+        tab.page.locator("#sdds_tagger ul li", has_text="DeepDanbooru").first.click()
+        tab.fill("sdds_tag_out", out / f"deepbooru-{attempt}")
+        text = tab.press("sdds_tag_run", "sdds_tag_log", TAG_DONE, 600)
+        if "tagged by the local tagger DeepDanbooru" in text:
+            checks("DeepDanbooru: the web UI has its model and tags", "top tags of" in text, text)
+            break
+        checks(f"one sentence: the web UI's DeepDanbooru without its model (press {attempt})",
+               one_sentence_error(text) and "torch_deepdanbooru" in text, text)
+        if attempt == 1:
+            tab.paste("sdds_tagger", world["missing"])
+            tab.fill("sdds_tag_out", out / "missing-model")
+            text = tab.press("sdds_tag_run", "sdds_tag_log", TAG_DONE, 300)
+            checks("one sentence: a tagger model folder that does not exist",
+                   one_sentence_error(text) and str(world["missing"]) in text and "does not exist" in text, text)
 
     tab.paste("sdds_tagger", world["model"])
     tab.fill("sdds_aug_out", out / "tiles")
