@@ -56,6 +56,7 @@ from .runs import RunRegistry
 from .tagger import Tagger, TaggerResult
 from .tags import normalize_tag
 from .training import EMBEDDING, HYPERNETWORK, KINDS, HostState, TrainRequest
+from .wording import option
 
 SECTION = ("sd_dataset", "Dataset")
 CATEGORY = "training"
@@ -425,13 +426,34 @@ class WebuiDeepbooru(Tagger):
         stack = contextlib.ExitStack()
         stack.enter_context(call_queue.queue_lock)
         try:
-            self._model.start()
+            self._start()
         except BaseException:
             stack.close()
             raise
         stack.callback(self._model.stop)
         self._held = stack
         return self
+
+    def _start(self) -> None:
+        """The web UI's ``start``, which downloads the model on first use.  Its loader swallows a failed download,
+        then fails reading the missing file after it has made the network, which every later ``start`` takes as
+        loaded and tags with, untrained: such a network is thrown away so that the next press loads again."""
+        from modules import paths
+
+        folder = Path(paths.models_path) / "torch_deepdanbooru"
+        if self._model.model is not None and not _has_file(folder, ".pt"):  # left by a failed load, maybe Interrogate's
+            self._model.model = None
+        loaded = self._model.model is not None
+        try:
+            self._model.start()
+        except Exception as exc:
+            if not loaded:
+                self._model.model = None
+            if _has_file(folder, ".pt"):
+                raise
+            raise DatasetError(f"The web UI's DeepDanbooru has no model: {folder} holds no .pt file and the web UI "
+                               "could not download model-resnet_custom_v3.pt into it (its console says why); put "
+                               f"that file there, or give a WD14 or Z3D model folder in {option('tagger')}.") from exc
 
     def __exit__(self, *exc) -> None:
         held, self._held = self._held, None
@@ -443,6 +465,11 @@ class WebuiDeepbooru(Tagger):
         tags = list(dict.fromkeys(normalize_tag(part) for part in text.split(", ") if part.strip()))
         return TaggerResult(tags={UNCATEGORISED: tags} if tags else {}, thresholds=dict(self.thresholds),
                             model=self.name)
+
+
+def _has_file(folder: Path, suffix: str) -> bool:
+    """Whether ``folder`` or a folder in it holds a file ending in ``suffix``, as the web UI's model loader looks."""
+    return folder.is_dir() and any(path.is_file() for path in folder.rglob(f"*{suffix}"))
 
 
 def augment_executor() -> Optional[Callable[[int], Executor]]:

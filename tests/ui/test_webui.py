@@ -1018,6 +1018,32 @@ def test_the_web_uis_deepdanbooru_tags_what_no_site_knows(webui, tmp_path):
     assert len(stub_control.called("deepbooru.tag_multi")) == 2
 
 
+def test_deepdanbooru_without_its_model_is_one_sentence_and_the_next_press_loads_it_again(webui, tmp_path):
+    """The web UI's DeepDanbooru downloads its model on first use; its loader swallows a failed download and then
+    fails on the missing file (IndexError in 1.10.1), having made the network without weights.  The tab says so in
+    one sentence, and a later press loads again instead of tagging with that network (seen in a real 1.10.1
+    offline)."""
+    import stub_control
+    from ui.step_args import tag_args
+
+    webui_mod, ui_mod = package(webui), package(webui, "ui")
+    tab = ui_mod.DatasetTab(webui_mod.webui_host())
+    src, out = colour_pictures(tmp_path / "own"), tmp_path / "tagged"
+    folder = tmp_path / "webui" / "models" / "torch_deepdanbooru"
+    step = ui_mod._sentence(tab.tag, "Tag")
+    stub_control.settings.deepbooru_download = False
+    refused = (f"error: The web UI's DeepDanbooru has no model: {folder} holds no .pt file and the web UI could not "
+               'download model-resnet_custom_v3.pt into it (its console says why); put that file there, or give a '
+               'WD14 or Z3D model folder in "Local tagger".')
+    assert step(*tag_args(src, out, tagger=webui_mod.DEEPBOORU)) == refused
+    assert step(*tag_args(src, out, tagger=webui_mod.DEEPBOORU)) == refused
+    assert stub_control.called("deepbooru.tag_multi") == [] and not list(out.glob("*.txt"))
+    stub_control.settings.deepbooru_download = True
+    text = step(*tag_args(src, out, tagger=webui_mod.DEEPBOORU))
+    assert "posts from: tagger 2" in text, text
+    assert (out / "red.txt").read_text() == "^_^, bow \\(weapon\\), red background"
+
+
 def test_deepdanbooru_takes_no_thresholds_of_ours(webui, tmp_path):
     from ui.step_args import tag_args
 

@@ -14,7 +14,7 @@ from fake_trainer import FakeTrainer
 calls: List[Tuple[str, tuple, dict]] = []
 trainers: Dict[str, FakeTrainer] = {}
 settings = SimpleNamespace(step_delay=0.0, curve=lambda step, rate: 1.0 / (1 + step / 50), pause=None,
-                           aesthetic_pause=None)
+                           aesthetic_pause=None, deepbooru_download=True)
 CLIP_NAME = "openai/clip-vit-large-patch14"  # the CLIP of an SD1 model (its cond_stage_model.wrapped.transformer)
 CHECKPOINT_TITLE = "v1-5-pruned-emaonly.safetensors [6ce0161689]"
 TEMPLATE_FILES = {"style_filewords.txt": "a painting, [filewords], by [name]\n",
@@ -91,7 +91,7 @@ def api_options() -> dict:
 def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Path:
     """A fresh web UI in ``root``: folders, options (from ``root/config.json`` when there is one, as the web UI
     loads it before any extension), state, an SD1 model, empty databases, the extensions installed in it."""
-    from modules import errors, extensions, options, progress, sd_hijack, shared
+    from modules import deepbooru, errors, extensions, options, paths, progress, sd_hijack, shared
     from modules.textual_inversion import textual_inversion
 
     root = Path(root)
@@ -101,6 +101,9 @@ def reset(root: Path, curve: Callable[[int, float], float] | None = None) -> Pat
     settings.step_delay = 0.0
     settings.pause = None
     settings.aesthetic_pause = None
+    settings.deepbooru_download = True
+    deepbooru.model = deepbooru.DeepDanbooru()  # a web UI starts with its DeepDanbooru not loaded
+    paths.models_path = str(root / "models")
     progress.current_task = None
     progress.pending_tasks.clear()
     progress.finished_tasks.clear()

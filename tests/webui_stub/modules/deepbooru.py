@@ -2,17 +2,20 @@
 ``tag``, ``tag_multi(pil_image, force_disable_ranks=False)``) and its one instance ``model``.
 
 The real model is a torch ResNet over Danbooru's tags; this one scores a few tags from the picture's mean colour
-(the real one resizes the RGB picture to 512x512 first), and keeps the real ``tag_multi``'s handling of the
-settings: the score threshold, ``rating:`` tags dropped, alphabetical or score order, spaces, escapes, the filter
-list and ranks.  ``stub_control.called("deepbooru.…")`` tells what the extension called.
+(the real one resizes the RGB picture to 512x512 first), loads its "weights" as the real one does
+(``modelloader``), and keeps the real ``tag_multi``'s handling of the settings: the score threshold,
+``rating:`` tags dropped, alphabetical or score order, spaces, escapes, the filter list and ranks.
+``stub_control.called("deepbooru.…")`` tells what the extension called.
 """
 
+import os
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 from PIL import ImageStat
 
-from modules import shared
+from modules import modelloader, paths, shared
 
 re_special = re.compile(r'([\\()])')
 
@@ -37,7 +40,16 @@ class DeepDanbooru:
         import stub_control
 
         stub_control.record("deepbooru.load")
-        self.model = SimpleNamespace(tags=list(_TAGS), device="cpu")
+        files = modelloader.load_models(
+            model_path=os.path.join(paths.models_path, "torch_deepdanbooru"),
+            model_url='https://github.com/AUTOMATIC1111/TorchDeepDanbooru/releases/download/v1/model-resnet_custom_v3.pt',
+            ext_filter=[".pt"],
+            download_name='model-resnet_custom_v3.pt',
+        )
+        # as the real one: the network is made before its weights are read, so a load that fails on a missing file
+        # leaves a network without weights, which the next load takes as loaded
+        self.model = SimpleNamespace(tags=list(_TAGS), device="cpu", weights=None)
+        self.model.weights = Path(files[0]).read_bytes()
 
     def start(self):
         import stub_control
@@ -74,6 +86,8 @@ class DeepDanbooru:
 
         pic = pil_image.convert("RGB").resize((512, 512))
         r, g, b = (v / 255 for v in ImageStat.Stat(pic).mean)
+        if self.model.weights is None:  # a network never given its weights scores tags at random
+            return "untrained_guess"
         y = [_TAGS[tag](r, g, b) for tag in self.model.tags]
 
         probability_dict = {}
