@@ -64,6 +64,7 @@ SOURCES = (SIDECAR, CACHE, INDEX, API, IQDB, TAGGER)  # the report's order
 TAG_SIDECAR_EXT = sidecars.EXT
 MAX_TAG_SIDECAR_BYTES = 4 * 1024 * 1024
 NO_POST = "no post found for their md5"
+NO_POST_NOR_TAG = "no post found for their md5, and the local tagger saw no tag above its thresholds"
 NOT_AN_IMAGE = f"not an image (its bytes are in none of the formats {', '.join(sorted(IMAGE_EXTS))})"
 
 _MD5_RUN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
@@ -169,6 +170,7 @@ class TagReport:
     tagger_images: list[str] = field(default_factory=list)  # images whose tags a local tagger gave
     tagger_name: str = ""
     tagger_reused: int = 0  # of those, how many the tag sidecar of an earlier run gave (the model not run again)
+    tagger_blank: list[str] = field(default_factory=list)  # untagged images the local tagger saw no tag in
     iqdb_cutoff: Optional[float] = None  # the cutoff image look-ups used, when they ran
 
     @property
@@ -184,7 +186,9 @@ class TagReport:
             lines.append("  posts from: " + ", ".join(f"{names.get(k, k)} {self.sources[k]}" for k in SOURCES
                                                         if self.sources[k]))
         lines += self.tagger_lines()
-        lines += [f"  {line}" for line in by_reason(((n, NO_POST, "") for n in self.untagged), "untagged")]
+        blank = set(self.tagger_blank)
+        lines += [f"  {line}" for line in by_reason(((n, NO_POST_NOR_TAG if n in blank else NO_POST, "")
+                                                     for n in self.untagged), "untagged")]
         lines += self.failure_lines()
         lines += [f"  skipped {f.name}: {f.reason}" for f in self.skipped]
         if self.untagged and self.offline:
@@ -192,8 +196,9 @@ class TagReport:
         elif self.untagged:
             retry = f"{option('retry_missing')} asks the site again, " if offers("retry_missing") else ""
             local = f"{option('tagger')} tags them with a local tagger model, " if not self.tagger_name else ""
-            lines.append(f"hint: misses are remembered; {retry}{local}{option('keep_untagged')} keeps these images "
-                         "with empty captions.")
+            lower = f"a lower {option('tagger_threshold')} lets the tagger tag more, " if self.tagger_blank else ""
+            lines.append(f"hint: misses are remembered; {retry}{local}{lower}{option('keep_untagged')} keeps these "
+                         "images with empty captions.")
         lines.append(f"output {self.folder}: {self.written} images written, {self.unchanged} already complete"
                      + (f", {self.removed} stale files removed" if self.removed else ""))
         lines.append(f"API requests: {self.api_requests}" + (f", {self.retries} retried" if self.retries else ""))
@@ -237,7 +242,9 @@ class TagReport:
         if self.untagged and len(self.untagged) == self.images:
             fix = (f"tag again without {option('offline')} to ask the site" if self.offline else
                    f"keep them with empty captions with {option('keep_untagged')}, or caption them yourself")
-            return f"No post was found for any of the {self.images} images, so none was captioned; {fix}."
+            seen = (f" and the local tagger saw no tag above its thresholds in {len(self.tagger_blank)}"
+                    if self.tagger_blank else "")
+            return f"No post was found for any of the {self.images} images{seen}, so none was captioned; {fix}."
         parts = [f"{len(self.untagged)} without a post"] if self.untagged else []
         parts += [f"{len(self.failed)} failed"] if self.failed else []
         parts += [f"{len(self.skipped)} skipped"] if self.skipped else []
@@ -512,6 +519,11 @@ def _tag_locally(items: list[Item], root: Path, tagger: Tagger, options: TagOpti
                         report.failed.append(Failure(item.path.name, f"the tagger could not read it ({exc})"
                                                      if isinstance(exc, ImageProblem) else str(exc)))
                     done.update(item.path.name for item in group)
+                    progress.advance()
+                    continue
+                if not any(result.tags.values()):
+                    # a caption of a rating alone, or nothing, is no tagging: the image stays untagged, said why
+                    report.tagger_blank.extend(item.path.name for item in group)
                     progress.advance()
                     continue
                 for item in group:

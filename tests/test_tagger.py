@@ -371,6 +371,31 @@ def test_an_image_the_tagger_cannot_read_fails_alone(unknown, capsys):
     assert (unknown["out"] / "blue.txt").exists() and not (unknown["out"] / "broken.png").exists()
 
 
+def test_a_picture_the_tagger_sees_no_tag_in_stays_untagged_and_says_why(unknown, capsys):
+    # mid grey: every tag of the tiny model scores near 0, and only WD14's rating words would be left
+    (unknown["src"] / "grey.png").write_bytes(png((128, 128, 128)))
+    assert main(cli_args(unknown)) == 0
+    printed = capsys.readouterr().out
+    assert "4 images: tagged 3, untagged 1 (left out)" in printed
+    assert ("untagged 1, no post found for their md5, and the local tagger saw no tag above its thresholds: "
+            "grey.png") in printed
+    assert "a lower --tagger-threshold lets the tagger tag more" in printed
+    assert not any(p.name.startswith("grey") for p in unknown["out"].iterdir())
+    assert main(cli_args(unknown, "--keep-untagged")) == 0
+    assert (unknown["out"] / "grey.txt").read_text() == ""  # kept as asked, not captioned with a rating alone
+
+
+def test_nothing_the_tagger_sees_is_one_sentence(unknown):
+    for path in unknown["src"].iterdir():
+        path.write_bytes(png((128, 128, 128), size=(40, 41 + len(path.name))))  # distinct greys: distinct md5s
+    report = tag_folder(unknown["src"], unknown["out"], TagOptions(), booru=client_for(unknown["server"]),
+                        tagger=load_tagger(unknown["model"]))
+    assert report.tagged == 0 and sorted(report.tagger_blank) == ["blue.png", "red.png", "white.png"]
+    assert report.nothing_made() == (
+        "No post was found for any of the 3 images and the local tagger saw no tag above its thresholds in 3, so "
+        "none was captioned; keep them with empty captions with --keep-untagged, or caption them yourself.")
+
+
 def test_z3d_folder_through_the_cli(unknown, tmp_path, capsys):
     unknown["model"] = write_z3d(tmp_path / "z3d")
     assert main(cli_args(unknown, "--offline")) == 0
