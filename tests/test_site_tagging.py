@@ -509,8 +509,12 @@ def test_tag_offline_needs_no_login(tmp_path, capsys, monkeypatch):
     (src / "a.png").write_bytes(image_bytes(1))
     args = ["tag", str(src), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--booru",
             "gelbooru", "--offline"]
-    assert main(args) == 0
-    assert "1 images: tagged 0, untagged 1" in capsys.readouterr().out
+    assert main(args) == 1  # refused for nothing captioned, not for the missing login
+    printed = capsys.readouterr()
+    assert "1 images: tagged 0, untagged 1" in printed.out
+    errors = [line for line in printed.err.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: No post was found for any of the 1 images, so none was captioned; tag again without "
+                      "--offline to ask the site."]
 
 
 def test_wrong_login_fails_each_file_in_one_sentence_without_the_key(tmp_path, site_server, capsys, vocab_file):

@@ -331,9 +331,12 @@ def test_rerun_asks_nothing_runs_no_model_and_changes_nothing(unknown, capsys, m
 def test_a_rerun_without_the_tagger_leaves_them_out_and_removes_their_files(unknown, capsys):
     assert main(cli_args(unknown)) == 0
     args = cli_args(unknown)[:-2]
-    assert main(args) == 0
-    printed = capsys.readouterr().out
+    capsys.readouterr()
+    assert main(args) == 1
+    printed, err = capsys.readouterr()
     assert "untagged 3" in printed and "--tagger tags them with a local tagger model" in printed
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: No post was found for any of the 3 images, so none")
     assert sorted(p.name for p in unknown["out"].iterdir()) == [MANIFEST, "tags.csv"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..boorus import SITES, VOCAB_NUMBERINGS
@@ -139,4 +140,7 @@ def run(args: argparse.Namespace) -> int:
             cache.close()
     for line in report.summary():
         say(line)
-    return 0 if report.ok else 1
+    nothing = report.nothing_made()
+    if nothing:
+        say(f"error: {nothing}", file=sys.stderr)
+    return 0 if report.ok and not nothing else 1
