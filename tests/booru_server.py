@@ -74,6 +74,17 @@ def picture_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (96, 64))
     return buf.getvalue()
 
 
+def resaved_copy(data: bytes, size: tuple[int, int] = (150, 100), fmt: str = "JPEG", brighten: int = 0) -> bytes:
+    """A picture as a user keeps it: resized and saved again (JPEG by default), so its md5 is no post's;
+    ``brighten`` moves it out of a close match."""
+    img = Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.LANCZOS)
+    if brighten:
+        img = img.point(lambda v: min(255, v + brighten))
+    buf = io.BytesIO()
+    img.save(buf, fmt, quality=88)
+    return buf.getvalue()
+
+
 def iqdb_score(upload: bytes, original: bytes) -> float:
     """How alike two images look, 0-100, as IQDB scores: 100 less the mean difference of their 16x16 copies."""
     small = [Image.open(io.BytesIO(data)).convert("RGB").resize((16, 16), Image.BILINEAR).tobytes()

@@ -15,7 +15,7 @@ from PIL import Image
 
 pytest.importorskip("onnxruntime")
 
-from booru_server import ServerPost, picture_bytes  # noqa: E402
+from booru_server import ServerPost, picture_bytes, resaved_copy  # noqa: E402
 from sd_dataset.cli import main  # noqa: E402
 from tiny_tagger import write_wd14  # noqa: E402
 
@@ -36,11 +36,6 @@ def encoded(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def resized_copy(data: bytes, size: tuple[int, int]) -> bytes:
-    """The picture as a user keeps it: resized and saved again as JPEG, so its md5 is no post's."""
-    return encoded(Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.LANCZOS), "JPEG")
-
-
 @pytest.fixture
 def own_folder(tmp_path, booru_server):
     halves = ServerPost(id=41, data=encoded(wide_halves(), "PNG"), rating="s",
@@ -50,8 +45,8 @@ def own_folder(tmp_path, booru_server):
     server = booru_server([halves, other], credentials=(USER, KEY))
     src = tmp_path / "my pictures"
     src.mkdir()
-    (src / "holiday.jpg").write_bytes(resized_copy(halves.data, (1024, 512)))
-    (src / "ball, smaller.jpg").write_bytes(resized_copy(other.data, (200, 150)))
+    (src / "holiday.jpg").write_bytes(resaved_copy(halves.data, (1024, 512)))
+    (src / "ball, smaller.jpg").write_bytes(resaved_copy(other.data, (200, 150)))
     (src / "my own drawing.png").write_bytes(encoded(Image.new("RGB", (96, 96), BLUE), "PNG"))
     (src / "cut short.png").write_bytes(encoded(Image.new("RGB", (96, 96), RED), "PNG")[:90])
     return dict(server=server, src=src, tagged=tmp_path / "tagged", train=tmp_path / "train",

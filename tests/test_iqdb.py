@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from booru_server import ServerPost, echo_forms, picture_bytes
+from booru_server import ServerPost, echo_forms, picture_bytes, resaved_copy
 from conftest import client_for, site_client
 from site_servers import DanbooruServer
 from sd_dataset.boorus.base import ImageMatch
@@ -35,21 +35,11 @@ def posts(count: int, start: int = 700) -> list[ServerPost]:
             for i in range(count)]
 
 
-def copy_of(post: ServerPost, size=(150, 100), fmt="JPEG", brighten: int = 0) -> bytes:
-    """The post's picture resized and re-encoded (its md5 changed), optionally brightened out of a close match."""
-    img = Image.open(io.BytesIO(post.data)).convert("RGB").resize(size, Image.LANCZOS)
-    if brighten:
-        img = img.point(lambda v: min(255, v + brighten))
-    buf = io.BytesIO()
-    img.save(buf, fmt, quality=88)
-    return buf.getvalue()
-
-
 def folder_of_copies(root: Path, server_posts: list[ServerPost], **copy) -> Path:
     src = root / "mine"
     src.mkdir(parents=True, exist_ok=True)
     for i, post in enumerate(server_posts):
-        (src / f"holiday {i}.jpg").write_bytes(copy_of(post, **copy))
+        (src / f"holiday {i}.jpg").write_bytes(resaved_copy(post.data, **copy))
     return src
 
 
@@ -210,7 +200,7 @@ def test_a_site_that_keeps_failing_stops_the_search_and_the_md5_lookup_is_kept(b
 def test_an_unreadable_image_fails_alone(booru_server, tmp_path):
     server = booru_server(posts(2), credentials=(USER, KEY))
     src = folder_of_copies(tmp_path, server.posts)
-    (src / "broken.jpg").write_bytes(copy_of(server.posts[0], size=(300, 200))[:300])  # a JPEG cut short
+    (src / "broken.jpg").write_bytes(resaved_copy(server.posts[0].data, size=(300, 200))[:300])  # a JPEG cut short
     report = tag(src, tmp_path / "out", client_for(server, username=USER, api_key=KEY))
     assert [f.name for f in report.failed] == ["broken.jpg"]
     assert report.failed[0].reason.startswith("could not be read for the image search: corrupt")

@@ -25,7 +25,6 @@ or short runs write no loss log (the tab's readiness check says so).
 """
 
 import argparse
-import io
 import re
 import shutil
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from booru_server import BooruServer, ServerPost, image_bytes, picture_bytes  # noqa: E402
+from booru_server import BooruServer, ServerPost, image_bytes, picture_bytes, resaved_copy  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 TAB = "#tab_sd_dataset"
@@ -54,22 +53,24 @@ class Tab:
     def __init__(self, page, shots: Path):
         self.page, self.shots = page, shots
 
-    def fill(self, target: str, value) -> None:
-        """``target`` is an element id, or ``label=…`` for a field of the tab found by its label."""
+    def put(self, target: str, value):
+        """Put ``value`` into a box with no typing, as a paste does; the box.  ``target`` is an element id, or
+        ``label=…`` for a field of the tab found by its label."""
         if target.startswith("label="):
             box = self.page.locator(TAB).get_by_label(target[6:], exact=True).first
         else:
             box = self.page.locator(f"#{target} textarea, #{target} input").first
         box.fill(str(value))
         box.dispatch_event("input")
-        box.press("Tab")
+        return box
+
+    def fill(self, target: str, value) -> None:
+        self.put(target, value).press("Tab")
 
     def paste(self, elem_id: str, value, keyup: bool = True) -> None:
-        """Put ``value`` into a box as a paste does (no typing); ``keyup``: then a key released in it, which a
-        gradio 3.41 dropdown that takes a custom value needs before it takes the text."""
-        box = self.page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-        box.fill(str(value))
-        box.dispatch_event("input")
+        """``put``, then leave the box; ``keyup``: a key released in it first, which a gradio 3.41 dropdown that
+        takes a custom value needs before it takes the text."""
+        box = self.put(elem_id, value)
         if keyup:
             box.press("End")
         box.evaluate("b => b.blur()")
@@ -255,14 +256,6 @@ def one_sentence_error(text: str) -> bool:
     return len(lines) == 1 and lines[0].startswith("error: ") and lines[0].endswith(".") and "Traceback" not in text
 
 
-def reencoded(data: bytes) -> bytes:
-    """A post's picture as a user's own copy of it: resized and saved as JPEG, so its md5 is no post's."""
-    img = Image.open(io.BytesIO(data)).convert("RGB").resize((150, 100), Image.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=88)
-    return buf.getvalue()
-
-
 def issue17_world(work: Path, posts: list) -> dict:
     """The folders a user would have on disk: pictures no site knows, copies of the server's posts, wide captioned
     pictures, and a tagger model folder."""
@@ -276,7 +269,7 @@ def issue17_world(work: Path, posts: list) -> dict:
     for name, colour in COLOURS.items():  # square: the tagger pads others white, which pales their colours
         Image.new("RGB", (48, 48), colour).save(unknown / f"{name}.png")
     for i, post in enumerate(posts):
-        (copies / f"holiday {i}.jpg").write_bytes(reencoded(post.data))
+        (copies / f"holiday {i}.jpg").write_bytes(resaved_copy(post.data))
     for i in range(2):  # split into three tiles at 512: red on the left, blue on the right
         img = Image.new("RGB", (1024, 512), COLOURS["red"])
         img.paste(COLOURS["blue"], (512, 0, 1024, 512))
